@@ -1,0 +1,268 @@
+"""Validated configuration of an S3 client: bucket, endpoint, credentials and transfer tuning."""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+from orbit_provider.s3.errors import ConfigError
+
+KIB = 1024
+MIB = 1024 * KIB
+GIB = 1024 * MIB
+
+MIN_CHUNK_SIZE = 5 * MIB
+MAX_CHUNK_SIZE = 5 * GIB
+MAX_PARTS = 10_000
+
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_IPV4_RE = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+
+
+class StorageClass(enum.StrEnum):
+    """S3 storage classes; `parse` accepts AWS's own spellings, case-insensitively."""
+
+    STANDARD = "STANDARD"
+    REDUCED_REDUNDANCY = "REDUCED_REDUNDANCY"
+    STANDARD_IA = "STANDARD_IA"
+    ONEZONE_IA = "ONEZONE_IA"
+    INTELLIGENT_TIERING = "INTELLIGENT_TIERING"
+    GLACIER_IR = "GLACIER_IR"
+    GLACIER = "GLACIER"
+    DEEP_ARCHIVE = "DEEP_ARCHIVE"
+    EXPRESS_ONEZONE = "EXPRESS_ONEZONE"
+
+    @classmethod
+    def parse(cls, value: str | StorageClass) -> StorageClass:
+        """Return the storage class named by `value` (e.g. "glacier_flexible_retrieval")."""
+        if isinstance(value, StorageClass):
+            return value
+        if not isinstance(value, str):
+            raise ConfigError(f"storage_class: expected a string, got {type(value).__name__}")
+        name = value.strip().upper().replace("-", "_").replace(" ", "_")
+        name = _STORAGE_CLASS_ALIASES.get(name, name)
+        try:
+            return cls(name)
+        except ValueError:
+            known = ", ".join(c.value for c in cls)
+            raise ConfigError(
+                f"storage_class: unknown storage class {value!r} (known: {known})"
+            ) from None
+
+    @property
+    def is_archive(self) -> bool:
+        """True for classes whose objects must be restored before they can be read."""
+        return self in (StorageClass.GLACIER, StorageClass.DEEP_ARCHIVE)
+
+
+_STORAGE_CLASS_ALIASES = {
+    "GLACIER_FLEXIBLE_RETRIEVAL": "GLACIER",
+    "GLACIER_INSTANT_RETRIEVAL": "GLACIER_IR",
+    "GLACIER_DEEP_ARCHIVE": "DEEP_ARCHIVE",
+    "INFREQUENT_ACCESS": "STANDARD_IA",
+}
+
+
+class SseAlgorithm(enum.StrEnum):
+    """Server-side encryption algorithms S3 accepts."""
+
+    AES256 = "AES256"
+    KMS = "aws:kms"
+
+
+@dataclass(frozen=True)
+class ServerSideEncryption:
+    """Server-side encryption for writes: AES256 (SSE-S3) or aws:kms with an optional key id."""
+
+    algorithm: SseAlgorithm = SseAlgorithm.AES256
+    kms_key_id: str | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            algorithm = SseAlgorithm(self.algorithm)
+        except ValueError:
+            raise ConfigError(
+                f"server_side_encryption: unknown algorithm {self.algorithm!r} "
+                "(use 'AES256' or 'aws:kms')"
+            ) from None
+        object.__setattr__(self, "algorithm", algorithm)
+        if self.kms_key_id is not None and algorithm is not SseAlgorithm.KMS:
+            raise ConfigError("server_side_encryption: kms_key_id is only valid with aws:kms")
+
+    @classmethod
+    def aes256(cls) -> ServerSideEncryption:
+        return cls(SseAlgorithm.AES256)
+
+    @classmethod
+    def kms(cls, key_id: str | None = None) -> ServerSideEncryption:
+        return cls(SseAlgorithm.KMS, key_id)
+
+    @classmethod
+    def parse(cls, value: str | ServerSideEncryption | None) -> ServerSideEncryption | None:
+        """Accept None, an instance, "AES256", "aws:kms" or "aws:kms:<key id>"."""
+        if value is None or isinstance(value, ServerSideEncryption):
+            return value
+        text = str(value).strip()
+        if text.upper() == "AES256":
+            return cls.aes256()
+        if text.lower() == "aws:kms":
+            return cls.kms()
+        if text.lower().startswith("aws:kms:"):
+            return cls.kms(text[len("aws:kms:"):])
+        raise ConfigError(
+            f"server_side_encryption: unknown value {value!r} (use 'AES256', 'aws:kms' "
+            "or 'aws:kms:<key id>')"
+        )
+
+    def request_args(self) -> dict[str, str]:
+        """The boto3 request parameters that apply this encryption to a write."""
+        args = {"ServerSideEncryption": self.algorithm.value}
+        if self.kms_key_id:
+            args["SSEKMSKeyId"] = self.kms_key_id
+        return args
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Static credentials. Their repr and str never show the secret or the session token."""
+
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    session_token: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.access_key_id or not isinstance(self.access_key_id, str):
+            raise ConfigError("credentials.access_key_id: must be a non-empty string")
+        if not self.secret_access_key or not isinstance(self.secret_access_key, str):
+            raise ConfigError("credentials.secret_access_key: must be a non-empty string")
+
+    def __repr__(self) -> str:
+        token = ", session_token=***" if self.session_token else ""
+        return f"Credentials(access_key_id={self.access_key_id!r}, secret_access_key=***{token})"
+
+    __str__ = __repr__
+
+
+def validate_bucket_name(bucket: str) -> str:
+    """Check `bucket` against S3's naming rules and return it; raise ConfigError naming the rule."""
+    if not isinstance(bucket, str) or not bucket:
+        raise ConfigError("bucket: a bucket name is required")
+    if not 3 <= len(bucket) <= 63:
+        raise ConfigError(f"bucket: {bucket!r} must be 3 to 63 characters long")
+    if not _BUCKET_RE.match(bucket):
+        raise ConfigError(
+            f"bucket: {bucket!r} may hold only lowercase letters, digits, dots and hyphens, "
+            "and must begin and end with a letter or digit"
+        )
+    if ".." in bucket or ".-" in bucket or "-." in bucket:
+        raise ConfigError(f"bucket: {bucket!r} must not hold '..', '.-' or '-.'")
+    if _IPV4_RE.match(bucket):
+        raise ConfigError(f"bucket: {bucket!r} must not be formatted as an IP address")
+    if bucket.startswith("xn--") or bucket.startswith("sthree-"):
+        raise ConfigError(f"bucket: {bucket!r} must not start with 'xn--' or 'sthree-'")
+    if bucket.endswith("-s3alias") or bucket.endswith("--ol-s3"):
+        raise ConfigError(f"bucket: {bucket!r} must not end with '-s3alias' or '--ol-s3'")
+    return bucket
+
+
+def validate_key(key: str, field_name: str = "key") -> str:
+    """Check an object key: non-empty, at most 1024 UTF-8 bytes."""
+    if not isinstance(key, str) or not key:
+        raise ConfigError(f"{field_name}: an object key must be a non-empty string")
+    if len(key.encode("utf-8")) > 1024:
+        raise ConfigError(f"{field_name}: an object key must be at most 1024 bytes in UTF-8")
+    return key
+
+
+def validate_endpoint(endpoint: str) -> str:
+    """Check that `endpoint` is an absolute http(s) URL with a host."""
+    parsed = urlparse(endpoint) if isinstance(endpoint, str) else None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ConfigError(
+            f"endpoint: {endpoint!r} must be an http:// or https:// URL with a host"
+        )
+    try:
+        parsed.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ConfigError(f"endpoint: {endpoint!r} has an invalid port") from None
+    return endpoint
+
+
+@dataclass(frozen=True)
+class S3Config:
+    """Everything an S3Client needs, validated on construction (defaults follow the guide)."""
+
+    bucket: str
+    region: str | None = None
+    endpoint: str | None = None
+    credentials: Credentials | None = None
+    profile: str | None = None
+    storage_class: StorageClass = StorageClass.STANDARD
+    server_side_encryption: ServerSideEncryption | None = None
+    chunk_size: int = 5 * MIB
+    parallel_operations: int = 4
+    timeout_seconds: float = 300
+    max_retries: int = 3
+    verify_checksums: bool = True
+    force_path_style: bool = False
+    max_bandwidth: int | None = None
+    multipart_copy_threshold: int = 5 * GIB
+
+    def __post_init__(self) -> None:
+        validate_bucket_name(self.bucket)
+        if self.endpoint is not None:
+            validate_endpoint(self.endpoint)
+        if self.region is not None and (not isinstance(self.region, str) or not self.region):
+            raise ConfigError("region: must be a non-empty string or None")
+        if self.credentials is not None and not isinstance(self.credentials, Credentials):
+            raise ConfigError("credentials: must be a Credentials instance or None")
+        object.__setattr__(self, "storage_class", StorageClass.parse(self.storage_class))
+        object.__setattr__(
+            self,
+            "server_side_encryption",
+            ServerSideEncryption.parse(self.server_side_encryption),
+        )
+        _check_int("chunk_size", self.chunk_size)
+        if not MIN_CHUNK_SIZE <= self.chunk_size <= MAX_CHUNK_SIZE:
+            raise ConfigError(
+                f"chunk_size: {self.chunk_size} must be between 5 MiB ({MIN_CHUNK_SIZE}) "
+                f"and 5 GiB ({MAX_CHUNK_SIZE}) bytes"
+            )
+        _check_int("parallel_operations", self.parallel_operations)
+        if self.parallel_operations < 1:
+            raise ConfigError(
+                f"parallel_operations: {self.parallel_operations} must be a positive integer"
+            )
+        if isinstance(self.timeout_seconds, bool) or not isinstance(
+            self.timeout_seconds, int | float
+        ) or self.timeout_seconds <= 0:
+            raise ConfigError(f"timeout_seconds: {self.timeout_seconds!r} must be positive")
+        _check_int("max_retries", self.max_retries)
+        if self.max_retries < 0:
+            raise ConfigError(f"max_retries: {self.max_retries} must not be negative")
+        if self.max_bandwidth is not None:
+            _check_int("max_bandwidth", self.max_bandwidth)
+            if self.max_bandwidth <= 0:
+                raise ConfigError(
+                    f"max_bandwidth: {self.max_bandwidth} must be a positive number of "
+                    "bytes per second, or None for no limit"
+                )
+        _check_int("multipart_copy_threshold", self.multipart_copy_threshold)
+        if not MIN_CHUNK_SIZE <= self.multipart_copy_threshold <= MAX_CHUNK_SIZE:
+            raise ConfigError(
+                "multipart_copy_threshold: must be between 5 MiB and 5 GiB (S3's single-copy "
+                "limit)"
+            )
+
+    def with_changes(self, **changes: object) -> S3Config:
+        """A copy of this config with some fields replaced (validated again)."""
+        from dataclasses import replace
+
+        return replace(self, **changes)
+
+
+def _check_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name}: {value!r} must be an integer")

@@ -1,0 +1,1 @@
+"""Local S3-compatible servers on loopback, for the tests, the demo and the benchmarks."""

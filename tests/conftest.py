@@ -1,0 +1,109 @@
+"""Shared fixtures: moto in-process, a real SeaweedFS S3 server, moto's HTTP server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from orbit_provider.s3 import S3Client, S3Config
+from orbit_provider.testing.clients import client_for, create_bucket
+from orbit_provider.testing.moto_server import MotoServer
+from orbit_provider.testing.seaweedfs import SeaweedServer
+
+MOTO_BUCKET = "test-bucket"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory) -> None:
+    """No test ever reads the developer's real AWS credentials or config."""
+    home = tmp_path_factory.getbasetemp() / "aws-home"
+    home.mkdir(exist_ok=True)
+    for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(home / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+def moto_s3() -> Iterator[None]:
+    """moto in-process with bucket MOTO_BUCKET created."""
+    with mock_aws():
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=MOTO_BUCKET)
+        yield
+
+
+@pytest.fixture
+def moto_client(moto_s3) -> S3Client:
+    """An S3Client on the in-process moto bucket."""
+    return S3Client(S3Config(bucket=MOTO_BUCKET, region="us-east-1"))
+
+
+@pytest.fixture
+def make_moto_client(moto_s3) -> Callable[..., S3Client]:
+    def make(**overrides) -> S3Client:
+        fields = {"bucket": MOTO_BUCKET, "region": "us-east-1"}
+        fields.update(overrides)
+        return S3Client(S3Config(**fields))
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def seaweed() -> Iterator[SeaweedServer]:
+    """One real SeaweedFS S3 server on loopback for the whole session."""
+    server = SeaweedServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def seaweed_bucket(seaweed: SeaweedServer) -> str:
+    """A fresh, empty bucket on the SeaweedFS server."""
+    return create_bucket(seaweed)
+
+
+@pytest.fixture
+def seaweed_client(seaweed: SeaweedServer, seaweed_bucket: str) -> S3Client:
+    return client_for(seaweed, seaweed_bucket)
+
+
+@pytest.fixture
+def make_seaweed_client(seaweed: SeaweedServer, seaweed_bucket: str) -> Callable[..., S3Client]:
+    """Build a client for the fresh bucket with config overrides."""
+
+    def make(**overrides) -> S3Client:
+        return client_for(seaweed, overrides.pop("bucket", seaweed_bucket), **overrides)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    """moto's HTTP server on loopback: archive classes and RestoreObject."""
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture
+def moto_server_bucket(moto_server: MotoServer) -> str:
+    return create_bucket(moto_server)
+
+
+@pytest.fixture
+def moto_server_client(moto_server: MotoServer, moto_server_bucket: str) -> S3Client:
+    return client_for(moto_server, moto_server_bucket)
+
+
+def pytest_configure(config) -> None:
+    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
