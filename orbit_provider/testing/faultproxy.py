@@ -1,0 +1,174 @@
+"""A fault-injecting HTTP proxy on loopback, between an S3 client and a real server.
+
+At a configured rate it answers 503 SlowDown or 500 InternalError, resets the connection
+in the middle of a response body, or stalls past the client's timeout. Everything else is
+forwarded unchanged (the Host header included, so SigV4 signatures still verify).
+"""
+
+from __future__ import annotations
+
+import http.client
+import random
+import socket
+import struct
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlparse
+
+FAULTS = ("slowdown", "internal", "reset", "stall")
+
+_ERROR_BODY = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    "<Error><Code>{code}</Code><Message>{message}</Message><RequestId>fault</RequestId></Error>"
+)
+_HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade"}
+
+
+@dataclass
+class FaultProxy:
+    """Proxy to `upstream` (http://host:port) faulting `rate` of requests (0.0-1.0).
+
+    `faults` picks which kinds are injected (uniformly among them); `stall_seconds` must
+    exceed the client's read timeout. `counts` tallies what was injected, per kind, plus
+    "forwarded" for requests passed through untouched.
+    """
+
+    upstream: str
+    rate: float = 0.2
+    faults: tuple[str, ...] = FAULTS
+    stall_seconds: float = 5.0
+    seed: int = 1234
+    counts: Counter = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.faults) - set(FAULTS)
+        if unknown:
+            raise ValueError(f"faults: unknown kinds {sorted(unknown)}")
+        parsed = urlparse(self.upstream)
+        self._up_host, self._up_port = parsed.hostname, parsed.port or 80
+        self._rng = random.Random(self.seed)
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def endpoint(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def set_rate(self, rate: float) -> None:
+        with self._lock:
+            self.rate = rate
+
+    def pick_fault(self) -> str | None:
+        with self._lock:
+            if self._rng.random() < self.rate:
+                kind = self._rng.choice(self.faults)
+            else:
+                kind = None
+            self.counts[kind or "forwarded"] += 1
+            return kind
+
+    def start(self) -> FaultProxy:
+        proxy = self
+
+        class Handler(_ProxyHandler):
+            owner = proxy
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FaultProxy:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    owner: FaultProxy
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+        pass
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        fault = self.owner.pick_fault()
+        if fault == "slowdown":
+            return self._error(503, "SlowDown", "Please reduce your request rate.")
+        if fault == "internal":
+            return self._error(500, "InternalError", "We encountered an internal error.")
+        if fault == "stall":
+            time.sleep(self.owner.stall_seconds)
+            self.close_connection = True
+            return
+        status, reason, headers, payload = self._forward(body)
+        self.send_response(status, reason)
+        for name, value in headers:
+            if name.lower() not in _HOP_HEADERS and name.lower() != "content-length":
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if fault == "reset" and self.command != "HEAD":
+            self.wfile.write(payload[: len(payload) // 2])
+            self.wfile.flush()
+            self._reset()
+            return
+        if fault == "reset":  # nothing to cut for HEAD: reset before the answer instead
+            self._reset()
+            return
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def _forward(self, body: bytes) -> tuple[int, str, list[tuple[str, str]], bytes]:
+        conn = getattr(self, "_upstream", None)
+        for attempt in range(2):
+            if conn is None:
+                conn = http.client.HTTPConnection(
+                    self.owner._up_host, self.owner._up_port, timeout=60
+                )
+                self._upstream = conn
+            try:
+                conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+                for name, value in self.headers.items():
+                    if name.lower() not in _HOP_HEADERS:
+                        conn.putheader(name, value)
+                conn.endheaders(body if body else None)
+                resp = conn.getresponse()
+                payload = resp.read()
+                return resp.status, resp.reason, resp.getheaders(), payload
+            except (ConnectionError, http.client.HTTPException, OSError):
+                conn.close()
+                conn = self._upstream = None
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _error(self, status: int, code: str, message: str) -> None:
+        payload = _ERROR_BODY.format(code=code, message=message).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def _reset(self) -> None:
+        """Close with RST, as a dropped connection looks to the client."""
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+        self.connection.close()
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
