@@ -16,6 +16,8 @@ from orbit_provider.testing.seaweedfs import SeaweedServer
 
 MOTO_BUCKET = "test-bucket"
 
+pytest_plugins = ["tests.airflow_env"]  # Airflow DB / connection / run_dag fixtures
+
 
 @pytest.fixture(autouse=True)
 def _isolated_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory) -> None:
@@ -107,3 +109,13 @@ def moto_server_client(moto_server: MotoServer, moto_server_bucket: str) -> S3Cl
 
 def pytest_configure(config) -> None:
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    # Before anything imports airflow: a throwaway AIRFLOW_HOME (see tests/airflow_env.py).
+    from tests.airflow_env import configure_airflow_home
+
+    configure_airflow_home()
+
+
+def pytest_unconfigure(config) -> None:
+    from tests.airflow_env import remove_airflow_home
+
+    remove_airflow_home()

@@ -1,6 +1,7 @@
 """The transfer core: boto3 + tenacity + pendulum. Never imports Airflow."""
 
 from orbit_provider.s3 import errors
+from orbit_provider.s3.batch import BatchConfig, BatchResult, KeyOutcome, RestoreStatus
 from orbit_provider.s3.client import S3Client
 from orbit_provider.s3.config import (
     Credentials,
@@ -8,6 +9,8 @@ from orbit_provider.s3.config import (
     ServerSideEncryption,
     StorageClass,
 )
+from orbit_provider.s3.download import DownloadResult
+from orbit_provider.s3.incomplete_uploads import IncompleteUpload
 from orbit_provider.s3.models import (
     CopyResult,
     DeleteResult,
@@ -16,6 +19,7 @@ from orbit_provider.s3.models import (
     ObjectSummary,
     PutResult,
 )
+from orbit_provider.s3.paths import safe_join
 from orbit_provider.s3.progress import (
     BatchProgress,
     PartCompleted,
@@ -30,33 +34,62 @@ from orbit_provider.s3.progress import (
     TransferStats,
 )
 from orbit_provider.s3.recovery import Backoff, CircuitBreaker, RetryPolicy, with_retry
+from orbit_provider.s3.rollback import RollbackAction, RollbackPlan, RollbackResult
+from orbit_provider.s3.upload import UploadResult
+from orbit_provider.s3.upload_resume import ResumeToken
+from orbit_provider.s3.versioning import (
+    DeleteMarker,
+    ObjectVersion,
+    TimeRestore,
+    VersionComparison,
+    VersioningStatus,
+    VersionListing,
+)
 
 __all__ = [
     "Backoff",
+    "BatchConfig",
     "BatchProgress",
+    "BatchResult",
     "CircuitBreaker",
     "CopyResult",
     "Credentials",
+    "DeleteMarker",
     "DeleteResult",
+    "IncompleteUpload",
+    "DownloadResult",
+    "KeyOutcome",
     "ListPage",
     "ObjectMetadata",
     "ObjectSummary",
+    "ObjectVersion",
     "PartCompleted",
     "Progress",
     "ProgressAggregator",
     "ProgressEvent",
     "ProgressReporter",
     "PutResult",
+    "ResumeToken",
+    "RestoreStatus",
     "RetryPolicy",
+    "RollbackAction",
+    "RollbackPlan",
+    "RollbackResult",
     "S3Client",
     "S3Config",
+    "safe_join",
     "ServerSideEncryption",
     "StorageClass",
+    "TimeRestore",
     "ThroughputTracker",
     "TransferCompleted",
     "TransferFailed",
     "TransferStarted",
     "TransferStats",
+    "UploadResult",
+    "VersionComparison",
+    "VersionListing",
+    "VersioningStatus",
     "errors",
     "with_retry",
 ]

@@ -25,6 +25,49 @@ def crc32_from_b64(text: str) -> int:
     return int.from_bytes(base64.b64decode(text), "big")
 
 
+_CRC32_POLY = 0xEDB88320  # zlib's CRC32, bit-reflected
+
+
+def _multmodp(a: int, b: int) -> int:
+    """a * b modulo the CRC32 polynomial (reflected bit order, as in zlib)."""
+    m = 1 << 31
+    p = 0
+    while True:
+        if a & m:
+            p ^= b
+            if (a & (m - 1)) == 0:
+                return p
+        m >>= 1
+        b = (b >> 1) ^ _CRC32_POLY if b & 1 else b >> 1
+
+
+def _x2n_table() -> list[int]:
+    table, p = [], 1 << 30  # x^1
+    for _ in range(32):
+        table.append(p)
+        p = _multmodp(p, p)
+    return table
+
+
+_X2N = _x2n_table()
+
+
+def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
+    """CRC32 of A+B from crc1 = CRC32(A), crc2 = CRC32(B) and len2 = len(B) (zlib's algorithm).
+
+    Lets parallel range downloads check a whole-object CRC32 without a second pass.
+    """
+    if len2 < 0:
+        raise ValueError("len2 must not be negative")
+    p, k, n = 1 << 31, 3, len2  # x^0; x^(8 * len2) = x^(len2 * 2^3)
+    while n:
+        if n & 1:
+            p = _multmodp(_X2N[k & 31], p)
+        n >>= 1
+        k += 1
+    return _multmodp(p, crc1 & 0xFFFFFFFF) ^ (crc2 & 0xFFFFFFFF)
+
+
 def composite_crc32(part_checksums_b64: list[str]) -> str:
     """S3's checksum of a multipart object built from its parts' CRC32s: 'xxxx==-N'."""
     raw = b"".join(base64.b64decode(c) for c in part_checksums_b64)

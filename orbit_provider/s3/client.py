@@ -13,7 +13,7 @@ import math
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 from botocore.config import Config as BotoConfig
@@ -42,6 +42,21 @@ from orbit_provider.s3.models import (
 from orbit_provider.s3.progress import ProgressReporter, TransferProgress
 from orbit_provider.s3.recovery import CircuitBreaker, RetryPolicy, with_retry
 
+if TYPE_CHECKING:
+    from datetime import datetime
+    from os import PathLike as _PathLike
+
+    from orbit_provider.s3.batch import BatchConfig
+    from orbit_provider.s3.download import DownloadResult as _DownloadResult
+    from orbit_provider.s3.rollback import RollbackPlan, RollbackResult
+    from orbit_provider.s3.versioning import (
+        ObjectVersion,
+        TimeRestore,
+        VersionComparison,
+        VersioningStatus,
+        VersionListing,
+    )
+
 log = logging.getLogger("orbit_provider.s3.client")
 
 T = TypeVar("T")
@@ -54,9 +69,17 @@ _PRESIGN_METHODS = {
 }
 
 
-def build_boto_client(config: S3Config, pool_size: int | None = None) -> Any:
-    """A boto3 S3 client for `config`: botocore retries off, our own checksums, pool sized."""
-    if config.credentials is not None:
+def build_boto_client(
+    config: S3Config, pool_size: int | None = None, session: Any = None
+) -> Any:
+    """A boto3 S3 client for `config`: botocore retries off, our own checksums, pool sized.
+
+    `session`: a ready boto3 Session (e.g. with assumed-role credentials) used instead of
+    the config's credentials/profile.
+    """
+    if session is not None:
+        pass
+    elif config.credentials is not None:
         session = boto3.session.Session(
             aws_access_key_id=config.credentials.access_key_id,
             aws_secret_access_key=config.credentials.secret_access_key,
@@ -100,6 +123,7 @@ class S3Client:
         retry_policy: RetryPolicy | None = None,
         circuit_breaker: CircuitBreaker | None = None,
         boto_client: Any = None,
+        boto_session: Any = None,
     ) -> None:
         if not isinstance(config, S3Config):
             raise ConfigError("config: must be an S3Config")
@@ -107,6 +131,7 @@ class S3Client:
         self.retry_policy = retry_policy or RetryPolicy.from_max_retries(config.max_retries)
         self.circuit_breaker = circuit_breaker or self.retry_policy.make_breaker()
         self._boto = boto_client
+        self._boto_session = boto_session  # a boto3 Session to build the client from, if given
         self._boto_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -122,7 +147,7 @@ class S3Client:
         if self._boto is None:
             with self._boto_lock:
                 if self._boto is None:
-                    self._boto = build_boto_client(self.config)
+                    self._boto = build_boto_client(self.config, session=self._boto_session)
         return self._boto
 
     # -- the one retry path -------------------------------------------------------------
@@ -169,7 +194,7 @@ class S3Client:
 
         cls = StorageClass.parse(storage_class) if storage_class else self.config.storage_class
         args: dict[str, Any] = {}
-        if cls is not StorageClass.STANDARD:
+        if storage_class or cls is not StorageClass.STANDARD:  # an explicit STANDARD is sent too
             args["StorageClass"] = cls.value
         encryption = ServerSideEncryption.parse(sse) or self.config.server_side_encryption
         if encryption is not None:
@@ -359,6 +384,256 @@ class S3Client:
         resp = self.call("get_object_tagging", key=key, bucket=bucket, **params)
         return {t["Key"]: t["Value"] for t in resp.get("TagSet", [])}
 
+    # -- file upload (upload.py, incomplete_uploads.py) --------------------------------------
+
+    def upload_file(
+        self,
+        path: Any,
+        key: str,
+        *,
+        storage_class: StorageClass | str | None = None,
+        sse: ServerSideEncryption | str | None = None,
+        metadata: dict[str, str] | None = None,
+        content_type: str | None = None,
+        tags: dict[str, str] | None = None,
+        progress: ProgressReporter | None = None,
+        max_bandwidth: int | None = None,
+        resume_token: Any = None,
+    ) -> Any:
+        """Upload a local file (parallel multipart, resumable, verified) -> UploadResult."""
+        from orbit_provider.s3.upload import upload_file
+
+        return upload_file(
+            self, path, key, storage_class=storage_class, sse=sse, metadata=metadata,
+            content_type=content_type, tags=tags, progress=progress,
+            max_bandwidth=max_bandwidth, resume_token=resume_token,
+        )
+
+    def local_matches_remote(self, path: Any, key: str) -> Any:
+        """Whether `key` already holds the local file's bytes (size + CRC32/MD5) -> Comparison."""
+        from orbit_provider.s3.compare import local_matches_remote
+
+        return local_matches_remote(self, path, key)
+
+    def list_incomplete_uploads(self, prefix: str = "") -> list[Any]:
+        """Unfinished multipart uploads under `prefix` (IncompleteUpload), oldest first."""
+        from orbit_provider.s3.incomplete_uploads import list_incomplete_uploads
+
+        return list_incomplete_uploads(self, prefix)
+
+    def abort_incomplete_uploads(
+        self, prefix: str = "", older_than: Any = 0, dry_run: bool = False
+    ) -> list[Any]:
+        """Abort unfinished uploads under `prefix` started >= `older_than` (seconds/timedelta)
+        ago; returns those aborted (or, with dry_run, those that would be)."""
+        from orbit_provider.s3.incomplete_uploads import abort_incomplete_uploads
+
+        return abort_incomplete_uploads(self, prefix, older_than, dry_run)
+
+    # -- downloads (download.py) ----------------------------------------------------------
+
+    def download_file(
+        self,
+        key: str,
+        path: Any,
+        *,
+        version_id: str | None = None,
+        progress: ProgressReporter | None = None,
+        max_bandwidth: int | None = None,
+    ) -> Any:
+        """Parallel, resumable, verified download to `path` (a DownloadResult)."""
+        from orbit_provider.s3 import download
+
+        return download.download_file(
+            self, key, path, version_id=version_id, progress=progress, max_bandwidth=max_bandwidth
+        )
+
+    def download_file_resumable(
+        self,
+        key: str,
+        path: Any,
+        offset: int,
+        *,
+        version_id: str | None = None,
+        progress: ProgressReporter | None = None,
+    ) -> Any:
+        """Finish a download whose first `offset` bytes are already in `path`."""
+        from orbit_provider.s3 import download
+
+        return download.download_file_resumable(
+            self, key, path, offset, version_id=version_id, progress=progress
+        )
+
+    # -- versioning (versioning.py, rollback.py) ------------------------------------------
+
+    def get_versioning_status(self) -> VersioningStatus:
+        """The bucket's VersioningStatus (status None: never enabled)."""
+        from orbit_provider.s3 import versioning
+
+        return versioning.get_versioning_status(self)
+
+    def enable_versioning(self) -> VersioningStatus:
+        from orbit_provider.s3 import versioning
+
+        return versioning.enable_versioning(self)
+
+    def suspend_versioning(self) -> VersioningStatus:
+        from orbit_provider.s3 import versioning
+
+        return versioning.suspend_versioning(self)
+
+    def list_object_versions(self, key: str, *, page_size: int = 1000) -> VersionListing:
+        """VersionListing of exactly `key`: versions and delete markers, all pages."""
+        from orbit_provider.s3 import versioning
+
+        return versioning.list_object_versions(self, key, page_size=page_size)
+
+    def latest_version_id(self, key: str) -> str | None:
+        from orbit_provider.s3 import versioning
+
+        return versioning.latest_version_id(self, key)
+
+    def is_newer_version(self, key: str, version_id: str) -> bool:
+        from orbit_provider.s3 import versioning
+
+        return versioning.is_newer_version(self, key, version_id)
+
+    def download_version(
+        self, key: str, version_id: str, path: str | _PathLike[str]
+    ) -> _DownloadResult:
+        from orbit_provider.s3 import versioning
+
+        return versioning.download_version(self, key, version_id, path)
+
+    def restore_version(self, key: str, version_id: str) -> str:
+        """Copy `version_id` back on top of the key; returns the new version id."""
+        from orbit_provider.s3 import versioning
+
+        return versioning.restore_version(self, key, version_id)
+
+    def restore_at(self, key: str, timestamp: datetime | str) -> TimeRestore:
+        from orbit_provider.s3 import versioning
+
+        return versioning.restore_at(self, key, timestamp)
+
+    def delete_version(self, key: str, version_id: str) -> DeleteResult:
+        from orbit_provider.s3 import versioning
+
+        return versioning.delete_version(self, key, version_id)
+
+    def undelete(self, key: str) -> str:
+        from orbit_provider.s3 import versioning
+
+        return versioning.undelete(self, key)
+
+    def compare_versions(self, key: str, a: str, b: str) -> VersionComparison:
+        from orbit_provider.s3 import versioning
+
+        return versioning.compare_versions(self, key, a, b)
+
+    def version_at(self, key: str, timestamp: datetime | str) -> ObjectVersion | None:
+        """The ObjectVersion current at `timestamp`, or None (absent or deleted then)."""
+        from orbit_provider.s3 import versioning
+
+        return versioning.version_at(self, key, timestamp)
+
+    def plan_rollback(
+        self, prefix: str, timestamp: datetime | str, *, page_size: int = 1000
+    ) -> RollbackPlan:
+        from orbit_provider.s3 import rollback
+
+        return rollback.plan_rollback(self, prefix, timestamp, page_size=page_size)
+
+    def rollback_prefix(
+        self,
+        prefix: str,
+        timestamp: datetime | str,
+        *,
+        dry_run: bool = False,
+        config: BatchConfig | None = None,
+        progress: ProgressReporter | None = None,
+        page_size: int = 1000,
+    ) -> RollbackResult:
+        """Bring every key under `prefix` back to its state at `timestamp` (RollbackResult)."""
+        from orbit_provider.s3 import rollback
+
+        return rollback.rollback_prefix(
+            self, prefix, timestamp, dry_run=dry_run, config=config, progress=progress,
+            page_size=page_size,
+        )
+
+    # -- batch operations (orbit_provider/s3/batch*.py) -----------------------------------
+
+    def batch_delete(self, keys: Any, config: Any = None, *, progress: Any = None) -> Any:
+        """DeleteObjects over keys or (key, version_id) tuples, 1,000 a request (BatchResult)."""
+        from orbit_provider.s3 import batch_delete
+
+        return batch_delete.batch_delete(self, keys, config, progress=progress)
+
+    def batch_copy(
+        self,
+        keys: Any,
+        dest_prefix: str,
+        config: Any = None,
+        *,
+        dest_bucket: str | None = None,
+        strip_prefix: str | None = None,
+        skip_identical: bool = True,
+        progress: Any = None,
+    ) -> Any:
+        """Server-side copy of every key to dest_prefix (BatchResult)."""
+        from orbit_provider.s3 import batch_copy
+
+        return batch_copy.batch_copy(
+            self, keys, dest_prefix, config, dest_bucket=dest_bucket,
+            strip_prefix=strip_prefix, skip_identical=skip_identical, progress=progress,
+        )
+
+    def batch_change_storage_class(
+        self, keys: Any, storage_class: Any, config: Any = None, *, progress: Any = None
+    ) -> Any:
+        """In-place storage-class change keeping metadata, content type and tags (BatchResult)."""
+        from orbit_provider.s3 import batch_objects
+
+        return batch_objects.batch_change_storage_class(
+            self, keys, storage_class, config, progress=progress
+        )
+
+    def batch_update_metadata(
+        self, keys: Any, metadata: dict, config: Any = None, merge: bool = True, *,
+        progress: Any = None,
+    ) -> Any:
+        """Merge or replace user metadata of every key (BatchResult)."""
+        from orbit_provider.s3 import batch_objects
+
+        return batch_objects.batch_update_metadata(
+            self, keys, metadata, config, merge, progress=progress
+        )
+
+    def batch_tag_objects(
+        self, keys: Any, tags: dict, config: Any = None, merge: bool = True, *,
+        progress: Any = None,
+    ) -> Any:
+        """Merge or replace the tags of every key (BatchResult)."""
+        from orbit_provider.s3 import batch_objects
+
+        return batch_objects.batch_tag_objects(self, keys, tags, config, merge, progress=progress)
+
+    def restore_archived(
+        self, keys: Any, days: int = 1, tier: str = "Standard", config: Any = None, *,
+        progress: Any = None,
+    ) -> Any:
+        """RestoreObject for archived keys (BatchResult)."""
+        from orbit_provider.s3 import batch_restore
+
+        return batch_restore.restore_archived(self, keys, days, tier, config, progress=progress)
+
+    def restore_status(self, key: str) -> Any:
+        """RestoreStatus(state, expires) of one key from its HEAD."""
+        from orbit_provider.s3 import batch_restore
+
+        return batch_restore.restore_status(self, key)
+
     # -- copies ---------------------------------------------------------------------------
 
     def copy_object(
@@ -388,17 +663,17 @@ class S3Client:
         if src_version_id:
             source["VersionId"] = src_version_id
         in_place = src_bucket == dst_bucket and src_key == dst_key and not src_version_id
-        head = source_metadata
-        threshold = self.config.multipart_copy_threshold
-        needs_head = in_place or metadata is not None or progress is not None
-        if head is None and (needs_head or threshold < MAX_CHUNK_SIZE):
-            head = self._head_source(src_bucket, src_key, src_version_id)
         write = self.write_args(storage_class, sse)
         if in_place and not write and metadata is None:
             raise ConfigError(
                 f"copy_object: copying s3://{src_bucket}/{src_key} onto itself changes nothing; "
                 "give a storage class, encryption or metadata"
             )
+        head = source_metadata
+        threshold = self.config.multipart_copy_threshold
+        needs_head = in_place or metadata is not None or progress is not None
+        if head is None and (needs_head or threshold < MAX_CHUNK_SIZE):
+            head = self._head_source(src_bucket, src_key, src_version_id)
         if head is None or head.size <= threshold:
             try:
                 return self._copy_single(

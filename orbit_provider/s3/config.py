@@ -19,6 +19,9 @@ MAX_PARTS = 10_000
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IPV4_RE = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+# Reserved by AWS for general purpose buckets (directory buckets' "--x-s3" stays allowed).
+_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap")
 
 
 class StorageClass(enum.StrEnum):
@@ -160,10 +163,16 @@ def validate_bucket_name(bucket: str) -> str:
         raise ConfigError(f"bucket: {bucket!r} must not hold '..', '.-' or '-.'")
     if _IPV4_RE.match(bucket):
         raise ConfigError(f"bucket: {bucket!r} must not be formatted as an IP address")
-    if bucket.startswith("xn--") or bucket.startswith("sthree-"):
-        raise ConfigError(f"bucket: {bucket!r} must not start with 'xn--' or 'sthree-'")
-    if bucket.endswith("-s3alias") or bucket.endswith("--ol-s3"):
-        raise ConfigError(f"bucket: {bucket!r} must not end with '-s3alias' or '--ol-s3'")
+    if bucket.startswith(_RESERVED_PREFIXES):
+        raise ConfigError(
+            f"bucket: {bucket!r} must not start with a reserved prefix "
+            f"({', '.join(repr(p) for p in _RESERVED_PREFIXES)})"
+        )
+    if bucket.endswith(_RESERVED_SUFFIXES):
+        raise ConfigError(
+            f"bucket: {bucket!r} must not end with a reserved suffix "
+            f"({', '.join(repr(s) for s in _RESERVED_SUFFIXES)})"
+        )
     return bucket
 
 

@@ -138,6 +138,29 @@ class CircuitOpen(S3Error):
     code = "CircuitOpen"
 
 
+class UploadInterrupted(S3Error):
+    """A multipart upload stopped on a failure retries could not fix. The upload was kept,
+    not aborted: upload_file resumes it. `code` is the underlying error's code (that error
+    is the `__cause__`); `resume_token` (a string) names the upload explicitly."""
+
+    code = "UploadInterrupted"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        upload_id: str,
+        resume_token: str | None = None,
+        bucket: str | None = None,
+        key: str | None = None,
+        code: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message, bucket=bucket, key=key, code=code, status=status)
+        self.upload_id = upload_id
+        self.resume_token = resume_token
+
+
 _NOT_FOUND_CODES = {"NoSuchKey", "NoSuchBucket", "NoSuchVersion", "NoSuchUpload", "NotFound", "404"}
 _ACCESS_CODES = {
     "AccessDenied",
@@ -150,6 +173,7 @@ _ACCESS_CODES = {
     "AccountProblem",
     "403",
     "Forbidden",
+    "RequestTimeTooSkewed",  # the local clock is off: retrying without fixing it cannot help
 }
 _THROTTLE_CODES = {
     "SlowDown",
@@ -164,9 +188,11 @@ _THROTTLE_CODES = {
     "BandwidthLimitExceeded",
     "EC2ThrottledException",
     "PriorRequestNotComplete",
+    "ServiceUnavailable",
+    "503",
 }
-_SERVER_CODES = {"InternalError", "ServiceUnavailable", "503", "500", "502", "504"}
-_TIMEOUT_CODES = {"RequestTimeout", "RequestTimeoutException", "RequestTimeTooSkewed"}
+_SERVER_CODES = {"InternalError", "500", "502", "504", "BadGateway", "GatewayTimeout"}
+_TIMEOUT_CODES = {"RequestTimeout", "RequestTimeoutException"}
 _PRECONDITION_CODES = {"PreconditionFailed", "412", "ConditionalRequestConflict"}
 _ARCHIVE_CODES = {"InvalidObjectState"}
 _INTEGRITY_CODES = {"BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch"}
@@ -192,6 +218,7 @@ def classify(
         | bce.ConnectionError
         | bce.ResponseStreamingError
         | bce.IncompleteReadError
+        | bce.HTTPClientError
         | ConnectionError
         | ssl.SSLError,
     ) or (
@@ -219,28 +246,51 @@ def _from_client_error(exc: bce.ClientError, bucket: str | None, key: str | None
     where = f"s3://{bucket}/{key}" if key else (f"s3://{bucket}" if bucket else "S3")
     text = f"{op} on {where} failed: {code or status}: {message}"
     kw = {"bucket": bucket, "key": key, "code": code or None, "status": status}
-    if code in _NOT_FOUND_CODES or (not code and status == 404) or (status == 404 and code == ""):
-        if code == "NoSuchBucket":
-            return NotFound(bucket, None, message=text, code=code, status=status)
+    if code == "NoSuchBucket":
+        return NotFound(bucket, None, message=text, code=code, status=status)
+    # The error code decides first (AWS sends InvalidObjectState with 403, BadDigest with
+    # 400, ...); the HTTP status only when the code is unknown or missing (HEAD has no body).
+    kind = _kind_from_code(code) or _kind_from_status(status)
+    if kind is NotFound:
         return NotFound(bucket, key, message=text, code=code or "NotFound", status=status)
-    if code in _ACCESS_CODES or status == 403:
-        return AccessDenied(text, **kw)
-    if code in _THROTTLE_CODES or status == 429:
-        return Throttled(text, **kw)
-    if code in _TIMEOUT_CODES or status == 408:
-        return Timeout(text, **kw)
-    if code in _PRECONDITION_CODES or status == 412:
-        return PreconditionFailed(text, **kw)
-    if code in _ARCHIVE_CODES:
-        return ArchivedObject(
-            f"{text} (the object is archived: restore it before reading)", **kw
-        )
-    if code in _INTEGRITY_CODES:
-        return IntegrityError(text, **kw)
-    if code in _SERVER_CODES or (status is not None and status >= 500):
-        return ServerError(text, **kw)
-    return InvalidRequest(text, **kw)
+    if kind is ArchivedObject:
+        text += " (the object is archived: restore it before reading)"
+    return kind(text, **kw)
 
+
+_CODE_KINDS: tuple[tuple[set[str], type[S3Error]], ...] = (
+    (_NOT_FOUND_CODES, NotFound),
+    (_ARCHIVE_CODES, ArchivedObject),
+    (_INTEGRITY_CODES, IntegrityError),
+    (_PRECONDITION_CODES, PreconditionFailed),
+    (_THROTTLE_CODES, Throttled),
+    (_TIMEOUT_CODES, Timeout),
+    (_ACCESS_CODES, AccessDenied),
+    (_SERVER_CODES, ServerError),
+)
+
+
+def _kind_from_code(code: str) -> type[S3Error] | None:
+    for codes, kind in _CODE_KINDS:
+        if code in codes:
+            return kind
+    return None
+
+
+def _kind_from_status(status: int | None) -> type[S3Error]:
+    if status == 404:
+        return NotFound
+    if status == 403:
+        return AccessDenied
+    if status in (429, 503):  # S3 answers 503 SlowDown / ServiceUnavailable to slow us down
+        return Throttled
+    if status == 408:
+        return Timeout
+    if status == 412:
+        return PreconditionFailed
+    if status is not None and status >= 500:
+        return ServerError
+    return InvalidRequest
 
 def _safe(exc: BaseException) -> str:
     """The exception's text, short; botocore never puts secrets in these messages."""

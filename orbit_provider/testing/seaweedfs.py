@@ -90,6 +90,9 @@ class SeaweedServer:
             f"-admin.port={admin}",
             "-admin.ui=false",
             "-webdav=false",
+            # One volume per bucket: the auto limit (free disk / 1 GiB) runs out after a few
+            # dozen test buckets, or at once on a nearly full disk. Volumes are not preallocated.
+            "-volume.max=4000",
         ]
         (d / "data").mkdir(exist_ok=True)
         self._log = open(d / "weed.log", "wb")  # noqa: SIM115 - closed in stop()

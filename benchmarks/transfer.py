@@ -1,0 +1,288 @@
+"""Large-file upload and download: orbit_provider vs boto3 (defaults, tuned alike) vs the
+amazon provider's S3Hook, against SeaweedFS on loopback, in one run.
+
+    python -m benchmarks.transfer                 # 1 GiB, one repeat
+    python -m benchmarks.transfer --size 256MiB --repeat 3
+
+Prints MB/s (10^6 bytes/s), client CPU s/GiB, peak RSS MiB and the ratios against boto3,
+with the targets of issue 3, and saves the run under benchmarks/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+from benchmarks.harness import (
+    GIB,
+    MB,
+    MIB,
+    Bench,
+    amazon_provider_available,
+    environment,
+    fmt_ratio,
+    human_size,
+    median,
+    orbit_has,
+    parse_size,
+    print_profile,
+    print_table,
+    ratio,
+    rotate,
+    verdict,
+    write_results,
+)
+from orbit_provider.s3.config import S3Config
+
+LABELS = {
+    "orbit": "orbit_provider",
+    "boto3_default": "boto3, default TransferConfig",
+    "boto3_tuned": "boto3, tuned alike",
+    "boto3_lean": "boto3 tuned, no checksum/unsigned (NOT verified)",
+    "s3hook": "amazon provider S3Hook",
+}
+DEFAULT_CLIENTS = ["orbit", "boto3_default", "boto3_tuned", "s3hook"]
+BLOCK = 8 * MIB
+
+
+def make_source(path: Path, size: int) -> str:
+    """Write `size` incompressible bytes, fast: every 8 MiB block is a differently offset
+    window of 16 MiB of urandom, stamped with its index. Returns the file's SHA-1."""
+    rng = random.Random(size)
+    pool = os.urandom(2 * BLOCK)
+    digest = hashlib.sha1()
+    with open(path, "wb") as f:
+        written, index = 0, 0
+        while written < size:
+            n = min(BLOCK, size - written)
+            start = rng.randrange(BLOCK)
+            block = index.to_bytes(8, "big") + pool[start + 8 : start + n]
+            f.write(block[:n])
+            digest.update(block[:n])
+            written += n
+            index += 1
+    return digest.hexdigest()
+
+
+def warm_up(s3: Any, bucket: str, key: str) -> None:
+    """Read the whole object once and throw the bytes away (not measured)."""
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    while body.read(8 * MIB):
+        pass
+
+
+def sha1_file(path: str | Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha1").hexdigest()
+
+
+def main(argv: list[str] | None = None) -> int:
+    defaults = S3Config(bucket="bench")
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.transfer", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", default="1GiB", help="file size (1GiB, 256MiB, ...)")
+    ap.add_argument("--repeat", type=int, default=None,
+                    help="runs per client; the median is reported (default 1 at >= 1 GiB, else 3)")
+    ap.add_argument("--chunk-size", default=str(defaults.chunk_size),
+                    help="orbit's part size, also given to tuned boto3 (default: S3Config's)")
+    ap.add_argument("--parallel", type=int, default=defaults.parallel_operations,
+                    help="orbit's parallel_operations, also tuned boto3's max_concurrency")
+    ap.add_argument("--clients", default=",".join(DEFAULT_CLIENTS),
+                    help=f"comma list from: {', '.join(LABELS)}")
+    ap.add_argument("--only", choices=["upload", "download"], help="run one direction only")
+    ap.add_argument("--profile", action="store_true",
+                    help="afterwards, one extra cProfile'd run of orbit per direction")
+    args = ap.parse_args(argv)
+
+    size, chunk = parse_size(args.size), parse_size(args.chunk_size)
+    repeat = args.repeat or (1 if size >= GIB else 3)
+    clients = [c.strip() for c in args.clients.split(",") if c.strip()]
+    unknown = set(clients) - set(LABELS)
+    if unknown:
+        ap.error(f"unknown clients: {', '.join(sorted(unknown))}")
+    directions = [args.only] if args.only else ["upload", "download"]
+    params = {"chunk_size": chunk, "parallel": args.parallel}
+
+    notes: list[str] = []
+    available = {"upload": list(clients), "download": list(clients)}
+    if "orbit" in clients:
+        for direction, method in (("upload", "upload_file"), ("download", "download_file")):
+            if not orbit_has(method, direction):
+                available[direction].remove("orbit")
+                notes.append(f"orbit {direction}: S3Client.{method} or its module is not there "
+                             "yet; skipped")
+    if "s3hook" in clients and not amazon_provider_available():
+        for d in available.values():
+            d.remove("s3hook")
+        notes.append("amazon provider not importable (pip install -e '.[bench]'); S3Hook skipped")
+
+    env = environment()
+    print(f"transfer benchmark: {human_size(size)} file, {repeat} repeat(s), orbit part size "
+          f"{human_size(chunk)} x {args.parallel} parallel; {env['cpus']} CPUs, "
+          f"load {env['loadavg']}, busy: {', '.join(env['busy_processes']) or 'nothing'}")
+    bench = Bench.start("transfer")
+    runs: dict[str, dict[str, list[dict]]] = {d: {c: [] for c in available[d]} for d in directions}
+    try:
+        source = bench.workdir / "source.bin"
+        source_sha1 = make_source(source, size)
+        setup = bench.boto3_client()
+        # The object every client downloads, uploaded with boto3's defaults (so it carries the
+        # CRC32 checksum boto3 adds), then read once: SeaweedFS serves the first read of a new
+        # object much slower, and that must not be charged to whichever client runs first.
+        bench.boto3_client(default_checksums=True).upload_file(
+            str(source), bench.bucket, "src/source.bin")
+        warm_up(setup, bench.bucket, "src/source.bin")
+        for rep in range(repeat):
+            for direction in directions:
+                for client in rotate(available[direction], rep):
+                    result = run_one(bench, setup, direction, client, rep, source, source_sha1,
+                                     size, params)
+                    runs[direction][client].append(result)
+                    print(f"  {direction:8} {client:14} rep {rep + 1}: "
+                          f"{size / result['wall'] / MB:7.1f} MB/s, "
+                          f"{result['cpu'] / (size / GIB):5.2f} CPU-s/GiB, "
+                          f"peak RSS {result['peak_rss_mib']:.0f} MiB, "
+                          f"server {result['server_cpu'] / (size / GIB):.1f} CPU-s/GiB, "
+                          f"machine busy {result['machine_busy'] * 100:.0f}%, "
+                          f"other load {result['other_load_cores']:.2f} cores", flush=True)
+        if args.profile:
+            for direction in directions:
+                if "orbit" in available[direction]:
+                    r = run_one(bench, setup, direction, "orbit", repeat, source, source_sha1,
+                                size, params, profile=True)
+                    print_profile(f"transfer-orbit-{direction}", r,
+                                  f"{r['cpu'] / (size / GIB):.2f} CPU-s/GiB")
+    finally:
+        bench.stop()
+
+    summary = summarize(runs, size)
+    print()
+    print(f"### {human_size(size)}, median of {repeat}; MB = 10^6 bytes; "
+          f"orbit and tuned boto3: {human_size(chunk)} parts x {args.parallel}")
+    print()
+    print_results(summary, directions)
+    print()
+    targets = check_targets(summary, chunk, args.parallel)
+    print_targets(targets)
+    for note in notes:
+        print(f"note: {note}")
+    path = write_results("transfer", {
+        "size": size, "repeat": repeat, "chunk_size": chunk, "parallel": args.parallel,
+        "environment": env, "environment_after": environment(), "notes": notes,
+        "summary": summary, "targets": targets, "runs": runs,
+    })
+    print(f"results: {path}")
+    return 0
+
+
+def run_one(bench: Bench, setup: Any, direction: str, client: str, rep: int, source: Path,
+            source_sha1: str, size: int, params: dict, profile: bool = False) -> dict:
+    """One measured run plus its (unmeasured) check and cleanup."""
+    if direction == "upload":
+        key = f"up/{client}/{rep}/source.bin"
+        result = bench.run_worker(f"upload.{client}", {**params, "path": str(source), "key": key},
+                                  profile=profile)
+        head = setup.head_object(Bucket=bench.bucket, Key=key)
+        if head["ContentLength"] != size:
+            raise RuntimeError(f"{client} uploaded {head['ContentLength']} bytes, not {size}")
+        setup.delete_object(Bucket=bench.bucket, Key=key)
+        result["verified"] = "size (HEAD)"
+        return result
+    folder = bench.workdir / f"dl-{client}-{rep}"
+    folder.mkdir()
+    dest = folder / "source.bin"
+    result = bench.run_worker(f"download.{client}",
+                              {**params, "path": str(dest), "key": "src/source.bin"},
+                              profile=profile)
+    got = Path(result["info"].get("path") or dest)
+    if got.stat().st_size != size or sha1_file(got) != source_sha1:
+        raise RuntimeError(f"{client} downloaded a file that differs from the source")
+    result["verified"] = "size + SHA-1 (outside the measured section)"
+    for f in folder.iterdir():
+        f.unlink()
+    folder.rmdir()
+    return result
+
+
+def summarize(runs: dict[str, dict[str, list[dict]]], size: int) -> dict[str, dict[str, dict]]:
+    out: dict[str, dict[str, dict]] = {}
+    for direction, by_client in runs.items():
+        out[direction] = {}
+        for client, results in by_client.items():
+            if not results:
+                continue
+            out[direction][client] = {
+                "mb_s": median([size / r["wall"] / MB for r in results]),
+                "cpu_s_per_gib": median([r["cpu"] / (size / GIB) for r in results]),
+                "peak_rss_mib": max(r["peak_rss_mib"] for r in results),
+                "rss_before_mib": max(r["rss_before_mib"] for r in results),
+                "server_cpu_s_per_gib": median([r["server_cpu"] / (size / GIB) for r in results]),
+                "machine_busy": median([r["machine_busy"] for r in results]),
+                "other_load_cores": max(r["other_load_cores"] for r in results),
+                "runs": len(results),
+            }
+    return out
+
+
+def print_results(summary: dict[str, dict[str, dict]], directions: list[str]) -> None:
+    headers = ["direction", "client", "MB/s", "client CPU s/GiB", "peak RSS MiB",
+               "vs boto3 default", "vs boto3 tuned", "server CPU s/GiB", "other load"]
+    rows = []
+    for direction in directions:
+        s = summary.get(direction, {})
+        base = s.get("boto3_default", {}).get("mb_s")
+        tuned = s.get("boto3_tuned", {}).get("mb_s")
+        for client, m in s.items():
+            rows.append([
+                direction, LABELS[client], f"{m['mb_s']:.0f}", f"{m['cpu_s_per_gib']:.2f}",
+                f"{m['peak_rss_mib']:.0f} ({m['rss_before_mib']:.0f} idle)",
+                fmt_ratio(ratio(m["mb_s"], base)), fmt_ratio(ratio(m["mb_s"], tuned)),
+                f"{m['server_cpu_s_per_gib']:.1f}", f"{m['other_load_cores']:.2f} cores",
+            ])
+    print_table(headers, rows)
+
+
+def check_targets(summary: dict, chunk: int, parallel: int) -> list[dict]:
+    up, down = summary.get("upload", {}), summary.get("download", {})
+    o_up, o_down = up.get("orbit"), down.get("orbit")
+
+    def r(m: dict | None, base: dict | None) -> float | None:
+        return ratio(m and m["mb_s"], base and base["mb_s"])
+
+    rss_limit = 150 + parallel * chunk / MIB
+    peak = max((m["peak_rss_mib"] for m in (o_up, o_down) if m), default=None)
+    items = [
+        ("upload vs boto3 defaults", ">= 1.25x", r(o_up, up.get("boto3_default")), 1.25, "x"),
+        ("upload vs boto3 tuned alike", ">= 1.00x", r(o_up, up.get("boto3_tuned")), 1.0, "x"),
+        ("upload client CPU s/GiB", "<= 1.0", o_up and o_up["cpu_s_per_gib"], 1.0, "le"),
+        ("download vs boto3 defaults", ">= 1.8x", r(o_down, down.get("boto3_default")), 1.8, "x"),
+        (f"peak RSS MiB (150 + {parallel} x {chunk // MIB} MiB)", f"< {rss_limit:.0f}", peak,
+         rss_limit, "lt"),
+    ]
+    out = []
+    for name, target, value, limit, kind in items:
+        if value is None:
+            ok = None
+        elif kind == "x":
+            ok = value >= limit
+        elif kind == "le":
+            ok = value <= limit
+        else:
+            ok = value < limit
+        shown = "-" if value is None else (
+            f"{value:.2f}x" if kind == "x" else f"{value:.2f}" if kind == "le" else f"{value:.0f}")
+        out.append({"target": name, "wanted": target, "measured": shown, "verdict": verdict(ok)})
+    return out
+
+
+def print_targets(targets: list[dict]) -> None:
+    print_table(["orbit target (issue 3)", "wanted", "measured", "verdict"],
+                [[t["target"], t["wanted"], t["measured"], t["verdict"]] for t in targets])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Airflow hooks: turn an Airflow connection into core S3Clients (no S3 logic here)."""

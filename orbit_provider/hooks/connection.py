@@ -1,0 +1,434 @@
+"""Airflow Connection -> S3Config (+ assumed role): a pure mapping, testable without a database.
+
+An `orbit_s3` connection holds the access key id as login and the secret as password; every
+other setting is an extra. An amazon-provider `aws` connection works too, with its common
+extras translated. Unknown extras and bad values raise `ConnectionConfigError` naming the
+extra. Secret values (password, session token, legacy secret extra) are never echoed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from orbit_provider.s3.assume_role import AssumeRole, assume_role_session
+from orbit_provider.s3.client import S3Client
+from orbit_provider.s3.config import Credentials, S3Config, ServerSideEncryption
+from orbit_provider.s3.errors import ConfigError
+
+ORBIT_CONN_TYPE = "orbit_s3"
+AWS_CONN_TYPE = "aws"
+
+# The S3Config field each transfer-default extra sets.
+CONFIG_EXTRAS: dict[str, str] = {
+    "region_name": "region",
+    "endpoint_url": "endpoint",
+    "force_path_style": "force_path_style",
+    "profile_name": "profile",
+    "chunk_size": "chunk_size",
+    "parallel_operations": "parallel_operations",
+    "max_bandwidth": "max_bandwidth",
+    "timeout_seconds": "timeout_seconds",
+    "max_retries": "max_retries",
+    "verify_checksums": "verify_checksums",
+    "storage_class": "storage_class",
+    "multipart_copy_threshold": "multipart_copy_threshold",
+}
+# Extras that are not a single S3Config field.
+OTHER_EXTRAS = (
+    "bucket",
+    "aws_session_token",
+    "server_side_encryption",
+    "sse_kms_key_id",
+    "role_arn",
+    "external_id",
+    "role_session_name",
+    "sts_endpoint_url",
+)
+ORBIT_EXTRAS = frozenset(CONFIG_EXTRAS) | frozenset(OTHER_EXTRAS)
+# Amazon-provider extras also understood on an `aws` connection (see `_translate_aws`).
+AWS_EXTRAS = frozenset(
+    {
+        "service_config",
+        "config_kwargs",
+        "assume_role_method",
+        "assume_role_kwargs",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+    }
+)
+SECRET_EXTRAS = frozenset({"aws_session_token", "aws_secret_access_key"})
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)\s*$", re.IGNORECASE)
+_UNITS = {
+    "": 1, "b": 1,
+    "k": 1000, "kb": 1000, "kib": 1024, "ki": 1024,
+    "m": 10**6, "mb": 10**6, "mib": 1024**2, "mi": 1024**2,
+    "g": 10**9, "gb": 10**9, "gib": 1024**3, "gi": 1024**3,
+    "t": 10**12, "tb": 10**12, "tib": 1024**4, "ti": 1024**4,
+}  # fmt: skip
+
+
+class ConnectionConfigError(ConfigError):
+    """A connection field or extra that cannot be used; the message names it."""
+
+
+def _parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "on"):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"{value!r} is not a boolean (use true or false)")
+
+
+def _parse_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    raise ValueError(f"{value!r} is not an integer")
+
+
+def _parse_size(value: Any) -> int:
+    """Bytes as an int or a string with an optional unit: 8388608, "8MiB", "16 MB"."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    match = _SIZE_RE.match(value) if isinstance(value, str) else None
+    if not match or match.group(2).lower() not in _UNITS:
+        raise ValueError(f"{value!r} is not a size in bytes (e.g. 8388608 or '8MiB')")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+def _parse_number(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a number")
+    if isinstance(value, int | float):
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{value!r} is not a number") from None
+
+
+def _parse_str(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{value!r} must be a non-empty string")
+    return value.strip()
+
+
+_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "region_name": _parse_str,
+    "aws_session_token": _parse_str,
+    "endpoint_url": _parse_str,
+    "force_path_style": _parse_bool,
+    "profile_name": _parse_str,
+    "chunk_size": _parse_size,
+    "parallel_operations": _parse_int,
+    "max_bandwidth": _parse_size,
+    "timeout_seconds": _parse_number,
+    "max_retries": _parse_int,
+    "verify_checksums": _parse_bool,
+    "storage_class": _parse_str,
+    "multipart_copy_threshold": _parse_size,
+    "bucket": _parse_str,
+    "server_side_encryption": _parse_str,
+    "sse_kms_key_id": _parse_str,
+    "role_arn": _parse_str,
+    "external_id": _parse_str,
+    "role_session_name": _parse_str,
+    "sts_endpoint_url": _parse_str,
+}
+
+_PROBE_BUCKET = "orbit-probe"  # a valid name used to validate fields before a bucket is known
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """What a connection says: S3Config fields, a default bucket, an optional role to assume."""
+
+    conn_id: str
+    config_fields: Mapping[str, Any] = field(default_factory=dict)
+    bucket: str | None = None
+    assume_role: AssumeRole | None = None
+    sts_endpoint_url: str | None = None
+
+    def __repr__(self) -> str:
+        shown = {k: v for k, v in self.config_fields.items() if k != "credentials"}
+        creds = self.config_fields.get("credentials")
+        return (
+            f"ConnectionSettings(conn_id={self.conn_id!r}, bucket={self.bucket!r}, "
+            f"credentials={creds!r}, role_arn="
+            f"{self.assume_role.role_arn if self.assume_role else None!r}, fields={shown!r})"
+        )
+
+    __str__ = __repr__
+
+    @property
+    def uses_credential_chain(self) -> bool:
+        """True when neither keys nor a profile are set: the standard AWS chain decides."""
+        return self.config_fields.get("credentials") is None and not self.config_fields.get(
+            "profile"
+        )
+
+    def config(self, bucket: str | None = None, **overrides: Any) -> S3Config:
+        """The S3Config for `bucket` (default: the connection's), with per-call overrides."""
+        bucket = bucket or self.bucket
+        if not bucket:
+            raise ConfigError(
+                f"bucket: no bucket given and connection {self.conn_id!r} has no 'bucket' extra"
+            )
+        fields = dict(self.config_fields)
+        fields.update(overrides)
+        try:
+            return S3Config(bucket=bucket, **fields)
+        except TypeError as exc:  # an override that is not an S3Config field
+            raise ConfigError(f"overrides: {exc}") from None
+
+    def boto_session(self) -> Any:
+        """A boto3 Session with assumed-role credentials, or None when no role is set."""
+        if self.assume_role is None:
+            return None
+        return assume_role_session(
+            self.assume_role,
+            credentials=self.config_fields.get("credentials"),
+            profile=self.config_fields.get("profile"),
+            region=self.config_fields.get("region"),
+            sts_endpoint=self.sts_endpoint_url,
+        )
+
+    def client(self, bucket: str | None = None, **overrides: Any) -> S3Client:
+        """An S3Client for `bucket` built from this connection."""
+        return S3Client(self.config(bucket, **overrides), boto_session=self.boto_session())
+
+
+def settings_from_connection(conn: Any) -> ConnectionSettings:
+    """Map an Airflow Connection (orbit_s3 or aws) to ConnectionSettings, validating everything."""
+    conn_id = getattr(conn, "conn_id", None) or "<unnamed>"
+    conn_type = (getattr(conn, "conn_type", None) or ORBIT_CONN_TYPE).replace("-", "_")
+    if conn_type not in (ORBIT_CONN_TYPE, AWS_CONN_TYPE):
+        raise ConnectionConfigError(
+            f"connection {conn_id!r}: conn_type {conn_type!r} is not supported "
+            f"(use {ORBIT_CONN_TYPE!r} or {AWS_CONN_TYPE!r})"
+        )
+    extras = _extras(conn, conn_id)
+    legacy_keys = None
+    if conn_type == AWS_CONN_TYPE:
+        extras, legacy_keys = _translate_aws(extras, conn_id)
+    unknown = sorted(set(extras) - ORBIT_EXTRAS)
+    if unknown:
+        allowed = ORBIT_EXTRAS | (AWS_EXTRAS if conn_type == AWS_CONN_TYPE else frozenset())
+        raise ConnectionConfigError(
+            f"connection {conn_id!r}: unknown extra {unknown[0]!r} "
+            f"(accepted: {', '.join(sorted(allowed))})"
+        )
+    host = getattr(conn, "host", None)
+    if host:
+        raise ConnectionConfigError(
+            f"connection {conn_id!r}: field 'host' is not used; put the endpoint in the extra "
+            "'endpoint_url'"
+        )
+    values = {}
+    for name, raw in extras.items():
+        if raw is None or raw == "":
+            continue
+        try:
+            values[name] = _PARSERS[name](raw)
+        except ValueError as exc:
+            shown = "must be a non-empty string" if name in SECRET_EXTRAS else exc
+            raise ConnectionConfigError(
+                f"connection {conn_id!r}: extra {name!r}: {shown}"
+            ) from None
+
+    fields: dict[str, Any] = {}
+    for extra, field_name in CONFIG_EXTRAS.items():
+        if extra in values:
+            fields[field_name] = values[extra]
+            _probe(conn_id, extra, **{field_name: values[extra]})
+    sse = _encryption(conn_id, values)
+    if sse is not None:
+        fields["server_side_encryption"] = sse
+    credentials = _credentials(conn, conn_id, values, legacy_keys)
+    if credentials is not None:
+        if "profile" in fields:
+            raise ConnectionConfigError(
+                f"connection {conn_id!r}: extra 'profile_name' conflicts with the access key in "
+                "login/password; use one of them"
+            )
+        fields["credentials"] = credentials
+    bucket = values.get("bucket")
+    if bucket is not None:
+        _probe(conn_id, "bucket", bucket=bucket)
+    if "sts_endpoint_url" in values:
+        _probe(conn_id, "sts_endpoint_url", endpoint=values["sts_endpoint_url"])
+    return ConnectionSettings(
+        conn_id=conn_id,
+        config_fields=fields,
+        bucket=bucket,
+        assume_role=_role(conn_id, values),
+        sts_endpoint_url=values.get("sts_endpoint_url"),
+    )
+
+
+def _extras(conn: Any, conn_id: str) -> dict[str, Any]:
+    try:
+        extras = conn.extra_dejson if hasattr(conn, "extra_dejson") else {}
+    except Exception:
+        raise ConnectionConfigError(f"connection {conn_id!r}: 'extra' is not valid JSON") from None
+    if not isinstance(extras, Mapping):
+        raise ConnectionConfigError(f"connection {conn_id!r}: 'extra' must be a JSON object")
+    # The UI stores custom form fields as extra__<conn_type>__<name> in older Airflow versions.
+    out: dict[str, Any] = {}
+    for key, value in extras.items():
+        for prefix in (f"extra__{ORBIT_CONN_TYPE}__", f"extra__{AWS_CONN_TYPE}__"):
+            if key.startswith(prefix):
+                key = key[len(prefix):]
+        out[key] = value
+    return out
+
+
+def _translate_aws(extras: dict[str, Any], conn_id: str) -> tuple[dict[str, Any], tuple | None]:
+    """Turn the amazon provider's extras into ours (+ legacy keys); refuse what we cannot honour."""
+    out = {k: v for k, v in extras.items() if k not in AWS_EXTRAS}
+
+    def bad(extra: str, what: str) -> ConnectionConfigError:
+        return ConnectionConfigError(f"connection {conn_id!r}: extra {extra!r}: {what}")
+
+    method = extras.get("assume_role_method")
+    if method not in (None, "", "assume_role"):
+        raise bad("assume_role_method", f"{method!r} is not supported (only 'assume_role')")
+    role_kwargs = extras.get("assume_role_kwargs") or {}
+    if not isinstance(role_kwargs, Mapping):
+        raise bad("assume_role_kwargs", "must be a JSON object")
+    for key, value in role_kwargs.items():
+        target = {"ExternalId": "external_id", "RoleSessionName": "role_session_name"}.get(key)
+        if target is None:
+            raise bad("assume_role_kwargs", f"key {key!r} is not supported "
+                      "(ExternalId, RoleSessionName)")
+        out.setdefault(target, value)
+    service_config = extras.get("service_config") or {}
+    if not isinstance(service_config, Mapping):
+        raise bad("service_config", "must be a JSON object")
+    for service, settings in service_config.items():
+        if not isinstance(settings, Mapping):
+            raise bad("service_config", f"{service!r} must map to a JSON object")
+        for key, value in settings.items():
+            if service == "s3" and key == "endpoint_url":
+                out.setdefault("endpoint_url", value)
+            elif service == "sts" and key == "endpoint_url":
+                out.setdefault("sts_endpoint_url", value)
+            else:
+                raise bad("service_config", f"{service}.{key} is not supported "
+                          "(s3.endpoint_url, sts.endpoint_url)")
+    config_kwargs = extras.get("config_kwargs") or {}
+    if not isinstance(config_kwargs, Mapping):
+        raise bad("config_kwargs", "must be a JSON object")
+    for key, value in config_kwargs.items():
+        if key == "s3" and isinstance(value, Mapping) and set(value) <= {"addressing_style"}:
+            style = value.get("addressing_style")
+            if style not in ("path", "virtual", "auto"):
+                raise bad("config_kwargs", f"s3.addressing_style {style!r} is not "
+                          "'path', 'virtual' or 'auto'")
+            out.setdefault("force_path_style", style == "path")
+        elif key == "read_timeout":
+            out.setdefault("timeout_seconds", value)
+        elif key in ("connect_timeout", "retries"):
+            continue  # we set our own connect timeout and retry layer (botocore retries are off)
+        else:
+            raise bad("config_kwargs", f"{key!r} is not supported "
+                      "(s3.addressing_style, read_timeout, connect_timeout, retries)")
+    legacy = None
+    if extras.get("aws_access_key_id") or extras.get("aws_secret_access_key"):
+        legacy = (extras.get("aws_access_key_id"), extras.get("aws_secret_access_key"))
+    return out, legacy
+
+
+def _probe(conn_id: str, extra: str, **fields: Any) -> None:
+    """Validate one field with S3Config's own rules; re-raise naming the extra."""
+    probe = {"bucket": _PROBE_BUCKET, **fields}
+    try:
+        S3Config(**probe)
+    except ConfigError as exc:
+        message = str(exc)
+        for name in (*fields, extra, "endpoint"):
+            if message.startswith(f"{name}: "):
+                message = message[len(name) + 2:]
+                break
+        raise ConnectionConfigError(f"connection {conn_id!r}: extra {extra!r}: {message}") from None
+
+
+def _encryption(conn_id: str, values: dict[str, Any]) -> ServerSideEncryption | None:
+    algorithm = values.get("server_side_encryption")
+    key_id = values.get("sse_kms_key_id")
+    if key_id and algorithm is None:
+        algorithm = "aws:kms"
+    if algorithm is None:
+        return None
+    try:
+        sse = ServerSideEncryption.parse(algorithm)
+        if key_id:
+            sse = ServerSideEncryption(sse.algorithm, key_id)
+    except ConfigError as exc:
+        kms = key_id and "kms_key_id" in str(exc)
+        extra = "sse_kms_key_id" if kms else "server_side_encryption"
+        message = str(exc).removeprefix("server_side_encryption: ")
+        raise ConnectionConfigError(f"connection {conn_id!r}: extra {extra!r}: {message}") from None
+    return sse
+
+
+def _credentials(
+    conn: Any, conn_id: str, values: dict[str, Any], legacy: tuple | None = None
+) -> Credentials | None:
+    login = getattr(conn, "login", None) or None
+    password = getattr(conn, "password", None) or None
+    if legacy and not login and not password:
+        login, password = legacy
+    token = values.get("aws_session_token")
+    if not login and not password:
+        if token:
+            raise ConnectionConfigError(
+                f"connection {conn_id!r}: extra 'aws_session_token' needs an access key id "
+                "(login) and secret (password)"
+            )
+        return None
+    if not login:
+        raise ConnectionConfigError(
+            f"connection {conn_id!r}: field 'login' (access key id) is empty but a password is set"
+        )
+    if not password:
+        raise ConnectionConfigError(
+            f"connection {conn_id!r}: field 'password' (secret access key) is empty but a login "
+            "is set"
+        )
+    if not isinstance(login, str) or not isinstance(password, str):
+        raise ConnectionConfigError(f"connection {conn_id!r}: login and password must be strings")
+    return Credentials(login.strip(), password, token)
+
+
+def _role(conn_id: str, values: dict[str, Any]) -> AssumeRole | None:
+    role_arn = values.get("role_arn")
+    if role_arn is None:
+        for extra in ("external_id", "role_session_name"):
+            if extra in values:
+                raise ConnectionConfigError(
+                    f"connection {conn_id!r}: extra {extra!r} needs the extra 'role_arn'"
+                )
+        return None
+    kwargs: dict[str, Any] = {"role_arn": role_arn}
+    if "role_session_name" in values:
+        kwargs["session_name"] = values["role_session_name"]
+    if "external_id" in values:
+        kwargs["external_id"] = values["external_id"]
+    try:
+        return AssumeRole(**kwargs)
+    except ConfigError as exc:
+        message = str(exc)
+        extra = message.split(":", 1)[0]
+        extra = extra if extra in ("role_arn", "role_session_name", "external_id") else "role_arn"
+        message = message.removeprefix(f"{extra}: ")
+        raise ConnectionConfigError(f"connection {conn_id!r}: extra {extra!r}: {message}") from None

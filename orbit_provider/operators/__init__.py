@@ -1,0 +1,1 @@
+"""Airflow operators: resolve inputs, call the core, report progress, return a summary."""

@@ -1,0 +1,198 @@
+"""OrbitBaseOperator: what every orbit operator shares (connection, bucket, client, progress,
+lineage, error translation). Subclasses implement `execute` and stay a few lines long.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from airflow.sdk import BaseOperator
+
+from orbit_provider.hooks.lineage import s3_uri
+from orbit_provider.hooks.orbit_s3 import OrbitS3Hook
+from orbit_provider.operators._progress import run_with_progress
+from orbit_provider.s3.config import validate_bucket_name
+from orbit_provider.s3.errors import ConfigError, S3Error
+
+if TYPE_CHECKING:
+    from orbit_provider.s3.client import S3Client
+
+try:  # AirflowException lives in airflow.sdk on Airflow 3; fall back for older layouts.
+    from airflow.sdk.exceptions import AirflowException
+except ImportError:  # pragma: no cover - depends on the installed Airflow
+    from airflow.exceptions import AirflowException
+
+T = TypeVar("T")
+
+
+class OrbitTaskError(AirflowException):
+    """A core error (bad input or a failed S3 request) turned into a task failure.
+
+    The message names the problem (and the bucket/key when known); it never holds credentials.
+    `code` is the core error's kind (e.g. "NotFound", "ConfigError", "UploadInterrupted").
+    """
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def is_template(value: Any) -> bool:
+    """True when `value` is a Jinja template string not rendered yet."""
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def task_error(exc: S3Error) -> OrbitTaskError:
+    """The task error for a core error: its kind and its (credential-free) message."""
+    if isinstance(exc, ConfigError):
+        return OrbitTaskError(f"invalid input: {exc}", code="ConfigError")
+    return OrbitTaskError(f"{type(exc).__name__}: {exc}", code=type(exc).__name__)
+
+
+class OrbitBaseOperator(BaseOperator):
+    """Base of orbit_provider's operators.
+
+    :param bucket: The bucket to work on (templated); default: the connection's ``bucket``
+        extra. Validated against S3's naming rules when the operator is built (unless it is a
+        Jinja template) and again after rendering.
+    :param orbit_conn_id: The ``orbit_s3`` (or ``aws``) connection to use.
+    :param client_options: S3Config overrides for this task only, e.g.
+        ``{"chunk_size": 16 * 1024 * 1024, "parallel_operations": 8, "max_bandwidth": 50_000_000}``.
+
+    Data-aware scheduling: pass ``outlets=[Asset("s3://bucket/prefix")]`` (``airflow.sdk.Asset``)
+    to any of these operators; when the task succeeds Airflow records an asset event and queues
+    the (unpaused) DAGs scheduled on that asset. Core errors (bad input, failed requests) fail
+    the task with an `OrbitTaskError` whose message names the problem and never credentials.
+    """
+
+    template_fields: tuple[str, ...] = ("bucket", "orbit_conn_id", "client_options")
+    ui_color = "#d9ecff"
+
+    def __init__(
+        self,
+        *,
+        bucket: str | None = None,
+        orbit_conn_id: str = OrbitS3Hook.default_conn_name,
+        client_options: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if bucket is not None and not is_template(bucket):
+            self._fail_fast(lambda: validate_bucket_name(bucket))
+        if client_options is not None and not isinstance(client_options, Mapping):
+            raise OrbitTaskError(
+                f"client_options: expected a dict of S3Config fields, got "
+                f"{type(client_options).__name__}",
+                code="ConfigError",
+            )
+        self.bucket = bucket
+        self.orbit_conn_id = orbit_conn_id
+        self.client_options = dict(client_options or {})
+        self._lineage_inputs: list[tuple[str, str]] = []
+        self._lineage_outputs: list[tuple[str, str]] = []
+        self._lineage_local: dict[str, list[str]] = {"inputs": [], "outputs": []}
+
+    # -- connection ---------------------------------------------------------------------------
+
+    @cached_property
+    def hook(self) -> OrbitS3Hook:
+        """The hook for `orbit_conn_id` (built once per operator instance)."""
+        return OrbitS3Hook(orbit_conn_id=self.orbit_conn_id)
+
+    @cached_property
+    def client(self) -> S3Client:
+        """The task's S3Client (rendered `bucket`, `client_options`), built on first use.
+
+        Use it only from `execute` (after templates are rendered). A task try runs in its own
+        process with a fresh operator, so this is one client per execute.
+        """
+        return self.get_client()
+
+    def get_client(self, **overrides: Any) -> S3Client:
+        """A new S3Client for `bucket` with `client_options` (and `overrides`) applied.
+
+        Validates the (rendered) bucket name first, so a bad name fails before any request.
+        """
+        options = {**self.client_options, **{k: v for k, v in overrides.items() if v is not None}}
+        bucket = self.bucket
+
+        def build() -> S3Client:
+            if bucket is not None:
+                validate_bucket_name(bucket)
+            return self.hook.get_client(bucket, **options)
+
+        return self.run_checked(build)
+
+    # -- running core calls -------------------------------------------------------------------
+
+    @staticmethod
+    def _fail_fast(fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except S3Error as exc:
+            raise task_error(exc) from exc
+
+    def run_checked(self, fn: Callable[[], T]) -> T:
+        """Run a core call; core errors become an `OrbitTaskError` naming the problem."""
+        return self._fail_fast(fn)
+
+    def run_core(self, context: Any, fn: Callable[[Any], T], **sink_options: Any) -> T:
+        """Run `fn(reporter)` with the progress sink (task-log lines + `orbit_progress` XCom).
+
+        Returns what `fn` returns. `sink_options` go to ProgressSink (total_bytes, ...).
+        """
+        return self._fail_fast(
+            lambda: run_with_progress(context, fn, log=self.log, **sink_options)
+        )
+
+    # -- lineage ------------------------------------------------------------------------------
+
+    def add_lineage(
+        self,
+        *,
+        inputs: Iterable[tuple[str, str]] = (),
+        outputs: Iterable[tuple[str, str]] = (),
+        local_inputs: Iterable[str | os.PathLike] = (),
+        local_outputs: Iterable[str | os.PathLike] = (),
+    ) -> None:
+        """Record what the task read and wrote, and report it to the hook lineage collector.
+
+        :param inputs: (bucket, key or prefix) pairs read from S3.
+        :param outputs: (bucket, key or prefix) pairs written to S3.
+        :param local_inputs: local files/folders read.
+        :param local_outputs: local files/folders written.
+        """
+        inputs, outputs = list(inputs), list(outputs)
+        self._lineage_inputs.extend(inputs)
+        self._lineage_outputs.extend(outputs)
+        self._lineage_local["inputs"].extend(os.path.abspath(p) for p in local_inputs)
+        self._lineage_local["outputs"].extend(os.path.abspath(p) for p in local_outputs)
+        self.hook.report_lineage(
+            inputs=[*(s3_uri(b, k) for b, k in inputs), *local_inputs],
+            outputs=[*(s3_uri(b, k) for b, k in outputs), *local_outputs],
+        )
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage datasets of this run: S3 ones (namespace ``s3://bucket``, name = key or
+        prefix) and local files/folders (namespace ``file``, name = absolute path).
+
+        Returns None when the OpenLineage provider is not installed.
+        """
+        try:
+            from airflow.providers.common.compat.openlineage.facet import Dataset
+            from airflow.providers.openlineage.extractors import OperatorLineage
+        except ImportError:
+            return None
+
+        def datasets(pairs: list[tuple[str, str]], local: list[str]) -> list[Any]:
+            found = [Dataset(namespace=f"s3://{b}", name=k or "/") for b, k in dict.fromkeys(pairs)]
+            found += [Dataset(namespace="file", name=p) for p in dict.fromkeys(local)]
+            return found
+
+        return OperatorLineage(
+            inputs=datasets(self._lineage_inputs, self._lineage_local["inputs"]),
+            outputs=datasets(self._lineage_outputs, self._lineage_local["outputs"]),
+        )

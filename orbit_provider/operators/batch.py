@@ -1,0 +1,455 @@
+"""Bulk operators: copy, delete, storage class, tags and metadata over many keys.
+
+Keys come as a list (templated, or one shard of `OrbitListKeysOperator` through
+``.partial(...).expand(keys=...)``) or as a prefix (optionally filtered by suffix and a
+last-modified window) listed lazily. Each operator resolves its inputs, calls one core batch
+with progress, and returns a batch summary; ``dry_run=True`` returns the plan instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from orbit_provider.operators._batch import OrbitBatchBaseOperator
+from orbit_provider.operators.base import OrbitBaseOperator, is_template
+from orbit_provider.s3.batch_copy import CopyPlanner
+from orbit_provider.s3.batch_plan import (
+    DEFAULT_MAX_LISTED,
+    check_copy_target,
+    plan_batch,
+    plan_copy,
+)
+from orbit_provider.s3.config import StorageClass, validate_bucket_name, validate_key
+from orbit_provider.s3.errors import ConfigError
+from orbit_provider.s3.limits import validate_metadata, validate_tags
+from orbit_provider.s3.listing import as_datetime, filter_objects
+
+_SOURCE_FIELDS = ("keys", "prefix", "suffix", "modified_after", "modified_before")
+
+
+def is_unrendered(value: Any) -> bool:
+    """Not a plain value yet: a Jinja string (or a container holding one), or an XComArg /
+    mapped argument (anything Airflow resolves before execute)."""
+    if isinstance(value, str):
+        return is_template(value)
+    if isinstance(value, Mapping):
+        return any(is_unrendered(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(is_unrendered(v) for v in value)
+    return callable(getattr(value, "resolve", None))
+
+
+def key_list(keys: Any) -> list[str]:
+    """`keys` as a list of key strings: a list/tuple of keys (or of dicts with a "key", as
+    listings give), or a single key string. ConfigError naming a bad item."""
+    if isinstance(keys, str):
+        keys = [keys]
+    if not isinstance(keys, list | tuple):
+        raise ConfigError(f"keys: expected a list of object keys, got {type(keys).__name__}")
+    out = []
+    for item in keys:
+        if isinstance(item, Mapping):
+            item = item.get("key")
+        if not isinstance(item, str):
+            raise ConfigError(f"keys: every item must be a key string, got {item!r}")
+        out.append(validate_key(item, f"keys: {item[:80]!r}"))
+    return out
+
+
+class _ByteCounter:
+    """Passes listing items through, summing the sizes of those read (lazily)."""
+
+    def __init__(self, items: Iterable[Any]) -> None:
+        self._items = items
+        self.bytes = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        for item in self._items:
+            self.bytes += int(getattr(item, "size", 0) or 0)
+            yield item
+
+
+class OrbitBulkOperator(OrbitBatchBaseOperator):
+    """Keys-or-prefix input, dry run, and the run of one core batch (see the subclasses).
+
+    :param keys: the object keys (templated): a list, a single key, or an XCom of keys such as
+        one shard of ``OrbitListKeysOperator``. Exclusive with ``prefix``.
+    :param prefix: work on every key under this prefix (templated), listed lazily, page by
+        page: millions of keys are never held in memory. Exclusive with ``keys``.
+    :param suffix: with ``prefix``: only keys ending with it (templated).
+    :param modified_after: with ``prefix``: only objects last modified at or after it
+        (templated; ISO string or aware datetime, e.g. ``"{{ data_interval_start }}"``).
+    :param modified_before: with ``prefix``: only objects last modified before it (templated).
+    :param dry_run: log and return the plan (count, bytes, first keys; for copies the
+        source -> destination mapping) and change nothing.
+    :param plan_limit: how many keys the dry-run plan lists.
+    Batch options (max_concurrent, rate_limit, operation_timeout, fail_fast, max_retries,
+    batch_retry_delay, allow_partial, max_items, report_dir, report_prefix) are
+    OrbitBatchBaseOperator's; bucket, orbit_conn_id, client_options are OrbitBaseOperator's.
+    """
+
+    template_fields: Sequence[str] = (*OrbitBaseOperator.template_fields, *_SOURCE_FIELDS)
+    operation = "batch"
+    #: Whether the operation rewrites object data (copy, storage class): bytes_transferred.
+    moves_data = False
+
+    def __init__(
+        self,
+        *,
+        keys: list[str] | str | None = None,
+        prefix: str | None = None,
+        suffix: str | None = None,
+        modified_after: Any = None,
+        modified_before: Any = None,
+        dry_run: bool = False,
+        plan_limit: int = DEFAULT_MAX_LISTED,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.keys = keys
+        self.prefix = prefix
+        self.suffix = suffix
+        self.modified_after = modified_after
+        self.modified_before = modified_before
+        self.dry_run = dry_run
+        self.plan_limit = plan_limit
+        self.run_checked(lambda: self.validate_source(rendered=False))
+
+    # -- validation -------------------------------------------------------------------------
+
+    def validate(self, *, rendered: bool) -> None:
+        """Every argument check that needs no request; before rendering, templated values
+        are left for the check after rendering (in execute)."""
+        self.validate_source(rendered=rendered)
+        self.validate_operation(rendered=rendered)
+
+    def validate_source(self, *, rendered: bool) -> None:
+        """Checks of keys / prefix / filters / dry-run options."""
+        if self.keys is not None and self.prefix is not None:
+            raise ConfigError("keys and prefix: give one of them, not both")
+        if self.keys is None and self.prefix is None:
+            raise ConfigError("keys or prefix: one of them is required")
+        if not isinstance(self.dry_run, bool):
+            raise ConfigError(f"dry_run: {self.dry_run!r} must be True or False")
+        limit = self.plan_limit
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise ConfigError(f"plan_limit: {limit!r} must be an integer >= 0")
+        filters = {"suffix": self.suffix, "modified_after": self.modified_after,
+                   "modified_before": self.modified_before}  # fmt: skip
+        if self.keys is not None:
+            given = [name for name, value in filters.items() if value is not None]
+            if given:
+                raise ConfigError(
+                    f"{', '.join(given)}: filters apply to a prefix listing, not to a key list"
+                )
+        if rendered or not is_unrendered(self.keys):
+            if self.keys is not None:
+                key_list(self.keys)
+        if self.prefix is not None and (rendered or not is_unrendered(self.prefix)):
+            if not isinstance(self.prefix, str):
+                raise ConfigError(f"prefix: expected a string, got {self.prefix!r}")
+        if self.suffix is not None and (rendered or not is_unrendered(self.suffix)):
+            if not isinstance(self.suffix, str | tuple | list) or not self.suffix:
+                raise ConfigError(f"suffix: {self.suffix!r} must be a non-empty string")
+        if rendered or not is_unrendered([self.modified_after, self.modified_before]):
+            after = as_datetime(self.modified_after, "modified_after")
+            before = as_datetime(self.modified_before, "modified_before")
+            if after and before and after >= before:
+                raise ConfigError("modified_after: must be earlier than modified_before")
+
+    def validate_operation(self, *, rendered: bool) -> None:
+        """The subclass's own argument checks (a subclass calls them at the end of its
+        __init__ through `check_operation`)."""
+
+    def check_operation(self) -> None:
+        self.run_checked(lambda: self.validate_operation(rendered=False))
+
+    # -- inputs -----------------------------------------------------------------------------
+
+    def items(self) -> tuple[Iterable[Any], _ByteCounter | None]:
+        """The batch's items: the key list, or a lazy filtered listing (with a byte counter)."""
+        if self.keys is not None:
+            return key_list(self.keys), None
+        listing = filter_objects(
+            self.client.iter_objects(self.prefix),
+            suffix=tuple(self.suffix) if isinstance(self.suffix, list) else self.suffix,
+            modified_after=self.modified_after,
+            modified_before=self.modified_before,
+        )
+        counter = _ByteCounter(listing)
+        return counter, counter
+
+    def source_prefix(self) -> str:
+        """The prefix the task reads (the given prefix, or the keys' common prefix)."""
+        if self.prefix is not None:
+            return self.prefix
+        keys = key_list(self.keys)
+        return os.path.commonprefix(keys) if keys else ""
+
+    # -- running ----------------------------------------------------------------------------
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        self.run_checked(lambda: self.validate(rendered=True))
+        items, counter = self.run_checked(self.items)
+        if self.dry_run:
+            return self.run_checked(lambda: self._dry_run(items))
+        config = self.batch_config()
+        result = self.run_core(
+            context, lambda reporter: self.run_batch(items, config, reporter),
+            operation=self.operation,
+        )
+        summary = self.summarize(
+            context, result, operation=self.operation,
+            bytes_total=counter.bytes if counter else 0,
+            bytes_known=counter is not None, **self.summary_fields(),
+        )
+        if not self.moves_data:  # tags, metadata, deletes: `bytes` is the objects' size
+            summary["bytes_transferred"], summary["throughput_mib_s"] = 0, 0.0
+        self.report_task_lineage()
+        return self.finish(context, summary)
+
+    def _dry_run(self, items: Iterable[Any]) -> dict[str, Any]:
+        plan = self.plan(items)
+        lines = plan.describe()
+        self.log.info("dry run, nothing is changed: %s", lines[0])
+        for line in lines[1:]:
+            self.log.info("%s", line)
+        return {"dry_run": True, **plan.to_dict(), **self.summary_fields()}
+
+    def plan(self, items: Iterable[Any]) -> Any:
+        """The dry-run BatchPlan (read-only)."""
+        return plan_batch(
+            self.client, items, self.operation, max_listed=self.plan_limit,
+            max_concurrent=self.max_concurrent,
+        )
+
+    def run_batch(self, items: Iterable[Any], config: Any, reporter: Any) -> Any:
+        """Run the core batch over `items`; returns its BatchResult."""
+        raise NotImplementedError
+
+    def summary_fields(self) -> dict[str, Any]:
+        """Fields the subclass adds to the summary and the plan (targets, options)."""
+        return {}
+
+    def report_task_lineage(self) -> None:
+        bucket = self.client.bucket
+        self.add_lineage(outputs=[(bucket, self.source_prefix())])
+
+
+class OrbitBatchCopyOperator(OrbitBulkOperator):
+    """Server-side copy of many keys to ``dest_prefix`` (in ``dest_bucket``, default: the same
+    bucket), any object size.
+
+    The destination of a key is ``dest_prefix`` + the key without ``strip_prefix``; with no
+    ``strip_prefix``, a prefix listing keeps the path below ``prefix``, and a key list keeps
+    only each key's last path segment. Copying a key onto itself, or two keys onto one
+    destination, is refused before any request.
+
+    :param dest_prefix: the destination prefix (templated), e.g. ``"archive/{{ ds }}/"``.
+    :param dest_bucket: the destination bucket (templated); default: the source bucket.
+    :param strip_prefix: the part of each source key replaced by ``dest_prefix`` (templated).
+    :param skip_identical: a destination that already holds the source's ETag is left alone
+        and counted as ``already_done`` (a retried task does not copy again).
+    Key selection, dry run and batch options: see OrbitBulkOperator.
+    """
+
+    template_fields: Sequence[str] = (
+        *OrbitBulkOperator.template_fields, "dest_prefix", "dest_bucket", "strip_prefix",
+    )
+    operation = "copy"
+    moves_data = True
+
+    def __init__(
+        self,
+        *,
+        dest_prefix: str,
+        dest_bucket: str | None = None,
+        strip_prefix: str | None = None,
+        skip_identical: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.dest_prefix = dest_prefix
+        self.dest_bucket = dest_bucket
+        self.strip_prefix = strip_prefix
+        self.skip_identical = skip_identical
+        self.check_operation()
+
+    def effective_strip_prefix(self) -> str | None:
+        if self.strip_prefix is None and self.prefix is not None:
+            return self.prefix
+        return self.strip_prefix
+
+    def validate_operation(self, *, rendered: bool) -> None:
+        fields = [self.dest_prefix, self.dest_bucket, self.strip_prefix, self.prefix,
+                  self.bucket]  # fmt: skip
+        if not rendered and is_unrendered(fields):
+            return
+        if not isinstance(self.skip_identical, bool):
+            raise ConfigError(f"skip_identical: {self.skip_identical!r} must be True or False")
+        if self.dest_bucket is not None:
+            validate_bucket_name(self.dest_bucket)
+        if self.strip_prefix is not None and not isinstance(self.strip_prefix, str):
+            raise ConfigError(f"strip_prefix: {self.strip_prefix!r} must be a string")
+        source_bucket = self.client.bucket if rendered else self.bucket
+        if source_bucket is None and self.dest_bucket is not None:
+            return  # the connection's bucket is known only at run time
+        check_copy_target(
+            source_bucket or "", self.dest_prefix, dest_bucket=self.dest_bucket,
+            strip_prefix=self.effective_strip_prefix(), prefix=self.prefix,
+        )
+        if self.keys is not None and (rendered or not is_unrendered(self.keys)):
+            source = source_bucket or ""
+            planner = CopyPlanner(source, self.dest_prefix, self.dest_bucket or source,
+                                  self.effective_strip_prefix())  # fmt: skip
+            for key in key_list(self.keys):
+                planner(key)
+
+    def run_batch(self, items: Iterable[Any], config: Any, reporter: Any) -> Any:
+        return self.client.batch_copy(
+            items, self.dest_prefix, config, dest_bucket=self.dest_bucket,
+            strip_prefix=self.effective_strip_prefix(), skip_identical=self.skip_identical,
+            progress=reporter,
+        )
+
+    def plan(self, items: Iterable[Any]) -> Any:
+        return plan_copy(
+            self.client, items, self.dest_prefix, dest_bucket=self.dest_bucket,
+            strip_prefix=self.effective_strip_prefix(), max_listed=self.plan_limit,
+            max_concurrent=self.max_concurrent,
+        )
+
+    def summary_fields(self) -> dict[str, Any]:
+        return {
+            "dest_bucket": self.dest_bucket or self.client.bucket,
+            "dest_prefix": self.dest_prefix,
+        }
+
+    def report_task_lineage(self) -> None:
+        bucket = self.client.bucket
+        self.add_lineage(
+            inputs=[(bucket, self.source_prefix())],
+            outputs=[(self.dest_bucket or bucket, self.dest_prefix)],
+        )
+
+
+class OrbitBatchDeleteOperator(OrbitBulkOperator):
+    """Delete many keys with DeleteObjects (1,000 keys a request, requests run concurrently).
+
+    A key already gone counts as deleted (a retried task does not fail on what the failed try
+    removed). On a versioned bucket this adds delete markers; old versions stay.
+
+    Key selection, dry run (missing keys are listed as already gone) and batch options: see
+    OrbitBulkOperator.
+    """
+
+    operation = "delete"
+
+    def run_batch(self, items: Iterable[Any], config: Any, reporter: Any) -> Any:
+        return self.client.batch_delete(items, config, progress=reporter)
+
+    def plan(self, items: Iterable[Any]) -> Any:
+        plan = super().plan(items)
+        plan.already_done = plan.missing  # a key already gone is a delete already done
+        return plan
+
+
+class OrbitStorageClassOperator(OrbitBulkOperator):
+    """Move many keys to another storage class, in place, keeping metadata, content type and
+    tags. Keys already in that class are ``already_done``; archived keys (not restored) fail.
+
+    :param storage_class: the target class, e.g. ``"STANDARD_IA"``, ``"GLACIER"``.
+    Key selection, dry run and batch options: see OrbitBulkOperator.
+    """
+
+    operation = "change_storage_class"
+    moves_data = True
+
+    def __init__(self, *, storage_class: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.storage_class = storage_class
+        self.check_operation()
+
+    def validate_operation(self, *, rendered: bool) -> None:
+        StorageClass.parse(self.storage_class)
+
+    def run_batch(self, items: Iterable[Any], config: Any, reporter: Any) -> Any:
+        return self.client.batch_change_storage_class(
+            items, self.storage_class, config, progress=reporter
+        )
+
+    def plan(self, items: Iterable[Any]) -> Any:
+        return plan_batch(
+            self.client, items, self.operation, storage_class=self.storage_class,
+            max_listed=self.plan_limit, max_concurrent=self.max_concurrent,
+        )
+
+    def summary_fields(self) -> dict[str, Any]:
+        return {"storage_class": StorageClass.parse(self.storage_class).value}
+
+
+class OrbitBatchTagOperator(OrbitBulkOperator):
+    """Tag many keys: merged into each key's tags (``merge=True``; keys already carrying them
+    are ``already_done``) or replacing them.
+
+    :param tags: tag key -> value (templated values), at most 10, S3's length limits.
+    :param merge: merge into the existing tags (default) or replace them all.
+    Key selection, dry run and batch options: see OrbitBulkOperator.
+    """
+
+    template_fields: Sequence[str] = (*OrbitBulkOperator.template_fields, "tags")
+    operation = "tag_objects"
+
+    def __init__(self, *, tags: dict[str, str], merge: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.tags = tags
+        self.merge = merge
+        self.check_operation()
+
+    def validate_operation(self, *, rendered: bool) -> None:
+        if not isinstance(self.merge, bool):
+            raise ConfigError(f"merge: {self.merge!r} must be True or False")
+        if rendered or not is_unrendered(self.tags):
+            validate_tags(self.tags)
+
+    def run_batch(self, items: Iterable[Any], config: Any, reporter: Any) -> Any:
+        return self.client.batch_tag_objects(items, self.tags, config, self.merge,
+                                             progress=reporter)  # fmt: skip
+
+    def summary_fields(self) -> dict[str, Any]:
+        return {"tags": dict(self.tags), "merge": self.merge}
+
+
+class OrbitBatchMetadataOperator(OrbitBulkOperator):
+    """Set user metadata on many keys, in place (content type, storage class and tags kept):
+    merged into what each key has (``merge=True``; unchanged keys are ``already_done``) or
+    replacing it.
+
+    :param metadata: name -> value (templated values), at most 2 KiB in all.
+    :param merge: merge into the existing metadata (default) or replace it.
+    Key selection, dry run and batch options: see OrbitBulkOperator.
+    """
+
+    template_fields: Sequence[str] = (*OrbitBulkOperator.template_fields, "metadata")
+    operation = "update_metadata"
+
+    def __init__(self, *, metadata: dict[str, str], merge: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.metadata = metadata
+        self.merge = merge
+        self.check_operation()
+
+    def validate_operation(self, *, rendered: bool) -> None:
+        if not isinstance(self.merge, bool):
+            raise ConfigError(f"merge: {self.merge!r} must be True or False")
+        if rendered or not is_unrendered(self.metadata):
+            validate_metadata(self.metadata)
+
+    def run_batch(self, items: Iterable[Any], config: Any, reporter: Any) -> Any:
+        return self.client.batch_update_metadata(items, self.metadata, config, self.merge,
+                                                 progress=reporter)  # fmt: skip
+
+    def summary_fields(self) -> dict[str, Any]:
+        return {"metadata": dict(self.metadata), "merge": self.merge}

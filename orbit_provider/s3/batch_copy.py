@@ -1,0 +1,135 @@
+"""Batch copy: every key to dest_prefix + (key without strip_prefix, or its last path segment).
+
+Planning is checked before copying: a key outside strip_prefix, a copy onto itself, or two
+sources mapping to one destination is a ConfigError. For a list / tuple / set of keys every
+key is planned before the first request, so bad input changes nothing. An iterator (e.g. a
+generator of millions of keys) is planned as it is read, remembering only the destination
+keys seen: the offending key fails alone with code "ConfigError", keys before it were copied.
+
+skip_identical: the destination is HEADed first; when it already holds the source's ETag the
+key succeeds as "already_done" without copying (a retried task redoes nothing). The source
+ETag comes from the item when it is an ObjectSummary (a listing), otherwise from a HEAD made
+only when the destination exists. ETags of multipart copies differ from their source's, so
+objects above `multipart_copy_threshold` are copied again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from orbit_provider.s3.batch import ALREADY_DONE, BatchConfig, BatchResult, resolve_config
+from orbit_provider.s3.batch_engine import checked_key, result_key_of, run_batch
+from orbit_provider.s3.config import validate_bucket_name, validate_key
+from orbit_provider.s3.errors import ConfigError, NotFound
+from orbit_provider.s3.models import ObjectMetadata
+from orbit_provider.s3.progress import ProgressReporter
+
+
+@dataclass(frozen=True)
+class CopyPlan:
+    """One key's copy: source, destination, and the source ETag when a listing gave it."""
+
+    src: str
+    dst: str
+    etag: str | None = None
+
+
+class CopyPlanner:
+    """Maps source keys to destination keys, refusing collisions and copies onto themselves."""
+
+    def __init__(
+        self, src_bucket: str, dest_prefix: str, dest_bucket: str, strip_prefix: str | None
+    ) -> None:
+        if not isinstance(dest_prefix, str):
+            raise ConfigError(f"dest_prefix: {dest_prefix!r} must be a string")
+        if strip_prefix is not None and not isinstance(strip_prefix, str):
+            raise ConfigError(f"strip_prefix: {strip_prefix!r} must be a string or None")
+        self.src_bucket = src_bucket
+        self.dest_prefix = dest_prefix
+        self.dest_bucket = dest_bucket
+        self.strip_prefix = strip_prefix
+        self._sources: dict[str, str] = {}  # destination -> source
+
+    def destination(self, src: str) -> str:
+        if self.strip_prefix is None:
+            rest = src.rsplit("/", 1)[-1]
+        elif src.startswith(self.strip_prefix):
+            rest = src[len(self.strip_prefix) :]
+        else:
+            raise ConfigError(
+                f"strip_prefix: key {src!r} does not start with {self.strip_prefix!r}"
+            )
+        if not rest:
+            raise ConfigError(f"keys: {src!r} leaves an empty name for its destination")
+        return validate_key(self.dest_prefix + rest, f"destination of {src!r}")
+
+    def __call__(self, item: Any) -> CopyPlan:
+        src = checked_key(item)
+        dst = self.destination(src)
+        if dst == src and self.dest_bucket == self.src_bucket:
+            raise ConfigError(f"keys: {src!r} would be copied onto itself")
+        other = self._sources.setdefault(dst, src)
+        if other != src:
+            raise ConfigError(
+                f"keys: {other!r} and {src!r} both map to s3://{self.dest_bucket}/{dst}"
+            )
+        return CopyPlan(src, dst, getattr(item, "etag", None))
+
+
+def _head_or_none(bc: Any, bucket: str, key: str) -> ObjectMetadata | None:
+    try:
+        return ObjectMetadata.from_head(key, bc.call("head_object", key=key, bucket=bucket))
+    except NotFound as exc:
+        if exc.key is None:  # the bucket is missing: an error, not "not there yet"
+            raise
+        return None
+
+
+def batch_copy(
+    client: Any,
+    keys: Iterable[Any],
+    dest_prefix: str,
+    config: BatchConfig | None = None,
+    *,
+    dest_bucket: str | None = None,
+    strip_prefix: str | None = None,
+    skip_identical: bool = True,
+    progress: ProgressReporter | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> BatchResult:
+    """Server-side copy of every key (any size) to `dest_prefix` in `dest_bucket` (default:
+    the client's bucket)."""
+    config = resolve_config(config)
+    dest = validate_bucket_name(dest_bucket) if dest_bucket else client.bucket
+    planner = CopyPlanner(client.bucket, dest_prefix, dest, strip_prefix)
+
+    def copy(bc: Any, key: str, plan: CopyPlan) -> str | None:
+        source_head = None
+        if skip_identical:
+            existing = _head_or_none(bc, dest, plan.dst)
+            if existing is not None and existing.etag:
+                etag = plan.etag
+                if etag is None:
+                    source_head = ObjectMetadata.from_head(
+                        plan.src, bc.call("head_object", key=plan.src)
+                    )
+                    etag = source_head.etag
+                if etag == existing.etag:
+                    return ALREADY_DONE
+        bc.copy_object(plan.src, plan.dst, dst_bucket=dest, source_metadata=source_head)
+        return None
+
+    return run_batch(
+        client,
+        "copy",
+        keys,
+        copy,
+        config,
+        prepare=planner,
+        key_of=result_key_of,
+        progress=progress,
+        sleep=sleep,
+    )

@@ -1,0 +1,50 @@
+"""Map object keys onto local paths without letting a key escape its destination folder.
+
+A key such as `../../etc/passwd`, `/abs/path` or `link/x` (where `link` is a symlink that
+points outside) must never make a download write outside the folder the user chose.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from pathlib import Path
+
+from orbit_provider.s3.errors import ConfigError
+
+
+def safe_join(dest_dir: str | os.PathLike[str], relative_key: str) -> Path:
+    """`dest_dir / relative_key` as a Path that is guaranteed to stay inside `dest_dir`.
+
+    Raises ConfigError for an empty key, an absolute key, a key naming a folder (ending in
+    '/', '.' or empty after normalising), one holding a NUL byte or a '..' that climbs out,
+    and for a key whose existing folders are symlinks that resolve outside `dest_dir`.
+    """
+    if not isinstance(relative_key, str) or not relative_key:
+        raise ConfigError("relative_key: a non-empty key is required")
+    if "\x00" in relative_key:
+        raise ConfigError(f"relative_key: {relative_key!r} holds a NUL byte")
+    if relative_key.startswith("/") or (
+        os.sep != "/" and (relative_key.startswith(os.sep) or os.path.isabs(relative_key))
+    ):
+        raise ConfigError(f"relative_key: {relative_key!r} is absolute; keys must be relative")
+    if relative_key.endswith("/"):
+        raise ConfigError(f"relative_key: {relative_key!r} names a folder, not a file")
+    normal = posixpath.normpath(relative_key)
+    if normal in (".", "") or normal == ".." or normal.startswith("../"):
+        raise ConfigError(
+            f"relative_key: {relative_key!r} would escape the destination folder {str(dest_dir)!r}"
+        )
+    base = Path(dest_dir).resolve()
+    candidate = base.joinpath(*normal.split("/"))
+    # resolve() follows every symlink that already exists on the way (strict=False keeps the
+    # missing tail as is): a link inside dest_dir that points elsewhere is caught here.
+    resolved = candidate.resolve()
+    if resolved != base and base not in resolved.parents:
+        raise ConfigError(
+            f"relative_key: {relative_key!r} resolves to {str(resolved)!r}, outside the "
+            f"destination folder {str(base)!r} (a symlink on the way?)"
+        )
+    if resolved == base:
+        raise ConfigError(f"relative_key: {relative_key!r} names the destination folder itself")
+    return candidate

@@ -1,0 +1,125 @@
+"""Local side of an upload: the source file (checked, read by offset) and a throttled body.
+
+Parts are read with `os.pread` straight into one `bytes` object per part and that object is
+the request body: no further copy before the socket. (A preallocated `bytearray` with
+`readinto` measured the same CPU here, about 0.1 s/GiB for the read, and moto's in-process
+mock rejects `bytearray` bodies.)
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from orbit_provider.s3.errors import ConfigError, IntegrityError
+from orbit_provider.s3.ratelimit import TokenBucket
+
+THROTTLE_PIECE = 1024 * 1024  # at most this many bytes are taken from the bucket at once
+
+
+class LocalFile:
+    """An open, regular, readable file whose size and mtime were taken when it was opened."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            raise ConfigError(f"path: {str(self.path)!r} does not exist") from None
+        except OSError as exc:
+            raise ConfigError(f"path: {str(self.path)!r} cannot be read: {exc.strerror}") from None
+        if stat.S_ISDIR(st.st_mode):
+            raise ConfigError(f"path: {str(self.path)!r} is a directory, not a file")
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError(f"path: {str(self.path)!r} is not a regular file")
+        try:
+            self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError as exc:
+            raise ConfigError(f"path: {str(self.path)!r} cannot be read: {exc.strerror}") from None
+        st = os.fstat(self._fd)
+        self.size = st.st_size
+        self.mtime_ns = st.st_mtime_ns
+
+    def __enter__(self) -> LocalFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def read(self, offset: int, size: int) -> bytes:
+        """Exactly `size` bytes from `offset` (thread-safe: positional reads, no shared seek)."""
+        data = os.pread(self._fd, size, offset)
+        if len(data) < size:  # rare: a short read; go on until done or the file ended
+            pieces = [data]
+            got = len(data)
+            while got < size:
+                more = os.pread(self._fd, size - got, offset + got)
+                if not more:
+                    raise IntegrityError(
+                        f"{self.path}: file shrank while being uploaded (expected {size} bytes "
+                        f"at offset {offset}, got {got})",
+                        code="FileChanged",
+                    )
+                pieces.append(more)
+                got += len(more)
+            data = b"".join(pieces)
+        return data
+
+    def changed(self) -> str | None:
+        """How the file differs from when it was opened (size or mtime), or None."""
+        try:
+            st = os.stat(self.path)
+        except OSError as exc:
+            return f"it can no longer be read ({exc.strerror})"
+        if st.st_size != self.size:
+            return f"its size changed from {self.size} to {st.st_size} bytes"
+        if st.st_mtime_ns != self.mtime_ns:
+            return "it was modified (mtime changed)"
+        return None
+
+
+class ThrottledBody:
+    """A file-like request body over `data` that takes a token per byte as botocore reads it.
+
+    Only used when a bandwidth limit is set; each read takes tokens in pieces of at most
+    THROTTLE_PIECE bytes, so all parts of a transfer share the limit smoothly.
+    """
+
+    def __init__(self, data: bytes, bucket: TokenBucket) -> None:
+        self._view = memoryview(data)
+        self._bucket = bucket
+        self._pos = 0
+
+    def read(self, amount: int | None = -1) -> bytes:
+        remaining = len(self._view) - self._pos
+        n = remaining if amount is None or amount < 0 else min(amount, remaining)
+        if n <= 0:
+            return b""
+        taken = 0
+        while taken < n:
+            piece = min(THROTTLE_PIECE, n - taken)
+            self._bucket.acquire(piece)
+            taken += piece
+        chunk = self._view[self._pos : self._pos + n].tobytes()
+        self._pos += n
+        return chunk
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: len(self._view)}[whence]
+        self._pos = max(0, min(base + offset, len(self._view)))
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seekable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return True

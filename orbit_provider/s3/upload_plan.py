@@ -1,0 +1,90 @@
+"""Planning a multipart upload: the part size, the parts' byte ranges, and the fingerprint.
+
+Planning is pure arithmetic (no I/O), so the running of an upload (upload.py) and the
+matching of an unfinished one (upload_resume.py) agree on the same layout.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from orbit_provider.s3.config import MAX_CHUNK_SIZE, MAX_PARTS, MIB, MIN_CHUNK_SIZE
+from orbit_provider.s3.errors import ConfigError
+
+FINGERPRINT_METADATA_KEY = "orbit-fingerprint"
+
+
+@dataclass(frozen=True)
+class PartPlan:
+    """One part: its 1-based number and the byte range [offset, offset + size) of the file."""
+
+    number: int
+    offset: int
+    size: int
+
+
+def part_size_for(size: int, chunk_size: int) -> int:
+    """`chunk_size`, grown (in whole MiB) just enough that `size` bytes fit in 10,000 parts."""
+    needed = math.ceil(size / MAX_PARTS)
+    part_size = max(chunk_size, math.ceil(needed / MIB) * MIB)
+    if part_size > MAX_CHUNK_SIZE:
+        raise ConfigError(
+            f"file of {size} bytes is too large for S3: it would need parts larger than "
+            f"5 GiB ({MAX_PARTS} parts at most)"
+        )
+    return part_size
+
+
+def part_count(size: int, part_size: int) -> int:
+    """How many parts of `part_size` hold `size` bytes (a 0-byte file still has one part)."""
+    return max(1, math.ceil(size / part_size))
+
+
+def plan_parts(size: int, part_size: int) -> list[PartPlan]:
+    """Every part of a `size`-byte file cut into `part_size` pieces (the last one ragged)."""
+    return [
+        PartPlan(i + 1, offset, min(part_size, size - offset))
+        for i, offset in enumerate(range(0, size, part_size))
+    ] or [PartPlan(1, 0, 0)]
+
+
+def expected_part_size(size: int, part_size: int, number: int) -> int | None:
+    """Size part `number` must have in this layout, or None if the layout has no such part."""
+    count = part_count(size, part_size)
+    if not 1 <= number <= count:
+        return None
+    return min(part_size, size - (number - 1) * part_size)
+
+
+def usable_part_size(size: int, part_size: int) -> bool:
+    """Whether S3 accepts this part size for a file of `size` bytes."""
+    if not MIN_CHUNK_SIZE <= part_size <= MAX_CHUNK_SIZE:
+        return False
+    return part_count(size, part_size) <= MAX_PARTS
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What identifies one state of a local file for resuming: size, part size, mtime.
+
+    Recorded in the multipart upload's metadata (`orbit-fingerprint`, so it also ends up on
+    the finished object) and in ResumeTokens.
+    """
+
+    size: int
+    part_size: int
+    mtime_ns: int
+
+    def __str__(self) -> str:
+        return f"v1:{self.size}:{self.part_size}:{self.mtime_ns}"
+
+    @classmethod
+    def parse(cls, text: str) -> Fingerprint:
+        try:
+            version, size, part_size, mtime_ns = text.split(":")
+            if version != "v1":
+                raise ValueError(version)
+            return cls(int(size), int(part_size), int(mtime_ns))
+        except ValueError:
+            raise ConfigError(f"fingerprint: {text!r} is not an orbit upload fingerprint") from None

@@ -1,0 +1,136 @@
+"""OrbitObjectSensor: waits until an object (a list of them, or enough under a prefix) is ready."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from orbit_provider.s3.conditions import (
+    keys_ready,
+    object_ready,
+    validate_keys,
+    validate_min_count,
+    validate_min_size,
+    validate_target,
+)
+from orbit_provider.s3.config import validate_key
+from orbit_provider.s3.errors import ConfigError
+from orbit_provider.sensors.base import OrbitBaseSensor, is_templated
+from orbit_provider.triggers.object import OrbitObjectTrigger
+
+if TYPE_CHECKING:
+    from orbit_provider.s3.client import S3Client
+    from orbit_provider.s3.conditions import ConditionResult
+
+
+class OrbitObjectSensor(OrbitBaseSensor):
+    """Waits for a key, every key of a list, or at least `min_count` objects under a prefix.
+
+    Optionally the objects must be at least `min_size` bytes, have no unfinished multipart
+    upload (`no_pending_upload`), or (for one key) have a version newer than
+    `newer_than_version`. Returns a summary: the bucket, how many objects, their total size,
+    and per key its size, ETag, version id and last-modified time (the first 100).
+
+    :param bucket: the bucket to watch (templated).
+    :param key: one key (templated). Give exactly one of key, keys and prefix.
+    :param keys: a list of keys, all of which must be ready (templated).
+    :param prefix: a prefix under which at least `min_count` objects must exist (templated).
+    :param min_count: with `prefix`, how many objects are needed (default 1).
+    :param min_size: the smallest size in bytes an object must have to count.
+    :param no_pending_upload: also wait until no multipart upload of the key (or under the
+        prefix) is unfinished, so a half-written multipart object is not taken as done.
+    :param newer_than_version: with `key`, wait for a version newer than this id (templated).
+    :param orbit_conn_id: the Airflow connection to use.
+    :param deferrable: wait in the triggerer (see OrbitObjectTrigger) instead of a worker.
+    Other arguments (poke_interval, timeout, mode="poke"|"reschedule", soft_fail, ...) are
+    BaseSensorOperator's.
+    """
+
+    template_fields: Sequence[str] = ("bucket", "key", "keys", "prefix", "newer_than_version")
+    ui_color = "#d9ecf7"
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        key: str | None = None,
+        keys: list[str] | None = None,
+        prefix: str | None = None,
+        min_count: int = 1,
+        min_size: int | None = None,
+        no_pending_upload: bool = False,
+        newer_than_version: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(bucket=bucket, **kwargs)
+        self.key = key
+        self.keys = keys
+        self.prefix = prefix
+        self.min_count = min_count
+        self.min_size = min_size
+        self.no_pending_upload = no_pending_upload
+        self.newer_than_version = newer_than_version
+        self.validate(rendered=False)
+
+    def validate(self, *, rendered: bool) -> None:
+        super().validate(rendered=rendered)
+        validate_target(self.key, self.keys, self.prefix)
+        validate_min_size(self.min_size)
+        validate_min_count(self.min_count)
+        if not isinstance(self.no_pending_upload, bool):
+            raise ConfigError(f"no_pending_upload: {self.no_pending_upload!r} must be True/False")
+        if self.min_count != 1 and self.prefix is None:
+            raise ConfigError("min_count: only applies with prefix")
+        if self.newer_than_version is not None:
+            if self.key is None:
+                raise ConfigError("newer_than_version: only applies with a single key")
+            if not isinstance(self.newer_than_version, str) or not self.newer_than_version:
+                raise ConfigError(
+                    f"newer_than_version: {self.newer_than_version!r} must be a version id"
+                )
+        if self.key is not None and (rendered or not is_templated(self.key)):
+            validate_key(self.key)
+        if self.keys is not None and (rendered or not is_templated(self.keys)):
+            validate_keys(self.keys)
+        if self.prefix is not None and not isinstance(self.prefix, str):
+            raise ConfigError(f"prefix: expected a string, got {self.prefix!r}")
+
+    def check(self, client: S3Client) -> ConditionResult:
+        if self.key is not None:
+            return object_ready(
+                client,
+                self.key,
+                min_size=self.min_size,
+                no_pending_upload=self.no_pending_upload,
+                newer_than_version=self.newer_than_version,
+            )
+        return keys_ready(
+            client,
+            self.keys,
+            self.prefix,
+            self.min_count,
+            self.min_size,
+            no_pending_upload=self.no_pending_upload,
+        )
+
+    def summarize(self, details: dict[str, Any]) -> dict[str, Any]:
+        if self.key is not None:  # one object: the same shape as for a list of keys
+            found = {k: v for k, v in details.items() if k != "pending_uploads"}
+            return {"bucket": self.bucket, "count": 1, "total_size": found.get("size", 0),
+                    "keys": [found]}
+        return {"bucket": self.bucket, **details}
+
+    def make_trigger(self) -> OrbitObjectTrigger:
+        return OrbitObjectTrigger(
+            bucket=self.bucket,
+            key=self.key,
+            keys=list(self.keys) if self.keys is not None else None,
+            prefix=self.prefix,
+            min_count=self.min_count,
+            min_size=self.min_size,
+            no_pending_upload=self.no_pending_upload,
+            newer_than_version=self.newer_than_version,
+            orbit_conn_id=self.orbit_conn_id,
+            poke_interval=self.poke_interval,
+            timeout=self.timeout,
+        )

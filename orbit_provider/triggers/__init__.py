@@ -1,0 +1,1 @@
+"""Triggers: async waiting in the triggerer for the deferrable sensors and operators."""

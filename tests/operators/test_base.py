@@ -1,0 +1,118 @@
+"""OrbitBaseOperator: bucket validation, client building, core errors as task errors, lineage."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from airflow.sdk.exceptions import AirflowException
+
+from orbit_provider.operators.base import OrbitBaseOperator, OrbitTaskError
+from orbit_provider.s3.config import MIB
+from orbit_provider.s3.errors import NotFound
+from orbit_provider.s3.progress import BatchProgress
+from tests.operators.operator_context import (  # noqa: F401 - fixtures
+    MOTO_BUCKET,
+    collector_fixture,
+    make_context,
+    moto_conn_fixture,
+)
+
+
+class HeadOperator(OrbitBaseOperator):
+    """A minimal subclass: HEAD one key through run_core."""
+
+    template_fields = (*OrbitBaseOperator.template_fields, "key")
+
+    def __init__(self, *, key: str, **kwargs):
+        super().__init__(**kwargs)
+        self.key = key
+
+    def execute(self, context):
+        def run(reporter):
+            reporter.emit(BatchProgress("head", 1, 1, 0, total=1))
+            return self.client.get_metadata(self.key).size
+
+        size = self.run_core(context, run)
+        self.add_lineage(inputs=[(self.client.bucket, self.key)])
+        return size
+
+
+def test_a_bad_bucket_name_fails_when_the_dag_is_parsed():
+    with pytest.raises(OrbitTaskError, match="bucket: 'Bad_Bucket'") as info:
+        HeadOperator(task_id="t", bucket="Bad_Bucket", key="k")
+    assert isinstance(info.value, AirflowException)
+    assert info.value.code == "ConfigError"
+
+
+def test_a_templated_bucket_is_validated_after_rendering(moto_conn):
+    op = HeadOperator(task_id="t", bucket="{{ params.bucket }}", key="k")
+    op.bucket = "no"  # what rendering produced
+    with pytest.raises(OrbitTaskError, match="bucket: 'no' must be 3 to 63 characters"):
+        op.execute(make_context())
+
+
+def test_client_options_reach_the_client(moto_conn):
+    op = HeadOperator(
+        task_id="t", bucket=MOTO_BUCKET, key="k",
+        client_options={"chunk_size": 16 * MIB, "parallel_operations": 7},
+    )  # fmt: skip
+    assert op.client.config.chunk_size == 16 * MIB
+    assert op.client.config.parallel_operations == 7
+    assert op.client.bucket == MOTO_BUCKET
+    assert op.client is op.client  # one client per execute
+
+
+def test_bad_client_options_name_the_field(moto_conn):
+    op = HeadOperator(task_id="t", bucket=MOTO_BUCKET, key="k", client_options={"chunk_size": 1})
+    with pytest.raises(OrbitTaskError, match="chunk_size: 1 must be between 5 MiB"):
+        op.execute(make_context())
+
+
+def test_the_connections_bucket_is_the_default(moto_s3, monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ORBIT_S3_DEFAULT",
+        json.dumps({"conn_type": "orbit_s3",
+                    "extra": {"region_name": "us-east-1", "bucket": MOTO_BUCKET}}),
+    )  # fmt: skip
+    op = HeadOperator(task_id="t", key="k")
+    assert op.client.bucket == MOTO_BUCKET
+
+
+def test_a_core_error_becomes_a_task_error_naming_the_object(moto_conn):
+    op = HeadOperator(task_id="t", bucket=MOTO_BUCKET, key="missing/key")
+    with pytest.raises(OrbitTaskError, match=f"NotFound: .*s3://{MOTO_BUCKET}/missing/key") as info:
+        op.execute(make_context())
+    assert isinstance(info.value.__cause__, NotFound)
+    assert info.value.code == "NotFound"
+
+
+def test_run_core_returns_the_result_pushes_progress_and_reports_lineage(
+    moto_conn, moto_client, collector
+):
+    moto_client.upload_bytes(b"12345", "a/b.txt")
+    op = HeadOperator(task_id="t", bucket=MOTO_BUCKET, key="a/b.txt")
+    context = make_context()
+    assert op.execute(context) == 5
+    progress = context["ti"].values("orbit_progress")
+    assert progress[-1]["final"] is True and progress[-1]["operation"] == "head"
+    assert [a.asset.uri for a in collector.collected_assets.inputs] == [
+        f"s3://{MOTO_BUCKET}/a/b.txt"
+    ]
+    facets = op.get_openlineage_facets_on_complete(None)
+    assert [(d.namespace, d.name) for d in facets.inputs] == [(f"s3://{MOTO_BUCKET}", "a/b.txt")]
+    assert facets.outputs == []
+
+
+def test_credentials_never_reach_the_error(moto_s3, monkeypatch):
+    secret = "VerySecretValue-42"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ORBIT_S3_DEFAULT",
+        json.dumps({"conn_type": "orbit_s3", "login": "AKIAEXAMPLE", "password": secret,
+                    "extra": {"region_name": "us-east-1", "chunk_size": "tiny"}}),
+    )  # fmt: skip
+    op = HeadOperator(task_id="t", bucket=MOTO_BUCKET, key="k")
+    with pytest.raises(OrbitTaskError) as info:
+        op.execute(make_context())
+    assert "chunk_size" in str(info.value)
+    assert secret not in str(info.value) and secret not in repr(op.client_options)
