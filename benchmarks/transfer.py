@@ -37,6 +37,7 @@ from benchmarks.harness import (
     write_results,
 )
 from orbit_provider.s3.config import S3Config
+from orbit_provider.s3.upload_plan import upload_part_size
 
 LABELS = {
     "orbit": "orbit_provider",
@@ -105,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown clients: {', '.join(sorted(unknown))}")
     directions = [args.only] if args.only else ["upload", "download"]
-    params = {"chunk_size": chunk, "parallel": args.parallel}
+    part_size = upload_part_size(size, chunk, args.parallel)  # what orbit's upload uses
+    params = {"chunk_size": chunk, "parallel": args.parallel, "upload_part_size": part_size}
 
     notes: list[str] = []
     available = {"upload": list(clients), "download": list(clients)}
@@ -122,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
 
     env = environment()
     print(f"transfer benchmark: {human_size(size)} file, {repeat} repeat(s), orbit part size "
-          f"{human_size(chunk)} x {args.parallel} parallel; {env['cpus']} CPUs, "
+          f"{human_size(chunk)} x {args.parallel} parallel (upload parts "
+          f"{human_size(part_size)}); {env['cpus']} CPUs, "
           f"load {env['loadavg']}, busy: {', '.join(env['busy_processes']) or 'nothing'}")
     bench = Bench.start("transfer")
     runs: dict[str, dict[str, list[dict]]] = {d: {c: [] for c in available[d]} for d in directions}
@@ -162,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarize(runs, size)
     print()
     print(f"### {human_size(size)}, median of {repeat}; MB = 10^6 bytes; "
-          f"orbit and tuned boto3: {human_size(chunk)} parts x {args.parallel}")
+          f"orbit and tuned boto3: chunk_size {human_size(chunk)}, upload parts "
+          f"{human_size(part_size)}, x {args.parallel}")
     print()
     print_results(summary, directions)
     print()

@@ -28,13 +28,16 @@ def _boto3(spec: dict[str, Any], pool: int = 10, **config: Any) -> Any:
     )
 
 
-def _tuned_config(p: dict[str, Any]) -> Any:
-    """TransferConfig with orbit's part size and concurrency (threshold = part size, like ours)."""
+def _tuned_config(p: dict[str, Any], part_size: int | None = None) -> Any:
+    """TransferConfig with orbit's part size and concurrency (threshold = chunk_size, like ours).
+
+    Uploads pass `part_size`: the part size orbit's upload_file uses for this file, which is
+    larger than chunk_size for large files when chunk_size is the default (upload_plan.py)."""
     from boto3.s3.transfer import TransferConfig
 
     return TransferConfig(
         multipart_threshold=p["chunk_size"],
-        multipart_chunksize=p["chunk_size"],
+        multipart_chunksize=part_size or p["chunk_size"],
         max_concurrency=p["parallel"],
     )
 
@@ -88,7 +91,8 @@ def upload_boto3_default(spec: dict[str, Any]) -> Measured:
 
 def upload_boto3_tuned(spec: dict[str, Any]) -> Measured:
     p = spec["params"]
-    s3, cfg = _boto3(spec, pool=max(10, p["parallel"])), _tuned_config(p)
+    s3 = _boto3(spec, pool=max(10, p["parallel"]))
+    cfg = _tuned_config(p, p.get("upload_part_size"))
     return lambda: s3.upload_file(p["path"], spec["bucket"], p["key"], Config=cfg) or {}
 
 
@@ -102,7 +106,7 @@ def upload_boto3_lean(spec: dict[str, Any]) -> Measured:
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
     )
-    cfg = _tuned_config(p)
+    cfg = _tuned_config(p, p.get("upload_part_size"))
     return lambda: s3.upload_file(p["path"], spec["bucket"], p["key"], Config=cfg) or {}
 
 

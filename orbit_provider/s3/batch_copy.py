@@ -6,26 +6,41 @@ key is planned before the first request, so bad input changes nothing. An iterat
 generator of millions of keys) is planned as it is read, remembering only the destination
 keys seen: the offending key fails alone with code "ConfigError", keys before it were copied.
 
-skip_identical: the destination is HEADed first; when it already holds the source's ETag the
-key succeeds as "already_done" without copying (a retried task redoes nothing). The source
-ETag comes from the item when it is an ObjectSummary (a listing), otherwise from a HEAD made
-only when the destination exists. ETags of multipart copies differ from their source's, so
-objects above `multipart_copy_threshold` are copied again.
+skip_identical: when the destination already holds the source's ETag the key succeeds as
+"already_done" without copying (a retried task redoes nothing). What the destination holds
+is learnt by listing dest_prefix once (ListObjectsV2: 1,000 ETags a request, instead of a
+HEAD per key, which doubled the requests of a copy); past LIST_LIMIT listed objects (or
+if the listing is refused) each destination is HEADed instead. The listing is a snapshot
+taken when the first key is copied. The source ETag comes from the item when it is an
+ObjectSummary (a listing), otherwise from a HEAD made only when the destination exists.
+ETags of multipart copies differ from their source's, so objects above
+`multipart_copy_threshold` are copied again.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from orbit_provider.s3.batch import ALREADY_DONE, BatchConfig, BatchResult, resolve_config
-from orbit_provider.s3.batch_engine import checked_key, result_key_of, run_batch
+from orbit_provider.s3.batch_engine import batch_client, checked_key, result_key_of, run_batch
+from orbit_provider.s3.checksums import plain_etag
 from orbit_provider.s3.config import validate_bucket_name, validate_key
-from orbit_provider.s3.errors import ConfigError, NotFound
+from orbit_provider.s3.errors import ConfigError, NotFound, S3Error
 from orbit_provider.s3.models import ObjectMetadata
 from orbit_provider.s3.progress import ProgressReporter
+
+log = logging.getLogger("orbit_provider.s3.batch")
+
+#: At most this many destination objects are listed (and their ETags held in memory, about
+#: 150 bytes each) to decide skip_identical; beyond it, destinations are HEADed one by one.
+LIST_LIMIT = 100_000
+PAGE_SIZE = 1000  # keys a ListObjectsV2 page
+_UNKNOWN = object()  # the listing cannot tell: HEAD the destination
 
 
 @dataclass(frozen=True)
@@ -79,6 +94,64 @@ class CopyPlanner:
         return CopyPlan(src, dst, getattr(item, "etag", None))
 
 
+class DestinationIndex:
+    """ETags of the objects under the destination prefix, listed once, on first use, by
+    whichever worker needs them first (the others wait). `etag(key)` is the destination's
+    ETag, None when it does not exist, or _UNKNOWN when the listing was too long or failed."""
+
+    def __init__(self, bc: Any, bucket: str, prefix: str, limit: int = LIST_LIMIT) -> None:
+        self.bc = bc
+        self.bucket = bucket
+        self.prefix = prefix
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._etags: dict[str, str | None] | None = None
+        self._complete = False
+
+    def _load(self) -> None:
+        etags: dict[str, str | None] = {}
+        params: dict[str, Any] = {"Prefix": self.prefix, "MaxKeys": PAGE_SIZE}
+        try:
+            while True:
+                resp = self.bc.call("list_objects_v2", bucket=self.bucket, **params)
+                for item in resp.get("Contents", []):
+                    etags[item["Key"]] = plain_etag(item.get("ETag"))
+                token = resp.get("NextContinuationToken")
+                if not (resp.get("IsTruncated") and token):
+                    self._complete = True
+                    break
+                if len(etags) >= self.limit:
+                    log.info(
+                        "copy: more than %d objects under s3://%s/%s; checking destinations "
+                        "one by one",
+                        self.limit,
+                        self.bucket,
+                        self.prefix,
+                    )
+                    etags = {}
+                    break
+                params["ContinuationToken"] = token
+        except S3Error as exc:
+            if isinstance(exc, NotFound) and exc.key is None:
+                raise  # the destination bucket is missing: an error, not "not there yet"
+            log.info(
+                "copy: cannot list s3://%s/%s (%s); checking destinations one by one",
+                self.bucket,
+                self.prefix,
+                exc,
+            )
+            etags = {}
+        self._etags = etags
+
+    def etag(self, key: str) -> Any:
+        with self._lock:
+            if self._etags is None:
+                self._load()
+        if not self._complete:
+            return _UNKNOWN
+        return self._etags.get(key)  # type: ignore[union-attr]
+
+
 def _head_or_none(bc: Any, bucket: str, key: str) -> ObjectMetadata | None:
     try:
         return ObjectMetadata.from_head(key, bc.call("head_object", key=key, bucket=bucket))
@@ -106,18 +179,28 @@ def batch_copy(
     dest = validate_bucket_name(dest_bucket) if dest_bucket else client.bucket
     planner = CopyPlanner(client.bucket, dest_prefix, dest, strip_prefix)
 
+    index: DestinationIndex | None = None
+    if skip_identical:
+        limit = LIST_LIMIT
+        if isinstance(keys, Collection) and not isinstance(keys, str | bytes):
+            limit = min(LIST_LIMIT, max(1000, 4 * len(keys)))  # a few keys: a few LISTs
+        index = DestinationIndex(batch_client(client, config), dest, dest_prefix, limit)
+
     def copy(bc: Any, key: str, plan: CopyPlan) -> str | None:
         source_head = None
-        if skip_identical:
-            existing = _head_or_none(bc, dest, plan.dst)
-            if existing is not None and existing.etag:
+        if index is not None:
+            existing = index.etag(plan.dst)
+            if existing is _UNKNOWN:
+                head = _head_or_none(bc, dest, plan.dst)
+                existing = head.etag if head is not None else None
+            if existing:
                 etag = plan.etag
                 if etag is None:
                     source_head = ObjectMetadata.from_head(
                         plan.src, bc.call("head_object", key=plan.src)
                     )
                     etag = source_head.etag
-                if etag == existing.etag:
+                if etag == existing:
                     return ALREADY_DONE
         bc.copy_object(plan.src, plan.dst, dst_bucket=dest, source_metadata=source_head)
         return None

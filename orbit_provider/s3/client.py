@@ -128,7 +128,7 @@ class S3Client:
         if not isinstance(config, S3Config):
             raise ConfigError("config: must be an S3Config")
         self.config = config
-        self.retry_policy = retry_policy or RetryPolicy.from_max_retries(config.max_retries)
+        self.retry_policy = retry_policy or RetryPolicy.client_default(config.max_retries)
         self.circuit_breaker = circuit_breaker or self.retry_policy.make_breaker()
         self._boto = boto_client
         self._boto_session = boto_session  # a boto3 Session to build the client from, if given

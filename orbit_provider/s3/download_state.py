@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,29 +123,50 @@ def remove_quietly(*paths: Path) -> None:
             pass
 
 
+#: The record is persisted at most this often (seconds) ...
+FLUSH_INTERVAL = 5.0
+#: ... or sooner once this many bytes were completed since the last time. Each persist
+#: fsyncs the data file, which stalls writers and costs CPU: a longer interval only means
+#: more to fetch again after a crash (at most about this much), never a wrong resume.
+FLUSH_BYTES = 1024 * 1024 * 1024
+#: How often the background thread looks whether a persist is due.
+TICK = 0.25
+
+
 class StateWriter:
-    """Records completed ranges; a background thread persists them every `interval` seconds.
+    """Records completed ranges; a background thread persists them every `interval` seconds,
+    or once `flush_bytes` were completed since the last persist, whichever comes first.
 
     Persisting fsyncs the data file first, then writes the record: whatever the record says
     is complete is on disk. Workers never wait for an fsync. Thread-safe.
     """
 
     def __init__(
-        self, path: Path, state: DownloadState, data_fd: int, interval: float = 0.5
+        self,
+        path: Path,
+        state: DownloadState,
+        data_fd: int,
+        interval: float | None = None,
+        flush_bytes: int | None = None,
     ) -> None:
         self.path = path
         self.state = state
         self.data_fd = data_fd
-        self.interval = interval
+        self.interval = FLUSH_INTERVAL if interval is None else interval
+        self.flush_bytes = FLUSH_BYTES if flush_bytes is None else flush_bytes
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._dirty = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._unsaved_bytes = 0
+        self._last_flush = time.monotonic()
 
-    def mark_done(self, index: int, crc: int) -> None:
+    def mark_done(self, index: int, crc: int, size: int = 0) -> None:
+        """Note range `index` (of `size` bytes) as complete with its CRC32."""
         with self._lock:
             self.state.done[index] = crc
+            self._unsaved_bytes += size
         self._dirty.set()
 
     def start(self) -> None:
@@ -158,9 +180,17 @@ class StateWriter:
             self._thread.join()
             self._thread = None
 
+    def _due(self) -> bool:
+        if not self._dirty.is_set():
+            return False
+        if time.monotonic() - self._last_flush >= self.interval:
+            return True
+        with self._lock:
+            return self._unsaved_bytes >= self.flush_bytes
+
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            if self._dirty.is_set():
+        while not self._stop.wait(min(TICK, self.interval)):
+            if self._due():
                 try:
                     self.flush()
                 except OSError:
@@ -169,7 +199,10 @@ class StateWriter:
     def flush(self) -> None:
         with self._flush_lock:
             self._dirty.clear()
+            with self._lock:
+                self._unsaved_bytes = 0
             os.fsync(self.data_fd)
             with self._lock:
                 snapshot = DownloadState(**{**self.state.__dict__, "done": dict(self.state.done)})
             write_state(self.path, snapshot)
+            self._last_flush = time.monotonic()

@@ -15,24 +15,20 @@ S3Errors) so that `S3Client.retry` classifies and retries them like any other ca
 from __future__ import annotations
 
 import http.client
-import os
-import queue
-import re
-import ssl
 import threading
 import time
-import urllib.request
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
-from botocore.exceptions import ClientError
-
-from orbit_provider.s3.errors import InvalidRequest, Network
+from orbit_provider.s3.errors import InvalidRequest
+from orbit_provider.s3.plain_http import (
+    ConnectionPool,
+    client_error,
+    network_error,
+    split_url,
+    use_plain_http,
+)
 
 URL_LIFETIME = 3600  # seconds a presigned URL is valid
-
-_CODE_RE = re.compile(rb"<Code>([^<]{1,200})</Code>")
-_MESSAGE_RE = re.compile(rb"<Message>([^<]{0,500})</Message>")
 
 
 class RangeBody(Protocol):
@@ -41,15 +37,8 @@ class RangeBody(Protocol):
 
 
 def choose_engine(client: Any) -> str:
-    """"http" unless the environment asks for things only botocore handles (proxy, CA bundle)."""
-    endpoint = client.config.endpoint or "https://s3.amazonaws.com"
-    host = urlsplit(endpoint).hostname or ""
-    if os.environ.get("AWS_CA_BUNDLE"):
-        return "boto"
-    proxies = urllib.request.getproxies()
-    if proxies and not urllib.request.proxy_bypass(host):
-        return "boto"
-    return "http"
+    """"http" unless the environment asks for things only botocore handles (plain_http.py)."""
+    return "http" if use_plain_http(client) else "boto"
 
 
 def make_engine(client: Any, engine: str, key: str, etag: str | None, version_id: str | None):
@@ -114,11 +103,10 @@ class HttpRangeEngine:
         if version_id:
             self.params["VersionId"] = version_id
         self.timeout = client.config.timeout_seconds
-        self._pool: queue.SimpleQueue[http.client.HTTPConnection] = queue.SimpleQueue()
+        self._pool = ConnectionPool(self.timeout)
         self._url_lock = threading.Lock()
         self._signed: tuple[str, str, int | None, str] | None = None
         self._signed_at = 0.0
-        self._ssl: ssl.SSLContext | None = None
 
     def _url(self) -> tuple[str, str, int | None, str]:
         """One presigned URL serves every range (Range and If-Match are plain headers);
@@ -129,30 +117,13 @@ class HttpRangeEngine:
                 url = self.client.s3.generate_presigned_url(
                     "get_object", Params=self.params, ExpiresIn=URL_LIFETIME
                 )
-                u = urlsplit(url)
-                target = (u.path or "/") + ("?" + u.query if u.query else "")
-                self._signed = (u.scheme, u.hostname or "", u.port, target)
+                self._signed = split_url(url)
                 self._signed_at = now
             return self._signed
 
-    def _connection(self, scheme: str, host: str, port: int | None) -> http.client.HTTPConnection:
-        while True:
-            try:
-                conn = self._pool.get_nowait()
-            except queue.Empty:
-                break
-            if (conn.host, conn.port) == (host, port or conn.default_port):
-                return conn
-            conn.close()
-        if scheme == "https":
-            if self._ssl is None:
-                self._ssl = ssl.create_default_context()
-            return http.client.HTTPSConnection(host, port, timeout=self.timeout, context=self._ssl)
-        return http.client.HTTPConnection(host, port, timeout=self.timeout)
-
     def open(self, start: int, end: int) -> RangeBody:
         scheme, host, port, target = self._url()
-        conn = self._connection(scheme, host, port)
+        conn = self._pool.get(scheme, host, port)
         headers = {"Range": f"bytes={start}-{end - 1}"}
         if self.etag:
             headers["If-Match"] = self.etag
@@ -187,11 +158,7 @@ class HttpRangeEngine:
         self._pool.put(conn)
 
     def close(self) -> None:
-        while True:
-            try:
-                self._pool.get_nowait().close()
-            except queue.Empty:
-                return
+        self._pool.close()
 
 
 class _HttpBody:
@@ -216,21 +183,8 @@ class _HttpBody:
 
 
 def _network(exc: BaseException, bucket: str, key: str) -> Exception:
-    if isinstance(exc, TimeoutError):
-        return exc  # classified as Timeout (retryable)
-    return Network(f"network error reading s3://{bucket}/{key}: {exc!r}", bucket=bucket, key=key)
+    return network_error(exc, "reading", bucket, key)
 
 
-def _client_error(status: int, body: bytes) -> ClientError:
-    """The error S3 sent, shaped like botocore's so errors.classify maps it the same way."""
-    code_match = _CODE_RE.search(body)
-    message_match = _MESSAGE_RE.search(body)
-    code = code_match.group(1).decode("utf-8", "replace") if code_match else str(status)
-    message = message_match.group(1).decode("utf-8", "replace") if message_match else ""
-    return ClientError(
-        {
-            "Error": {"Code": code, "Message": message},
-            "ResponseMetadata": {"HTTPStatusCode": status},
-        },
-        "GetObject",
-    )
+def _client_error(status: int, body: bytes) -> Exception:
+    return client_error(status, body, "GetObject")

@@ -1,7 +1,8 @@
 """Upload a local file: one PUT below `chunk_size`, else a parallel, resumable multipart upload.
 
-Parts are read from disk when a worker is ready to send them, so at most
-`parallel_operations` parts are in memory. Each part carries a CRC32 (zlib, computed once)
+Parts are read from disk when a worker is ready to send them, into a buffer each worker
+reuses, so at most `parallel_operations` parts are in memory; they go out as plain PUTs on
+presigned URLs where possible (part_put.py). Each part carries a CRC32 (computed once)
 that the store verifies; the finished object is checked (size, composite CRC32). A failure
 that retries cannot fix leaves the multipart upload in place and raises UploadInterrupted:
 calling upload_file again, from this or any other process, resumes it (upload_resume.py).
@@ -27,6 +28,7 @@ from orbit_provider.s3.errors import (
 )
 from orbit_provider.s3.limits import validate_metadata
 from orbit_provider.s3.models import _version
+from orbit_provider.s3.part_put import PartSender, make_part_sender
 from orbit_provider.s3.progress import ProgressReporter, TransferProgress
 from orbit_provider.s3.ratelimit import TokenBucket
 from orbit_provider.s3.upload_io import LocalFile, ThrottledBody
@@ -34,8 +36,8 @@ from orbit_provider.s3.upload_plan import (
     FINGERPRINT_METADATA_KEY,
     Fingerprint,
     PartPlan,
-    part_size_for,
     plan_parts,
+    upload_part_size,
 )
 from orbit_provider.s3.upload_resume import ResumePlan, ResumeToken, find_resumable
 
@@ -218,7 +220,8 @@ class _MultipartUpload:
 
     def run(self) -> UploadResult:
         started = time.monotonic()
-        part_size = part_size_for(self.local.size, self.client.config.chunk_size)
+        config = self.client.config
+        part_size = upload_part_size(self.local.size, config.chunk_size, self.workers)
         create_args = self._create_args(part_size)  # checked before any request
         with ThreadPoolExecutor(self.workers, thread_name_prefix="orbit-upload") as pool:
             resume = find_resumable(
@@ -263,7 +266,11 @@ class _MultipartUpload:
             n: (p.etag, resume.crc32.get(n)) for n, p in resume.verified.items()
         }
         try:
-            self._send_parts(pool, todo, resume.upload_id, tracker, done)
+            sender = make_part_sender(self.client, key, resume.upload_id, self.limiter)
+            try:
+                self._send_parts(pool, todo, sender, resume.part_size, tracker, done)
+            finally:
+                sender.close()
             change = self.local.changed()
             if change:
                 raise _file_changed(self.client, key, self.local, change)
@@ -313,7 +320,8 @@ class _MultipartUpload:
         self,
         pool: ThreadPoolExecutor,
         todo: list[PartPlan],
-        upload_id: str,
+        sender: PartSender,
+        part_size: int,
         tracker: TransferProgress,
         done: dict[int, tuple[str, str | None]],
     ) -> None:
@@ -321,6 +329,15 @@ class _MultipartUpload:
         parts not yet started and is raised once the running ones have finished."""
         stop = threading.Event()
         lock = threading.Lock()
+        buffers = threading.local()  # one part-sized buffer per worker thread, reused
+
+        def read(part: PartPlan) -> bytes | memoryview:
+            if not sender.reuses_buffers:
+                return self.local.read(part.offset, part.size)
+            buf = getattr(buffers, "view", None)
+            if buf is None:
+                buf = buffers.view = memoryview(bytearray(part_size))
+            return self.local.read_into(buf[: part.size], part.offset)
 
         def send(part: PartPlan) -> None:
             if stop.is_set():
@@ -332,12 +349,9 @@ class _MultipartUpload:
                 raise
 
         def send_one(part: PartPlan) -> None:
-            data = self.local.read(part.offset, part.size)
+            data = read(part)
             crc = checksums.crc32_b64(part_crc32(data)) if self.want_crc else None
-            params: dict[str, Any] = {"UploadId": upload_id, "PartNumber": part.number}
-            if crc:
-                params["ChecksumCRC32"] = crc
-            resp = _send(self.client, "upload_part", self.key, data, self.limiter, **params)
+            resp = sender.send(part.number, data, crc)
             del data
             _check_returned_crc(self.client, self.key, crc, resp, f"part {part.number}")
             with lock:
@@ -417,6 +431,6 @@ def composite_mismatch(composite: str, head: dict) -> str | None:
     return None if returned == expected else f"CRC32 {returned} != {expected}"
 
 
-def part_crc32(data: bytes) -> int:
+def part_crc32(data: bytes | memoryview) -> int:
     """The CRC32 of one part (a seam for tests that corrupt one part's checksum)."""
     return checksums.crc32(data)

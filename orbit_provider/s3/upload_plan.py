@@ -9,10 +9,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from orbit_provider.s3.config import MAX_CHUNK_SIZE, MAX_PARTS, MIB, MIN_CHUNK_SIZE
+from orbit_provider.s3.config import MAX_CHUNK_SIZE, MAX_PARTS, MIB, MIN_CHUNK_SIZE, S3Config
 from orbit_provider.s3.errors import ConfigError
 
 FINGERPRINT_METADATA_KEY = "orbit-fingerprint"
+AUTO_PART_SIZE = 16 * MIB  # the largest part size chosen automatically for large files
+AUTO_BUFFER_BUDGET = 64 * MIB  # parallel_operations x part size, when chosen automatically
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,22 @@ def part_size_for(size: int, chunk_size: int) -> int:
             f"5 GiB ({MAX_PARTS} parts at most)"
         )
     return part_size
+
+
+def upload_part_size(size: int, chunk_size: int, parallel: int) -> int:
+    """The part size an upload of `size` bytes uses (docs/architecture.md, "Part size").
+
+    A chunk_size the user set is used as it is. When it is S3Config's default (5 MiB), a file
+    large enough to give every worker at least two parts gets bigger parts, up to 16 MiB
+    and at most 64 MiB of part buffers in all: each part costs a request (client CPU), and
+    fewer, larger parts cost less. Either way it grows further to stay within 10,000 parts.
+    """
+    part_size = chunk_size
+    if chunk_size == S3Config.chunk_size and parallel > 0:
+        auto = min(AUTO_PART_SIZE, AUTO_BUFFER_BUDGET // parallel // MIB * MIB)
+        if auto > chunk_size and size >= 2 * parallel * auto:
+            part_size = auto
+    return part_size_for(size, part_size)
 
 
 def part_count(size: int, part_size: int) -> int:

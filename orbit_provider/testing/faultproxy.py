@@ -115,18 +115,22 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         status, reason, headers, payload = self._forward(body)
-        self.send_response(status, reason)
-        for name, value in headers:
-            if name.lower() not in _HOP_HEADERS and name.lower() != "content-length":
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if fault == "reset" and self.command != "HEAD":
-            self.wfile.write(payload[: len(payload) // 2])
-            self.wfile.flush()
+        if fault == "reset" and (self.command == "HEAD" or not payload):
+            # no body to cut (HEAD, or an empty answer such as UploadPart's): drop the
+            # connection before the answer, or the client would see a complete response
             self._reset()
             return
-        if fault == "reset":  # nothing to cut for HEAD: reset before the answer instead
+        self.send_response(status, reason)
+        head = self.command == "HEAD"  # no body: the upstream Content-Length is the object's
+        for name, value in headers:
+            if name.lower() not in _HOP_HEADERS and (head or name.lower() != "content-length"):
+                self.send_header(name, value)
+        if not head:
+            self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if fault == "reset":
+            self.wfile.write(payload[: len(payload) // 2])
+            self.wfile.flush()
             self._reset()
             return
         if self.command != "HEAD":

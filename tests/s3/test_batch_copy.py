@@ -70,13 +70,18 @@ def test_a_rerun_skips_identical_destinations_cheaply(moto_client, sources):
     assert faults.count("CopyObject") == 1
     assert moto_client.download_bytes("flat/two.txt") == b"changed"
 
-    # from a listing the source ETag is known: only the destination is HEADed
-    faults.calls.clear()
+    # the destination prefix is listed once; the changed key's source was HEADed (its
+    # destination exists), the others too (their ETags must be compared), no destination HEAD
+    assert faults.count("ListObjectsV2") == 1
+    assert faults.keys("HeadObject") <= set(sources)
+
+    # from a listing the source ETag is known: one LIST of the destination, no HEAD at all
     listed = list(moto_client.iter_objects("in/"))
+    faults.calls.clear()
     result = moto_client.batch_copy(listed, "flat/")
     assert result.already_done == 3
-    assert faults.keys("HeadObject") == {"flat/one.txt", "flat/two.txt", "flat/three.txt"}
-    assert faults.count("HeadObject") == 3 and faults.count("CopyObject") == 0
+    assert faults.count("ListObjectsV2") == 1
+    assert faults.count("HeadObject") == 0 and faults.count("CopyObject") == 0
 
     result = moto_client.batch_copy(sources, "flat/", skip_identical=False)
     assert result.already_done == 0 and faults.count("CopyObject") == 3
@@ -116,3 +121,51 @@ def test_multipart_copy_above_the_threshold_on_seaweedfs(make_seaweed_client):
     assert faults.count("UploadPartCopy") == 3
     assert client.download_bytes("copy/blob") == data
     assert client.get_metadata("copy/blob").metadata == {"k": "v"}
+
+
+def test_empty_destination_costs_one_list_and_no_head(moto_client, sources):
+    faults = Faults(moto_client.s3)
+    result = moto_client.batch_copy(sources, "fresh/")
+    assert result.ok and result.successful == 3 and result.already_done == 0
+    assert faults.count("ListObjectsV2") == 1
+    assert faults.count("HeadObject") == 0 and faults.count("CopyObject") == 3
+
+
+def test_destination_listed_over_several_pages(moto_client, monkeypatch):
+    keys = [f"src/k{i:04d}" for i in range(1030)]
+    for key in keys:
+        moto_client.s3.put_object(Bucket=moto_client.bucket, Key=key, Body=key.encode())
+    assert moto_client.batch_copy(keys[:1010], "dst/", strip_prefix="src/").ok
+    moto_client.upload_bytes(b"new", "src/k0007")
+    faults = Faults(moto_client.s3)
+    result = moto_client.batch_copy(iter(keys), "dst/", strip_prefix="src/")
+    assert result.ok and result.already_done == 1009
+    assert faults.count("ListObjectsV2") == 2  # 1,010 destinations: two pages
+    assert faults.count("CopyObject") == 1 + 20
+    assert moto_client.download_bytes("dst/k0007") == b"new"
+
+
+def test_beyond_the_list_limit_each_destination_is_headed(moto_client, sources, monkeypatch):
+    import orbit_provider.s3.batch_copy as batch_copy
+
+    moto_client.batch_copy(sources, "flat/")
+    for i in range(3):
+        moto_client.upload_bytes(b"other", f"flat/zz{i}")
+    monkeypatch.setattr(batch_copy, "LIST_LIMIT", 2)
+    monkeypatch.setattr(batch_copy, "PAGE_SIZE", 2)
+    faults = Faults(moto_client.s3)
+    result = moto_client.batch_copy(iter(sources), "flat/")
+    assert result.ok and result.already_done == 3
+    assert faults.count("ListObjectsV2") == 1  # stopped at the limit
+    assert faults.keys("HeadObject") >= {"flat/one.txt", "flat/two.txt", "flat/three.txt"}
+    assert faults.count("CopyObject") == 0
+
+
+def test_a_refused_listing_falls_back_to_head(moto_client, sources):
+    moto_client.batch_copy(sources, "flat/")
+    faults = Faults(moto_client.s3)
+    faults.fail("ListObjectsV2", lambda key: True, "AccessDenied", 403)
+    result = moto_client.batch_copy(sources, "flat/", BatchConfig(**FAST))
+    assert result.ok and result.already_done == 3
+    assert faults.count("CopyObject") == 0
+    assert faults.keys("HeadObject") >= {"flat/one.txt", "flat/two.txt", "flat/three.txt"}

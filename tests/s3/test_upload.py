@@ -36,7 +36,7 @@ from orbit_provider.s3.progress import (
     TransferStarted,
 )
 from orbit_provider.s3.ratelimit import TokenBucket
-from orbit_provider.s3.upload_plan import part_size_for, plan_parts
+from orbit_provider.s3.upload_plan import part_size_for, plan_parts, upload_part_size
 from orbit_provider.s3.upload_resume import list_parts
 
 CHUNK = 5 * MIB
@@ -516,3 +516,23 @@ def test_abort_on_moto_removes_uploads(moto_client):
     start_uploads(moto_client, ["x/1", "x/2"])
     assert len(moto_client.abort_incomplete_uploads("x/")) == 2
     assert moto_client.list_incomplete_uploads() == []
+
+
+def test_default_chunk_size_grows_for_large_files_within_a_buffer_budget():
+    big = 1024 * MIB
+    assert upload_part_size(big, CHUNK, 4) == 16 * MIB
+    assert upload_part_size(big, CHUNK, 8) == 8 * MIB  # 8 x 8 MiB of buffers at most
+    assert upload_part_size(big, CHUNK, 16) == CHUNK  # no room: the default stays
+    assert upload_part_size(127 * MIB, CHUNK, 4) == CHUNK  # under two 16 MiB parts a worker
+    assert upload_part_size(big, 6 * MIB, 4) == 6 * MIB  # a chosen chunk_size is kept
+    huge = 200 * 1024 * MIB
+    assert upload_part_size(huge, CHUNK, 4) == part_size_for(huge, 16 * MIB) > 16 * MIB
+
+
+def test_large_file_uses_the_grown_part_size(make_seaweed_client, tmp_path):
+    path = write_file(tmp_path, 40 * MIB + 5)  # one worker: 16 MiB parts from 32 MiB on
+    client = make_seaweed_client(parallel_operations=1)
+    result = client.upload_file(path, "big")
+    assert result.parts == 3
+    assert result.resume_token.part_size == 16 * MIB
+    assert client.download_bytes("big") == path.read_bytes()

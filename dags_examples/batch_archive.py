@@ -1,0 +1,97 @@
+"""Batch archive and clean-up: one batch spread over many workers with dynamic task mapping.
+
+Shows:
+- ``OrbitListKeysOperator`` listing a prefix into shards of keys;
+- ``OrbitBatchCopyOperator.partial(...).expand(keys=...)``: one mapped task per shard, each a
+  concurrent server-side copy to ``archive/`` (a retried shard skips what is already copied);
+- ``OrbitBatchTagOperator`` and ``OrbitStorageClassOperator`` over the archived prefix;
+- ``OrbitBatchDeleteOperator.partial(...).expand(keys=...)`` deleting the originals, only
+  after everything before succeeded;
+- ``aggregate_batch_summaries`` summing the mapped summaries and checking every key is
+  accounted for exactly once.
+
+``raw/x`` is archived as ``archive/raw/x``. Params: ``source_prefix`` (default ``raw/``),
+``archive_prefix`` (``archive/``); keys per mapped task from ``ORBIT_EXAMPLES_SHARD_SIZE``
+(default 500); the archive's storage class is ``GLACIER_IR`` (instant retrieval).
+
+Connection: ``orbit_s3_default`` (``AIRFLOW_CONN_ORBIT_S3_DEFAULT``). Bucket (must exist):
+param ``bucket``, default ``ORBIT_EXAMPLES_BUCKET`` or ``orbit-examples``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pendulum
+from airflow.sdk import DAG, Param, task
+
+from orbit_provider.operators.aggregate import aggregate_batch_summaries
+from orbit_provider.operators.batch import (
+    OrbitBatchCopyOperator,
+    OrbitBatchDeleteOperator,
+    OrbitBatchTagOperator,
+    OrbitStorageClassOperator,
+)
+from orbit_provider.operators.listing import OrbitListKeysOperator
+
+SHARD_SIZE = int(os.environ.get("ORBIT_EXAMPLES_SHARD_SIZE", "500"))
+BUCKET = "{{ params.bucket }}"
+ARCHIVED = "{{ params.archive_prefix }}{{ params.source_prefix }}"
+
+with DAG(
+    "orbit_example_batch_archive",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    params={
+        "bucket": Param(os.environ.get("ORBIT_EXAMPLES_BUCKET", "orbit-examples"), type="string"),
+        "source_prefix": Param("raw/", type="string", pattern="^.+/$"),
+        "archive_prefix": Param("archive/", type="string", pattern="^.+/$"),
+    },
+    tags=["orbit", "example"],
+) as dag:
+    shards = OrbitListKeysOperator(
+        task_id="list", bucket=BUCKET, prefix="{{ params.source_prefix }}", shard_size=SHARD_SIZE
+    )
+
+    copy = OrbitBatchCopyOperator.partial(
+        task_id="copy",
+        bucket=BUCKET,
+        dest_prefix="{{ params.archive_prefix }}",
+        strip_prefix="",  # keep the whole key below archive/
+        max_concurrent=16,
+    ).expand(keys=shards.output)
+
+    tag = OrbitBatchTagOperator(
+        task_id="tag", bucket=BUCKET, prefix=ARCHIVED,
+        tags={"archived": "{{ ds }}", "by": "{{ dag.dag_id }}"},
+    )
+
+    storage_class = OrbitStorageClassOperator(
+        task_id="storage_class", bucket=BUCKET, prefix=ARCHIVED, storage_class="GLACIER_IR"
+    )
+
+    delete = OrbitBatchDeleteOperator.partial(task_id="delete_originals", bucket=BUCKET).expand(
+        keys=shards.output
+    )
+
+    @task
+    def report(listed: list, copies: list, tagged: dict, moved: dict, deletes: list) -> dict:
+        """One summary per step; the mapped ones summed, every key accounted for once."""
+        total = sum(len(keys) for keys in listed)
+        copied = aggregate_batch_summaries(copies, expected_total=total)
+        deleted = aggregate_batch_summaries(deletes, expected_total=total)
+        return {
+            "keys": total,
+            "shards": len(listed),
+            "copied": copied["succeeded"],
+            "copied_already_done": copied["already_done"],
+            "tagged": tagged["succeeded"],
+            "storage_class": moved["storage_class"],
+            "moved": moved["succeeded"],
+            "bytes_archived": moved["bytes"],
+            "deleted": deleted["succeeded"],
+            "accounted": copied["accounted"] and deleted["accounted"],
+        }
+
+    copy >> tag >> storage_class >> delete
+    report(shards.output, copy.output, tag.output, storage_class.output, delete.output)
