@@ -16,12 +16,12 @@ import os
 import re
 import threading
 import time
-import zlib
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orbit_provider.s3 import checksums
 from orbit_provider.s3.checksums import plain_etag
 from orbit_provider.s3.config import validate_key
 from orbit_provider.s3.download_plan import (
@@ -262,6 +262,7 @@ class _Download:
         self.seed_offset: int | None = None
         self.received = 0
         self._received_lock = threading.Lock()
+        self._write_lock = threading.Lock()
         self.started = time.monotonic()
 
     @property
@@ -546,10 +547,13 @@ class _Download:
                             key=self.key,
                         )
                     chunk = buf[:n]
-                    written = os.pwrite(fd, chunk, pos)
-                    while written < n:
-                        written += os.pwrite(fd, chunk[written:], pos + written)
-                    crc = zlib.crc32(chunk, crc)
+                    # One writer at a time: parallel buffered writes to one file contend on
+                    # its inode lock, where the kernel spins and burns CPU; a Python lock sleeps.
+                    with self._write_lock:
+                        written = os.pwrite(fd, chunk, pos)
+                        while written < n:
+                            written += os.pwrite(fd, chunk[written:], pos + written)
+                    crc = checksums.crc32(chunk, crc)
                     pos += n
                     with self._received_lock:
                         self.received += n
