@@ -1,5 +1,5 @@
-"""Checksums S3 understands, computed the cheap way (zlib CRC32: about 0.3 CPU-s/GiB; with
-the optional `isal` package, ISA-L's CRC32 of the same polynomial: about 0.04).
+"""Checksums S3 understands, computed the cheap way: ISA-L's CRC32 (`isal`, about 0.04
+CPU-s/GiB), or zlib's, the same polynomial (about 0.3), where no isal wheel exists.
 
 S3 sends checksums base64-encoded big-endian; a multipart object's composite checksum is
 the checksum of the concatenated part checksums, suffixed with "-<part count>".

@@ -303,6 +303,31 @@ def _prefix_ready(
     return ConditionResult(True, f"{where}: {len(matches)} object(s) ready", details)
 
 
+def objects_ready(
+    client: S3Client,
+    *,
+    key: str | None = None,
+    keys: Sequence[str] | None = None,
+    prefix: str | None = None,
+    min_count: int = 1,
+    min_size: int | None = None,
+    no_pending_upload: bool = False,
+    newer_than_version: str | None = None,
+) -> ConditionResult:
+    """The object sensor's condition: `object_ready` for one key, else `keys_ready`."""
+    if key is not None:
+        return object_ready(
+            client,
+            key,
+            min_size=min_size,
+            no_pending_upload=no_pending_upload,
+            newer_than_version=newer_than_version,
+        )
+    return keys_ready(
+        client, keys, prefix, min_count, min_size, no_pending_upload=no_pending_upload
+    )
+
+
 # -- restored ---------------------------------------------------------------------------------
 
 

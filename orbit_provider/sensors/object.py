@@ -6,8 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from orbit_provider.s3.conditions import (
-    keys_ready,
-    object_ready,
+    objects_ready,
     validate_keys,
     validate_min_count,
     validate_min_size,
@@ -96,21 +95,15 @@ class OrbitObjectSensor(OrbitBaseSensor):
             raise ConfigError(f"prefix: expected a string, got {self.prefix!r}")
 
     def check(self, client: S3Client) -> ConditionResult:
-        if self.key is not None:
-            return object_ready(
-                client,
-                self.key,
-                min_size=self.min_size,
-                no_pending_upload=self.no_pending_upload,
-                newer_than_version=self.newer_than_version,
-            )
-        return keys_ready(
+        return objects_ready(
             client,
-            self.keys,
-            self.prefix,
-            self.min_count,
-            self.min_size,
+            key=self.key,
+            keys=self.keys,
+            prefix=self.prefix,
+            min_count=self.min_count,
+            min_size=self.min_size,
             no_pending_upload=self.no_pending_upload,
+            newer_than_version=self.newer_than_version,
         )
 
     def summarize(self, details: dict[str, Any]) -> dict[str, Any]:

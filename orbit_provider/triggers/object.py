@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from orbit_provider.s3.conditions import keys_ready, object_ready
+from orbit_provider.s3.conditions import objects_ready
 from orbit_provider.triggers.polling import OrbitPollingTrigger
 
 if TYPE_CHECKING:
@@ -74,19 +74,13 @@ class OrbitObjectTrigger(OrbitPollingTrigger):
         )
 
     def check(self, client: S3Client) -> ConditionResult:
-        if self.key is not None:
-            return object_ready(
-                client,
-                self.key,
-                min_size=self.min_size,
-                no_pending_upload=self.no_pending_upload,
-                newer_than_version=self.newer_than_version,
-            )
-        return keys_ready(
+        return objects_ready(
             client,
-            self.keys,
-            self.prefix,
-            self.min_count,
-            self.min_size,
+            key=self.key,
+            keys=self.keys,
+            prefix=self.prefix,
+            min_count=self.min_count,
+            min_size=self.min_size,
             no_pending_upload=self.no_pending_upload,
+            newer_than_version=self.newer_than_version,
         )

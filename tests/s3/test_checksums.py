@@ -1,4 +1,4 @@
-"""checksums.crc32 (ISA-L's when the `fast` extra is installed) against zlib's, the reference."""
+"""checksums.crc32 (ISA-L's, or zlib's as fallback) against zlib's, the reference."""
 
 from __future__ import annotations
 
