@@ -15,6 +15,11 @@ taken when the first key is copied. The source ETag comes from the item when it 
 ObjectSummary (a listing), otherwise from a HEAD made only when the destination exists.
 ETags of multipart copies differ from their source's, so objects above
 `multipart_copy_threshold` are copied again.
+
+Each copy is one CopyObject sent by copy_http.HttpCopier (a third of botocore's client CPU)
+when the environment allows plain HTTP and the threshold is the 5 GiB maximum (so no
+HEAD decides single vs multipart); otherwise, and for sources over 5 GiB (the store refuses
+the single copy), through `S3Client.copy_object`.
 """
 
 from __future__ import annotations
@@ -27,9 +32,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from orbit_provider.s3.batch import ALREADY_DONE, BatchConfig, BatchResult, resolve_config
-from orbit_provider.s3.batch_engine import batch_client, checked_key, result_key_of, run_batch
+from orbit_provider.s3.batch_engine import (
+    batch_client,
+    checked_key,
+    request_limiter,
+    result_key_of,
+    run_batch,
+)
 from orbit_provider.s3.checksums import plain_etag
-from orbit_provider.s3.config import validate_bucket_name, validate_key
+from orbit_provider.s3.config import MAX_CHUNK_SIZE, validate_bucket_name, validate_key
+from orbit_provider.s3.copy_http import HttpCopier, make_copier
 from orbit_provider.s3.errors import ConfigError, NotFound, S3Error
 from orbit_provider.s3.models import ObjectMetadata
 from orbit_provider.s3.progress import ProgressReporter
@@ -179,12 +191,17 @@ def batch_copy(
     dest = validate_bucket_name(dest_bucket) if dest_bucket else client.bucket
     planner = CopyPlanner(client.bucket, dest_prefix, dest, strip_prefix)
 
+    bc = batch_client(client, config)  # one rate limit for every request of the batch
     index: DestinationIndex | None = None
     if skip_identical:
         limit = LIST_LIMIT
         if isinstance(keys, Collection) and not isinstance(keys, str | bytes):
             limit = min(LIST_LIMIT, max(1000, 4 * len(keys)))  # a few keys: a few LISTs
-        index = DestinationIndex(batch_client(client, config), dest, dest_prefix, limit)
+        index = DestinationIndex(bc, dest, dest_prefix, limit)
+
+    copier: HttpCopier | None = None
+    if client.config.multipart_copy_threshold >= MAX_CHUNK_SIZE:
+        copier = make_copier(bc, client.write_args(), request_limiter(bc))
 
     def copy(bc: Any, key: str, plan: CopyPlan) -> str | None:
         source_head = None
@@ -202,17 +219,29 @@ def batch_copy(
                     etag = source_head.etag
                 if etag == existing:
                     return ALREADY_DONE
+        if copier is not None and (source_head is None or source_head.size <= MAX_CHUNK_SIZE):
+            try:
+                copier.copy(client.bucket, plan.src, dest, plan.dst)
+                return None
+            except S3Error as exc:
+                if exc.code not in ("InvalidRequest", "EntityTooLarge"):
+                    raise  # else: over 5 GiB, copy_object HEADs and copies in parts
         bc.copy_object(plan.src, plan.dst, dst_bucket=dest, source_metadata=source_head)
         return None
 
-    return run_batch(
-        client,
-        "copy",
-        keys,
-        copy,
-        config,
-        prepare=planner,
-        key_of=result_key_of,
-        progress=progress,
-        sleep=sleep,
-    )
+    try:
+        return run_batch(
+            client,
+            "copy",
+            keys,
+            copy,
+            config,
+            prepare=planner,
+            key_of=result_key_of,
+            progress=progress,
+            sleep=sleep,
+            bc=bc,
+        )
+    finally:
+        if copier is not None:
+            copier.close()

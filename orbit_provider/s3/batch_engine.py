@@ -72,6 +72,7 @@ class _RateLimitedBoto:
     def __init__(self, boto: Any, limiter: TokenBucket) -> None:
         self._boto = boto
         self._limiter = limiter
+        self.request_limiter = limiter  # for requests sent around botocore (copy_http)
         self._operations = set(boto.meta.method_to_api_mapping)
 
     def __getattr__(self, name: str) -> Any:
@@ -99,6 +100,11 @@ def batch_client(client: Any, config: BatchConfig) -> Any:
         circuit_breaker=client.circuit_breaker,
         boto_client=boto,
     )
+
+
+def request_limiter(bc: Any) -> TokenBucket | None:
+    """The rate limit of a batch client's requests (None: unlimited)."""
+    return getattr(bc.s3, "request_limiter", None)
 
 
 def item_key(item: Any) -> str:
@@ -407,9 +413,12 @@ def run_batch(
     key_of: Callable[[Any], str],
     progress: ProgressReporter | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    bc: Any = None,
 ) -> BatchResult:
-    """Run `op(batch_client, key, prepared)` for every key under `config`."""
-    bc = batch_client(client, config)
+    """Run `op(batch_client, key, prepared)` for every key under `config` (`bc`: the batch
+    client to use, e.g. one whose rate limit other requests of the batch share)."""
+    if bc is None:
+        bc = batch_client(client, config)
     runner = per_key(lambda key, item: op(bc, key, item), config.retry_policy(), sleep)
     return BatchRun(
         operation, config, runner, breaker=client.circuit_breaker, progress=progress
