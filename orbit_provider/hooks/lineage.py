@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 log = logging.getLogger("orbit_provider.hooks.lineage")
 
@@ -24,6 +25,10 @@ def s3_uri(bucket: str, key: str = "") -> str:
 def _uri(item: str | os.PathLike) -> str:
     text = os.fspath(item)
     if "://" in text:
+        # Checked here, not left to whichever provider registered the scheme: without the
+        # amazon provider Airflow would accept "s3://" with no bucket as an asset.
+        if text.startswith("s3://") and not urlsplit(text).netloc:
+            raise ValueError(f"{text!r} names no bucket")
         return text
     return Path(text).absolute().as_uri()
 
