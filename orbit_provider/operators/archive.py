@@ -9,8 +9,8 @@ from datetime import timedelta
 from typing import Any
 
 from orbit_provider.operators._batch import OrbitBatchBaseOperator
-from orbit_provider.operators.base import OrbitBaseOperator, OrbitTaskError
-from orbit_provider.operators.batch import is_unrendered, key_list
+from orbit_provider.operators.base import OrbitBaseOperator, OrbitTaskError, is_unrendered
+from orbit_provider.operators.batch import key_list
 from orbit_provider.s3.batch_restore import TIERS
 from orbit_provider.s3.conditions import restored
 from orbit_provider.s3.errors import ConfigError

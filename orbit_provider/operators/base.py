@@ -45,6 +45,18 @@ def is_template(value: Any) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
+def is_unrendered(value: Any) -> bool:
+    """Not a plain value yet: a Jinja string (or a container holding one), or an XComArg /
+    mapped argument (anything Airflow resolves before execute)."""
+    if isinstance(value, str):
+        return is_template(value)
+    if isinstance(value, Mapping):
+        return any(is_unrendered(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(is_unrendered(v) for v in value)
+    return callable(getattr(value, "resolve", None))
+
+
 def task_error(exc: S3Error) -> OrbitTaskError:
     """The task error for a core error: its kind and its (credential-free) message."""
     if isinstance(exc, ConfigError):

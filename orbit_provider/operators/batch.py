@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from orbit_provider.operators._batch import OrbitBatchBaseOperator
-from orbit_provider.operators.base import OrbitBaseOperator, is_template
+from orbit_provider.operators.base import OrbitBaseOperator, is_unrendered
 from orbit_provider.s3.batch_copy import CopyPlanner
 from orbit_provider.s3.batch_plan import (
     DEFAULT_MAX_LISTED,
@@ -27,18 +27,6 @@ from orbit_provider.s3.limits import validate_metadata, validate_tags
 from orbit_provider.s3.listing import as_datetime, filter_objects
 
 _SOURCE_FIELDS = ("keys", "prefix", "suffix", "modified_after", "modified_before")
-
-
-def is_unrendered(value: Any) -> bool:
-    """Not a plain value yet: a Jinja string (or a container holding one), or an XComArg /
-    mapped argument (anything Airflow resolves before execute)."""
-    if isinstance(value, str):
-        return is_template(value)
-    if isinstance(value, Mapping):
-        return any(is_unrendered(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(is_unrendered(v) for v in value)
-    return callable(getattr(value, "resolve", None))
 
 
 def key_list(keys: Any) -> list[str]:

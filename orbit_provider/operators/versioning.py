@@ -6,8 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from orbit_provider.operators._batch import OrbitBatchBaseOperator
-from orbit_provider.operators.base import OrbitBaseOperator
-from orbit_provider.operators.batch import is_unrendered
+from orbit_provider.operators.base import OrbitBaseOperator, is_unrendered
 from orbit_provider.s3.config import validate_key
 from orbit_provider.s3.errors import ConfigError
 from orbit_provider.s3.versioning import parse_timestamp

@@ -16,6 +16,7 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
 
+from orbit_provider.operators.base import is_template
 from orbit_provider.s3.config import validate_bucket_name
 from orbit_provider.s3.errors import S3Error
 
@@ -36,7 +37,7 @@ def is_templated(value: Any) -> bool:
     """A string (or a list holding one) still holding Jinja: checked again after rendering."""
     if isinstance(value, list | tuple):
         return any(is_templated(v) for v in value)
-    return isinstance(value, str) and ("{{" in value or "{%" in value)
+    return is_template(value)
 
 
 class OrbitBaseSensor(BaseSensorOperator):
