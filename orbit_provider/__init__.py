@@ -54,6 +54,12 @@ _CONN_FIELDS = {
         "label": "Verify checksums",
         "schema": {"type": "boolean", "default": True},
     },
+    "direct_io": {
+        "label": "Direct I/O for large downloads",
+        "description": "Write downloads of 32 MiB and more with O_DIRECT (Linux), past the "
+        "page cache.",
+        "schema": {"type": "boolean", "default": True},
+    },
     "storage_class": {"label": "Storage class", "schema": {"type": ["string", "null"]}},
     "server_side_encryption": {
         "label": "Server-side encryption",

@@ -35,6 +35,7 @@ CONFIG_EXTRAS: dict[str, str] = {
     "verify_checksums": "verify_checksums",
     "storage_class": "storage_class",
     "multipart_copy_threshold": "multipart_copy_threshold",
+    "direct_io": "direct_io",
 }
 # Extras that are not a single S3Config field.
 OTHER_EXTRAS = (
@@ -136,6 +137,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "verify_checksums": _parse_bool,
     "storage_class": _parse_str,
     "multipart_copy_threshold": _parse_size,
+    "direct_io": _parse_bool,
     "bucket": _parse_str,
     "server_side_encryption": _parse_str,
     "sse_kms_key_id": _parse_str,

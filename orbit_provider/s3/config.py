@@ -218,6 +218,7 @@ class S3Config:
     force_path_style: bool = False
     max_bandwidth: int | None = None
     multipart_copy_threshold: int = 5 * GIB
+    direct_io: bool = True
 
     def __post_init__(self) -> None:
         validate_bucket_name(self.bucket)
@@ -264,6 +265,8 @@ class S3Config:
                 "multipart_copy_threshold: must be between 5 MiB and 5 GiB (S3's single-copy "
                 "limit)"
             )
+        if not isinstance(self.direct_io, bool):
+            raise ConfigError(f"direct_io: {self.direct_io!r} must be True or False")
 
     def with_changes(self, **changes: object) -> S3Config:
         """A copy of this config with some fields replaced (validated again)."""

@@ -2,10 +2,11 @@
 
 HEAD first (size, ETag, version id, checksum, part size); then ranged GETs in
 `parallel_operations` threads, each pinned with If-Match (and VersionId) so bytes of two
-versions are never spliced. Bytes go with os.pwrite into `.<name>.orbit-part` beside the
-destination, and a state record (download_state.py) notes each finished range and its
-CRC32, so a killed process resumes from what is on disk. Only a complete, verified file is
-fsync'd and renamed into place: the destination never holds a partial file.
+versions are never spliced. Bytes go into `.<name>.orbit-part` beside the destination (with
+O_DIRECT for large files, download_writer.py), and a state record (download_state.py) notes
+each finished range and its CRC32, so a killed process resumes from what is on disk. Only a
+complete, verified file is fsync'd and renamed into place: the destination never holds a
+partial file.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from orbit_provider.s3.download_state import (
     temp_paths,
     write_state,
 )
+from orbit_provider.s3.download_writer import BufferedWriter, DirectWriter, open_writer
 from orbit_provider.s3.errors import (
     ConfigError,
     IntegrityError,
@@ -262,7 +264,6 @@ class _Download:
         self.seed_offset: int | None = None
         self.received = 0
         self._received_lock = threading.Lock()
-        self._write_lock = threading.Lock()
         self.started = time.monotonic()
 
     @property
@@ -397,11 +398,14 @@ class _Download:
         )
         tracker.start(resumed, len(state.done))
         pending = [i for i, c in enumerate(crcs) if c is None]
+        direct = bool(pending) and self.client.config.direct_io
+        sink = open_writer(self.temp, fd, state.size, direct)
         writer.start()
         try:
-            error = self._fetch(facts, ranges, pending, crcs, fd, writer, tracker)
+            error = self._fetch(facts, ranges, pending, crcs, sink, writer, tracker)
         finally:
             writer.stop()
+            sink.close()
         if error is not None:
             return self._fail(error, state, writer, tracker)
         if self.client.config.verify_checksums:
@@ -476,7 +480,7 @@ class _Download:
         ranges: list[tuple[int, int]],
         pending: list[int],
         crcs: list[int | None],
-        fd: int,
+        sink: BufferedWriter | DirectWriter,
         writer: StateWriter,
         tracker: TransferProgress,
     ) -> BaseException | None:
@@ -492,8 +496,8 @@ class _Download:
                 raise _Cancelled("cancelled")
             buf = getattr(local, "buf", None)
             if buf is None:
-                buf = local.buf = memoryview(bytearray(self.read_size))
-            crcs[index] = self._fetch_range(engine, ranges[index], buf, fd, stop, tracker)
+                buf = local.buf = sink.buffer(self.read_size)
+            crcs[index] = self._fetch_range(engine, ranges[index], buf, sink, stop, tracker)
             span = ranges[index][1] - ranges[index][0]
             writer.mark_done(index, crcs[index], span)  # type: ignore[arg-type]
             tracker.part_done(index + 1, span)
@@ -521,7 +525,7 @@ class _Download:
         engine: Any,
         span: tuple[int, int],
         buf: memoryview,
-        fd: int,
+        sink: BufferedWriter | DirectWriter,
         stop: threading.Event,
         tracker: TransferProgress,
     ) -> int:
@@ -538,28 +542,26 @@ class _Download:
                 while pos < end:
                     if stop.is_set():
                         raise _Cancelled("cancelled")
-                    n = body.readinto(buf[: min(len(buf), end - pos)])
-                    if not n:
-                        raise Network(
-                            f"{self.where}: connection closed at byte {pos} of range "
-                            f"{start}-{end - 1}",
-                            bucket=self.client.bucket,
-                            key=self.key,
-                        )
-                    chunk = buf[:n]
-                    # One writer at a time: parallel buffered writes to one file contend on
-                    # its inode lock, where the kernel spins and burns CPU; a Python lock sleeps.
-                    with self._write_lock:
-                        written = os.pwrite(fd, chunk, pos)
-                        while written < n:
-                            written += os.pwrite(fd, chunk[written:], pos + written)
+                    want, got = sink.next_length(pos, end, len(buf)), 0
+                    while got < want:
+                        n = body.readinto(buf[got:want])
+                        if not n:
+                            raise Network(
+                                f"{self.where}: connection closed at byte {pos + got} of range "
+                                f"{start}-{end - 1}",
+                                bucket=self.client.bucket,
+                                key=self.key,
+                            )
+                        got += n
+                        if self.limiter is not None:
+                            self.limiter.acquire(n)
+                    chunk = buf[:got]
+                    sink.write(pos, chunk)
                     crc = checksums.crc32(chunk, crc)
-                    pos += n
+                    pos += got
                     with self._received_lock:
-                        self.received += n
-                    tracker.advance(n)
-                    if self.limiter is not None:
-                        self.limiter.acquire(n)
+                        self.received += got
+                    tracker.advance(got)
                 complete = True
             finally:
                 body.close(complete)

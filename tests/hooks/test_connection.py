@@ -38,6 +38,7 @@ def test_full_orbit_connection_maps_every_extra():
                 "timeout_seconds": "60",
                 "max_retries": "5",
                 "verify_checksums": False,
+                "direct_io": "false",
                 "storage_class": "intelligent-tiering",
                 "server_side_encryption": "aws:kms",
                 "sse_kms_key_id": "alias/orbit",
@@ -57,6 +58,7 @@ def test_full_orbit_connection_maps_every_extra():
     assert config.timeout_seconds == 60.0
     assert config.max_retries == 5
     assert config.verify_checksums is False
+    assert config.direct_io is False
     assert config.storage_class is StorageClass.INTELLIGENT_TIERING
     assert config.server_side_encryption == ServerSideEncryption.kms("alias/orbit")
     assert config.credentials.access_key_id == "AKIAEXAMPLE"
@@ -98,6 +100,7 @@ def test_empty_connection_uses_the_standard_credential_chain():
         ({"timeout_seconds": "soon"}, "extra 'timeout_seconds': 'soon' is not a number"),
         ({"timeout_seconds": 0}, "extra 'timeout_seconds'"),
         ({"verify_checksums": "maybe"}, "extra 'verify_checksums': 'maybe' is not a boolean"),
+        ({"direct_io": "sometimes"}, "extra 'direct_io': 'sometimes' is not a boolean"),
         ({"storage_class": "COLD"}, "extra 'storage_class': unknown storage class 'COLD'"),
         ({"server_side_encryption": "rot13"}, "extra 'server_side_encryption': unknown value"),
         (

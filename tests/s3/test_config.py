@@ -40,6 +40,7 @@ def test_defaults_follow_the_guide():
     assert cfg.force_path_style is False
     assert cfg.max_bandwidth is None
     assert cfg.multipart_copy_threshold == 5 * GIB
+    assert cfg.direct_io is True
 
 
 def test_config_error_is_an_s3_error_and_a_value_error():
@@ -146,6 +147,13 @@ def test_parallel_operations_must_be_an_integer():
 def test_timeout_must_be_positive_number(value):
     with pytest.raises(ConfigError, match=r"^timeout_seconds: .*positive"):
         make(timeout_seconds=value)
+
+
+@pytest.mark.parametrize("value", ["false", 0, None])
+def test_direct_io_must_be_a_boolean(value):
+    with pytest.raises(ConfigError, match=r"^direct_io: .* must be True or False"):
+        make(direct_io=value)
+    assert make(direct_io=False).direct_io is False
 
 
 def test_timeout_accepts_floats():

@@ -396,6 +396,64 @@ def test_download_file_resumable_edges(seaweed_client, tmp_path):
     assert full.read_bytes() == data + b"extra"  # refused before touching the file
 
 
+# -- the O_DIRECT writer (download_writer.py) ------------------------------------------------
+
+
+@pytest.fixture
+def writers(monkeypatch) -> list:
+    """Every writer a download opens, with O_DIRECT allowed for any size."""
+    from orbit_provider.s3 import download_writer
+
+    monkeypatch.setattr(download_writer, "DIRECT_IO_MIN_SIZE", 0)
+    opened: list = []
+    real = dl.open_writer
+
+    def spy(*args, **kwargs):
+        opened.append(real(*args, **kwargs))
+        return opened[-1]
+
+    monkeypatch.setattr(dl, "open_writer", spy)
+    return opened
+
+
+def test_direct_io_with_unaligned_parts_and_ranges(make_seaweed_client, tmp_path, writers):
+    """Parts of 5 MiB + 3 bytes put every range boundary off the 4 KiB grid: edges shared
+    by two ranges (and the file's last block) must still land byte for byte."""
+    client = make_seaweed_client(parallel_operations=4)
+    part = 5 * MIB + 3
+    data = data_of(3 * part + 4097)
+    put_multipart(client, "odd", data, part, crc=True)
+    dest = tmp_path / "odd.bin"
+    result = client.download_file("odd", dest)
+    if not writers[-1].direct:
+        pytest.skip("the filesystem of tmp_path refuses O_DIRECT")
+    assert dest.read_bytes() == data
+    assert result.verification == "crc32-composite"
+    assert leftovers(dest) == []
+
+
+def test_direct_io_resumable_from_an_unaligned_offset(seaweed_client, tmp_path, writers):
+    data = data_of(2 * R + 777)
+    seaweed_client.upload_bytes(data, "r")
+    dest = tmp_path / "r"
+    offset = R + 4096 * 3 + 5  # the block it falls in holds bytes of the user's file
+    dest.write_bytes(data[:offset])
+    result = seaweed_client.download_file_resumable("r", dest, offset)
+    if not writers[-1].direct:
+        pytest.skip("the filesystem of tmp_path refuses O_DIRECT")
+    assert dest.read_bytes() == data
+    assert (result.resumed_bytes, result.bytes_received) == (offset, len(data) - offset)
+
+
+def test_direct_io_can_be_turned_off(make_seaweed_client, tmp_path, writers):
+    client = make_seaweed_client(direct_io=False)
+    data = data_of(R + 1)
+    client.upload_bytes(data, "k")
+    client.download_file("k", tmp_path / "k")
+    assert (tmp_path / "k").read_bytes() == data
+    assert [w.direct for w in writers] == [False]
+
+
 def test_crc32_combine_matches_zlib():
     for a, b in [(0, 0), (1, 0), (0, 1), (7, 9), (1000, 65537), (3, 1 << 20)]:
         x, y = os.urandom(a), os.urandom(b)
