@@ -59,11 +59,7 @@ class OrbitS3Hook(BaseHook):
             settings = self.settings
             bucket = settings.bucket
             client = settings.client(bucket or _PROBE_BUCKET, max_retries=0)
-            if bucket:
-                client.call("head_bucket")
-                return True, f"Connection works: bucket {bucket!r} is reachable."
-            count = len(client.retry(lambda: client.s3.list_buckets()).get("Buckets", []))
-            return True, f"Connection works: {count} bucket(s) listed."
+            return True, f"Connection works: {client.check_access(list_buckets=not bucket)}."
         except Exception as exc:
             return False, _scrub(f"{type(exc).__name__}: {exc}", self._secrets())
 

@@ -179,6 +179,16 @@ class S3Client:
             self.retry_policy, fn, self.circuit_breaker, bucket=self.bucket, key=key
         )
 
+    def check_access(self, *, list_buckets: bool = False) -> str:
+        """Prove that credentials and endpoint work with one cheap request, and say what it
+        showed: HeadBucket on this client's bucket, or ListBuckets when `list_buckets` (no
+        bucket is known yet). Errors are the usual S3Errors (NotFound, AccessDenied, ...)."""
+        if list_buckets:
+            buckets = self.retry(lambda: self.s3.list_buckets()).get("Buckets", [])
+            return f"{len(buckets)} bucket(s) listed"
+        self.call("head_bucket")
+        return f"bucket {self.bucket!r} is reachable"
+
     # -- write arguments ------------------------------------------------------------------
 
     def write_args(

@@ -95,6 +95,16 @@ def raw_s3():
     return boto3.client("s3", region_name="us-east-1")
 
 
+def test_check_access_heads_the_bucket_or_lists_buckets(make_moto_client):
+    client = make_moto_client()
+    assert client.check_access() == f"bucket {client.bucket!r} is reachable"
+    assert client.check_access(list_buckets=True) == "1 bucket(s) listed"
+    missing = make_moto_client(bucket="orbit-no-such-bucket", max_retries=0)
+    with pytest.raises(NotFound):
+        missing.check_access()
+    assert missing.check_access(list_buckets=True) == "1 bucket(s) listed"
+
+
 def test_upload_and_download_bytes(moto_client):
     data = b"hello orbit" * 100
     result = moto_client.upload_bytes(data, "dir/hello.txt")
