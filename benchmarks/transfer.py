@@ -46,7 +46,7 @@ LABELS = {
     "boto3_lean": "boto3 tuned, no checksum/unsigned (NOT verified)",
     "s3hook": "amazon provider S3Hook",
 }
-DEFAULT_CLIENTS = ["orbit", "boto3_default", "boto3_tuned", "s3hook"]
+DEFAULT_CLIENTS = ["orbit", "boto3_default", "boto3_tuned", "boto3_lean", "s3hook"]
 BLOCK = 8 * MIB
 
 
@@ -178,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     targets = check_targets(summary, chunk, args.parallel)
     print_targets(targets)
+    print_ceiling(summary)
     for note in notes:
         print(f"note: {note}")
     path = write_results("transfer", {
@@ -290,6 +291,17 @@ def check_targets(summary: dict, chunk: int, parallel: int) -> list[dict]:
             f"{value:.2f}x" if kind == "x" else f"{value:.2f}" if kind == "le" else f"{value:.0f}")
         out.append({"target": name, "wanted": target, "measured": shown, "verdict": verdict(ok)})
     return out
+
+
+def print_ceiling(summary: dict) -> None:
+    """What boto3 with every integrity check stripped reaches in the same run: the most any
+    client gets from this server on this machine, to read the ratio targets against."""
+    for direction, by_client in summary.items():
+        lean, base = by_client.get("boto3_lean"), by_client.get("boto3_default")
+        if lean and base:
+            print(f"ceiling, {direction}: boto3 with no checksum and an unsigned payload (NOT "
+                  f"verified) reaches {fmt_ratio(ratio(lean['mb_s'], base['mb_s']))} "
+                  "boto3's defaults in this run")
 
 
 def print_targets(targets: list[dict]) -> None:
