@@ -13,6 +13,7 @@ import boto3
 import botocore.session
 from botocore.credentials import DeferredRefreshableCredentials
 
+from orbit_provider.s3 import log_redaction
 from orbit_provider.s3.config import Credentials
 from orbit_provider.s3.errors import ConfigError
 
@@ -78,6 +79,7 @@ def assume_role_session(
         )
     else:
         base = boto3.session.Session(profile_name=profile, region_name=region)
+    log_redaction.install()  # AssumeRole's response body carries the role's secret and token
     sts = base.client("sts", region_name=region, endpoint_url=sts_endpoint)
     params: dict[str, Any] = {
         "RoleArn": role.role_arn,

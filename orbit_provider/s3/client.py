@@ -19,7 +19,7 @@ import boto3
 from botocore.config import Config as BotoConfig
 
 from orbit_provider import __version__
-from orbit_provider.s3 import checksums
+from orbit_provider.s3 import checksums, log_redaction
 from orbit_provider.s3.config import (
     MAX_CHUNK_SIZE,
     MAX_PARTS,
@@ -77,6 +77,7 @@ def build_boto_client(
     `session`: a ready boto3 Session (e.g. with assumed-role credentials) used instead of
     the config's credentials/profile.
     """
+    log_redaction.install()  # botocore's DEBUG logs would print the session token
     if session is not None:
         pass
     elif config.credentials is not None:
