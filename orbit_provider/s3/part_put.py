@@ -3,7 +3,8 @@
 * `HttpPartSender` PUTs the part itself with `http.client` on a presigned UploadPart URL,
   straight from the caller's buffer (about half of botocore's client CPU per part; see
   docs/architecture.md). The part's CRC32 is passed to the presigner, so
-  x-amz-checksum-crc32 is a signed header and the store verifies it.
+  x-amz-checksum-crc32 is a signed header and the store verifies it. `send_file` streams a
+  part larger than the caller's buffer from the file in buffer-sized pieces.
 * `BotoPartSender` uses `upload_part`: for proxies, custom CA bundles and moto's in-process
   mock (plain_http.use_plain_http).
 
@@ -14,6 +15,7 @@ return {"ETag": ..., "ChecksumCRC32": ... (when the store echoes it)}.
 from __future__ import annotations
 
 import http.client
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from orbit_provider.s3.plain_http import (
@@ -24,7 +26,7 @@ from orbit_provider.s3.plain_http import (
     use_plain_http,
 )
 from orbit_provider.s3.ratelimit import TokenBucket
-from orbit_provider.s3.upload_io import THROTTLE_PIECE, ThrottledBody
+from orbit_provider.s3.upload_io import THROTTLE_PIECE, FileSpan, ThrottledBody
 
 if TYPE_CHECKING:
     from orbit_provider.s3.client import S3Client
@@ -38,6 +40,9 @@ class PartSender(Protocol):
     reuses_buffers: bool  # whether `data` may be a reused buffer (else pass bytes)
 
     def send(self, number: int, data: Buffer, crc: str | None) -> dict[str, Any]: ...
+    def send_file(
+        self, number: int, span: FileSpan, buf: memoryview, crc: str | None
+    ) -> dict[str, Any]: ...
     def close(self) -> None: ...
 
 
@@ -70,6 +75,12 @@ class BotoPartSender(_Sender):
 
     reuses_buffers = False
 
+    def send_file(
+        self, number: int, span: FileSpan, buf: memoryview, crc: str | None
+    ) -> dict[str, Any]:
+        """botocore takes the body whole (moto's mock rejects file objects): read it whole."""
+        return self.send(number, span.read(), crc)
+
     def send(self, number: int, data: Buffer, crc: str | None) -> dict[str, Any]:
         body = data if isinstance(data, bytes) else bytes(data)
         params: dict[str, Any] = {"UploadId": self.upload_id, "PartNumber": number}
@@ -98,6 +109,28 @@ class HttpPartSender(_Sender):
         self._pool = ConnectionPool(client.config.timeout_seconds)
 
     def send(self, number: int, data: Buffer, crc: str | None) -> dict[str, Any]:
+        view = memoryview(data).cast("B")
+        return self._send(number, len(view), lambda conn: self._send_body(conn, view), crc)
+
+    def send_file(
+        self, number: int, span: FileSpan, buf: memoryview, crc: str | None
+    ) -> dict[str, Any]:
+        """Send the span, read into `buf` a piece at a time (each try reads it again). Bytes
+        changed since `crc` was taken fail the store's checksum check: never stored."""
+
+        def write_body(conn: http.client.HTTPConnection) -> None:
+            for piece in span.pieces(buf):
+                self._send_body(conn, piece)
+
+        return self._send(number, span.size, write_body, crc)
+
+    def _send(
+        self,
+        number: int,
+        length: int,
+        write_body: Callable[[http.client.HTTPConnection], None],
+        crc: str | None,
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {
             "Bucket": self.client.bucket,
             "Key": self.key,
@@ -106,28 +139,31 @@ class HttpPartSender(_Sender):
         }
         if crc:
             params["ChecksumCRC32"] = crc  # signed: the store verifies the part against it
-        view = memoryview(data).cast("B")
 
         def put() -> dict[str, Any]:
             url = self.client.s3.generate_presigned_url(
                 "upload_part", Params=params, ExpiresIn=URL_LIFETIME
             )
-            return self._put(split_url(url), view, crc)
+            return self._put(split_url(url), length, write_body, crc)
 
         return self.client.retry(put, key=self.key)
 
     def _put(
-        self, url: tuple[str, str, int | None, str], view: memoryview, crc: str | None
+        self,
+        url: tuple[str, str, int | None, str],
+        length: int,
+        write_body: Callable[[http.client.HTTPConnection], None],
+        crc: str | None,
     ) -> dict[str, Any]:
         scheme, host, port, target = url
         conn = self._pool.get(scheme, host, port)
         try:
             conn.putrequest("PUT", target, skip_accept_encoding=True)
-            conn.putheader("Content-Length", str(len(view)))
+            conn.putheader("Content-Length", str(length))
             if crc:
                 conn.putheader("x-amz-checksum-crc32", crc)
             conn.endheaders()
-            self._send_body(conn, view)
+            write_body(conn)
             resp = conn.getresponse()
             body = resp.read()
         except (http.client.HTTPException, OSError) as exc:
@@ -142,6 +178,9 @@ class HttpPartSender(_Sender):
                 pass
             conn.close()
             raise client_error(resp.status, body, "UploadPart") from exc
+        except BaseException:  # e.g. the file shrank while its part was being sent
+            conn.close()
+            raise
         if resp.status != 200:
             conn.close()
             raise client_error(resp.status, body, "UploadPart")

@@ -31,11 +31,12 @@ from orbit_provider.s3.models import _version
 from orbit_provider.s3.part_put import PartSender, make_part_sender
 from orbit_provider.s3.progress import ProgressReporter, TransferProgress
 from orbit_provider.s3.ratelimit import TokenBucket
-from orbit_provider.s3.upload_io import LocalFile, ThrottledBody
+from orbit_provider.s3.upload_io import FileSpan, LocalFile, ThrottledBody
 from orbit_provider.s3.upload_plan import (
     FINGERPRINT_METADATA_KEY,
     Fingerprint,
     PartPlan,
+    part_buffer_size,
     plan_parts,
     upload_part_size,
 )
@@ -329,15 +330,14 @@ class _MultipartUpload:
         parts not yet started and is raised once the running ones have finished."""
         stop = threading.Event()
         lock = threading.Lock()
-        buffers = threading.local()  # one part-sized buffer per worker thread, reused
+        buffers = threading.local()  # one part buffer per worker thread, reused
+        buffer_size = part_buffer_size(part_size, self.client.config.chunk_size, self.workers)
 
-        def read(part: PartPlan) -> bytes | memoryview:
-            if not sender.reuses_buffers:
-                return self.local.read(part.offset, part.size)
+        def buffer() -> memoryview:
             buf = getattr(buffers, "view", None)
             if buf is None:
-                buf = buffers.view = memoryview(bytearray(part_size))
-            return self.local.read_into(buf[: part.size], part.offset)
+                buf = buffers.view = new_part_buffer(buffer_size)
+            return buf
 
         def send(part: PartPlan) -> None:
             if stop.is_set():
@@ -349,10 +349,23 @@ class _MultipartUpload:
                 raise
 
         def send_one(part: PartPlan) -> None:
-            data = read(part)
-            crc = checksums.crc32_b64(part_crc32(data)) if self.want_crc else None
-            resp = sender.send(part.number, data, crc)
-            del data
+            if part.size > buffer_size:
+                # a part larger than the buffer: CRC32 in pieces, then sent in pieces
+                buf = buffer()
+                value, _ = self.local.digest(part.offset, part.size, buf)
+                crc = checksums.crc32_b64(value) if self.want_crc else None
+                span = FileSpan(self.local, part.offset, part.size)
+                resp = sender.send_file(part.number, span, buf, crc)
+            else:
+                if sender.reuses_buffers:
+                    data: bytes | memoryview = self.local.read_into(
+                        buffer()[: part.size], part.offset
+                    )
+                else:
+                    data = self.local.read(part.offset, part.size)
+                crc = checksums.crc32_b64(part_crc32(data)) if self.want_crc else None
+                resp = sender.send(part.number, data, crc)
+                del data
             _check_returned_crc(self.client, self.key, crc, resp, f"part {part.number}")
             with lock:
                 done[part.number] = (resp["ETag"], crc)
@@ -429,6 +442,11 @@ def composite_mismatch(composite: str, head: dict) -> str | None:
         return None
     expected = composite if "-" in returned else composite.split("-", 1)[0]
     return None if returned == expected else f"CRC32 {returned} != {expected}"
+
+
+def new_part_buffer(size: int) -> memoryview:
+    """One worker's reusable part buffer (a seam for tests that watch memory)."""
+    return memoryview(bytearray(size))
 
 
 def part_crc32(data: bytes | memoryview) -> int:

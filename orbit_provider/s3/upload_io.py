@@ -2,20 +2,27 @@
 
 Parts sent over plain HTTP are read with `os.preadv` into a buffer each worker thread
 allocates once and reuses, and sent from it (part_put.py): no allocation or copy per part.
-The botocore path reads one `bytes` object per part (moto's in-process mock rejects
-`bytearray` bodies).
+A part larger than that buffer (a file so large that 10,000 parts of the usual size do not
+hold it) is read twice in buffer-sized pieces, once for its CRC32 and once to send, so
+memory stays bounded at any file size. The botocore path reads one `bytes` object per part
+(moto's in-process mock rejects `bytearray` bodies).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+from orbit_provider.s3 import checksums
 from orbit_provider.s3.errors import ConfigError, IntegrityError
 from orbit_provider.s3.ratelimit import TokenBucket
 
 THROTTLE_PIECE = 1024 * 1024  # at most this many bytes are taken from the bucket at once
+DIGEST_PIECE = 8 * 1024 * 1024  # resume checks read a listed part in pieces of this size
 
 
 class LocalFile:
@@ -88,6 +95,20 @@ class LocalFile:
             got += n
         return view
 
+    def digest(
+        self, offset: int, size: int, buf: memoryview | None = None, *, md5: bool = False
+    ) -> tuple[int, str | None]:
+        """CRC32 (and, if asked, MD5 hex) of `size` bytes at `offset`, read in pieces of
+        len(`buf`) (default: DIGEST_PIECE bytes) so memory does not grow with the range."""
+        if buf is None:
+            buf = memoryview(bytearray(max(1, min(size, DIGEST_PIECE))))
+        crc, hasher = 0, hashlib.md5() if md5 else None
+        for piece in FileSpan(self, offset, size).pieces(buf):
+            crc = checksums.crc32(piece, crc)
+            if hasher is not None:
+                hasher.update(piece)
+        return crc, (hasher.hexdigest() if hasher is not None else None)
+
     def changed(self) -> str | None:
         """How the file differs from when it was opened (size or mtime), or None."""
         try:
@@ -99,6 +120,27 @@ class LocalFile:
         if st.st_mtime_ns != self.mtime_ns:
             return "it was modified (mtime changed)"
         return None
+
+
+@dataclass(frozen=True)
+class FileSpan:
+    """`size` bytes of a local file from `offset`: a part too large to hold whole."""
+
+    local: LocalFile
+    offset: int
+    size: int
+
+    def pieces(self, buf: memoryview) -> Iterator[memoryview]:
+        """The bytes read into `buf` a piece at a time (a piece is valid until the next)."""
+        pos = 0
+        while pos < self.size:
+            want = min(len(buf), self.size - pos)
+            yield self.local.read_into(buf[:want], self.offset + pos)
+            pos += want
+
+    def read(self) -> bytes:
+        """All of it at once."""
+        return self.local.read(self.offset, self.size)
 
 
 class ThrottledBody:

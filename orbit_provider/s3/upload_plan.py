@@ -54,6 +54,15 @@ def upload_part_size(size: int, chunk_size: int, parallel: int) -> int:
     return part_size_for(size, part_size)
 
 
+def part_buffer_size(part_size: int, chunk_size: int, parallel: int) -> int:
+    """Bytes of part buffer each upload worker holds: the whole part, unless the part had to
+    grow (to fit 10,000 parts) past what the chunk size and the automatic budget allow;
+    such parts are streamed from the file in pieces of this size, so memory stays at about
+    parallel x max(chunk_size, automatic part size) at any file size."""
+    auto = min(AUTO_PART_SIZE, AUTO_BUFFER_BUDGET // max(parallel, 1) // MIB * MIB)
+    return min(part_size, max(chunk_size, auto))
+
+
 def part_count(size: int, part_size: int) -> int:
     """How many parts of `part_size` hold `size` bytes (a 0-byte file still has one part)."""
     return max(1, math.ceil(size / part_size))

@@ -138,19 +138,18 @@ def fitting_part_size(
 
 
 def check_part(local: LocalFile, part: ListedPart, offset: int, want_crc: bool) -> str | None:
-    """Compare a listed part with the local bytes at `offset`.
+    """Compare a listed part with the local bytes at `offset` (read in pieces).
 
     Returns the part's CRC32 (base64) when it matches (an empty string when `want_crc` is
     off), or None when it does not match or cannot be checked.
     """
-    data = local.read(offset, part.size)
-    crc = checksums.crc32_b64(checksums.crc32(data)) if want_crc or part.checksum_crc32 else ""
-    if part.checksum_crc32 and "-" not in part.checksum_crc32:
-        ok = crc == part.checksum_crc32
-    elif checksums.is_md5_etag(part.etag):
-        ok = checksums.md5_hex(data) == checksums.plain_etag(part.etag)
-    else:
-        ok = False  # e.g. SSE-KMS: the ETag is not an MD5; send the part again
+    by_crc = bool(part.checksum_crc32) and "-" not in part.checksum_crc32
+    by_md5 = not by_crc and checksums.is_md5_etag(part.etag)
+    if not (by_crc or by_md5):
+        return None  # e.g. SSE-KMS: the ETag is not an MD5; send the part again
+    value, md5 = local.digest(offset, part.size, md5=by_md5)
+    crc = checksums.crc32_b64(value)
+    ok = crc == part.checksum_crc32 if by_crc else md5 == checksums.plain_etag(part.etag)
     if not ok:
         return None
     return crc if want_crc else ""

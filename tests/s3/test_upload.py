@@ -36,7 +36,12 @@ from orbit_provider.s3.progress import (
     TransferStarted,
 )
 from orbit_provider.s3.ratelimit import TokenBucket
-from orbit_provider.s3.upload_plan import part_size_for, plan_parts, upload_part_size
+from orbit_provider.s3.upload_plan import (
+    part_buffer_size,
+    part_size_for,
+    plan_parts,
+    upload_part_size,
+)
 from orbit_provider.s3.upload_resume import list_parts
 
 CHUNK = 5 * MIB
@@ -536,3 +541,80 @@ def test_large_file_uses_the_grown_part_size(make_seaweed_client, tmp_path):
     assert result.parts == 3
     assert result.resume_token.part_size == 16 * MIB
     assert client.download_bytes("big") == path.read_bytes()
+
+
+# -- parts larger than the part buffer (files past 10,000 parts of the usual size) -------------
+
+
+def test_part_buffer_stays_within_the_budget_when_parts_must_grow():
+    huge = 200 * 1024 * MIB  # 10,000 parts of 16 MiB do not hold it
+    grown = upload_part_size(huge, CHUNK, 4)
+    assert grown > 16 * MIB
+    assert part_buffer_size(grown, CHUNK, 4) == 16 * MIB  # 4 x 16 MiB, as for 1 GiB
+    assert part_buffer_size(grown, CHUNK, 8) == 8 * MIB
+    assert part_buffer_size(grown, 64 * MIB, 4) == min(grown, 64 * MIB)  # chosen chunk_size
+    assert part_buffer_size(16 * MIB, CHUNK, 4) == 16 * MIB  # an ordinary part: whole
+
+
+@pytest.fixture
+def small_part_buffers(monkeypatch) -> list[int]:
+    """Part buffers of 1 MiB + 123 bytes whatever the part size; records each allocation."""
+    sizes: list[int] = []
+    real = upload_module.new_part_buffer
+    monkeypatch.setattr(upload_module, "part_buffer_size", lambda *_: MIB + 123)
+
+    def record(size: int):
+        sizes.append(size)
+        return real(size)
+
+    monkeypatch.setattr(upload_module, "new_part_buffer", record)
+    return sizes
+
+
+@pytest.mark.parametrize("engine", ["http", "boto"])
+def test_parts_larger_than_the_buffer_are_streamed_and_verified(
+    make_seaweed_client, tmp_path, monkeypatch, small_part_buffers, engine
+):
+    if engine == "boto":
+        monkeypatch.setattr(upload_module, "make_part_sender", _boto_sender)
+    client = make_seaweed_client(parallel_operations=2)
+    path = write_file(tmp_path, RAGGED, seed=11)
+    result = client.upload_file(path, "streamed")
+    assert result.parts == 5 and result.bytes_sent == RAGGED
+    assert client.download_bytes("streamed") == path.read_bytes()
+    head = client.s3.head_object(Bucket=client.bucket, Key="streamed", ChecksumMode="ENABLED")
+    assert head["ChecksumCRC32"] == result.checksum  # the store checked every part's CRC32
+    assert small_part_buffers and set(small_part_buffers) == {MIB + 123}
+
+
+def _boto_sender(client, key, upload_id, limiter):
+    from orbit_provider.s3.part_put import BotoPartSender
+
+    return BotoPartSender(client, key, upload_id, limiter)
+
+
+def test_a_streamed_part_that_changes_after_its_checksum_is_refused(
+    make_seaweed_client, tmp_path, monkeypatch, small_part_buffers
+):
+    """The CRC32 is taken in a first pass and the bytes sent in a second: bytes changed in
+    between (same size, same mtime) must fail the store's check, not be stored."""
+    client = make_seaweed_client(parallel_operations=1)
+    path = write_file(tmp_path, 2 * CHUNK + 10, seed=12)
+    stat = path.stat()
+    real_digest = upload_module.LocalFile.digest
+
+    def digest_then_change(self, offset, size, buf=None, **kw):
+        value = real_digest(self, offset, size, buf, **kw)
+        if offset == CHUNK:  # part 2
+            with open(path, "r+b") as f:
+                f.seek(CHUNK + 5)
+                f.write(b"changed!")
+            os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        return value
+
+    monkeypatch.setattr(upload_module.LocalFile, "digest", digest_then_change)
+    with pytest.raises(UploadInterrupted) as info:
+        client.upload_file(path, "k")
+    assert info.value.code == "BadDigest"
+    assert not client.exists("k")
+    assert sorted(parts_of(client, "k", info.value.upload_id)) == [1]
