@@ -41,6 +41,7 @@ from orbit_provider.s3.models import (
 )
 from orbit_provider.s3.progress import ProgressReporter, TransferProgress
 from orbit_provider.s3.recovery import CircuitBreaker, RetryPolicy, with_retry
+from orbit_provider.s3.stored_check import check_stored
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -134,6 +135,9 @@ class S3Client:
         self._boto = boto_client
         self._boto_session = boto_session  # a boto3 Session to build the client from, if given
         self._boto_lock = threading.Lock()
+        # set once an answer shows the store ignores our CRC32 header (stored_check.py): from
+        # then on PUTs and parts also carry Content-MD5, which every S3 store verifies
+        self.store_ignores_crc32 = False
 
     def __repr__(self) -> str:
         return f"S3Client(bucket={self.config.bucket!r}, endpoint={self.config.endpoint!r})"
@@ -179,6 +183,32 @@ class S3Client:
         return with_retry(
             self.retry_policy, fn, self.circuit_breaker, bucket=self.bucket, key=key
         )
+
+    # -- integrity of what we write --------------------------------------------------------
+
+    def integrity_args(
+        self, data: bytes | bytearray | memoryview, args: dict[str, Any]
+    ) -> str | None:
+        """Add the checksums a PUT of `data` carries to `args`; return the CRC32 sent.
+
+        A signed CRC32 with verify_checksums, plus Content-MD5 once this store showed that it
+        ignores CRC32 (stored_check.py)."""
+        if not self.config.verify_checksums:
+            return None
+        crc = checksums.crc32_b64(checksums.crc32(data))
+        args["ChecksumCRC32"] = crc
+        if self.store_ignores_crc32:
+            args["ContentMD5"] = checksums.md5_b64(data)
+        return crc
+
+    def check_stored(
+        self, key: str, crc: str | None, resp: dict, what: str, md5_hex: Callable[[], str]
+    ) -> bool:
+        """stored_check.check_stored, remembering a store that ignores our CRC32."""
+        acknowledged = check_stored(self.bucket, key, crc, resp, what, md5_hex)
+        if not acknowledged:
+            self.store_ignores_crc32 = True
+        return acknowledged
 
     def check_access(self, *, list_buckets: bool = False) -> str:
         """Prove that credentials and endpoint work with one cheap request, and say what it
@@ -239,21 +269,12 @@ class S3Client:
         if len(data) > MAX_CHUNK_SIZE:
             raise ConfigError("data: a single PUT holds at most 5 GiB; use upload_file")
         args = self.write_args(storage_class, sse, metadata, content_type, tags)
-        crc = None
-        if self.config.verify_checksums:
-            crc = checksums.crc32_b64(checksums.crc32(data))
-            args["ChecksumCRC32"] = crc
+        body = bytes(data) if not isinstance(data, bytes) else data
+        crc = self.integrity_args(body, args)
         if if_none_match:
             args["IfNoneMatch"] = "*"
-        body = bytes(data) if not isinstance(data, bytes) else data
         resp = self.call("put_object", key=key, Body=body, **args)
-        returned = resp.get("ChecksumCRC32")
-        if crc and returned and returned != crc:
-            raise IntegrityError(
-                f"s3://{self.bucket}/{key}: server stored CRC32 {returned}, sent {crc}",
-                bucket=self.bucket,
-                key=key,
-            )
+        self.check_stored(key, crc, resp, "PutObject", lambda: checksums.md5_hex(body))
         return PutResult(
             key=key,
             etag=checksums.plain_etag(resp.get("ETag")),

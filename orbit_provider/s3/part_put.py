@@ -39,9 +39,11 @@ Buffer = bytes | bytearray | memoryview
 class PartSender(Protocol):
     reuses_buffers: bool  # whether `data` may be a reused buffer (else pass bytes)
 
-    def send(self, number: int, data: Buffer, crc: str | None) -> dict[str, Any]: ...
+    def send(
+        self, number: int, data: Buffer, crc: str | None, md5: str | None = None
+    ) -> dict[str, Any]: ...
     def send_file(
-        self, number: int, span: FileSpan, buf: memoryview, crc: str | None
+        self, number: int, span: FileSpan, buf: memoryview, crc: str | None, md5: str | None = None
     ) -> dict[str, Any]: ...
     def close(self) -> None: ...
 
@@ -76,16 +78,20 @@ class BotoPartSender(_Sender):
     reuses_buffers = False
 
     def send_file(
-        self, number: int, span: FileSpan, buf: memoryview, crc: str | None
+        self, number: int, span: FileSpan, buf: memoryview, crc: str | None, md5: str | None = None
     ) -> dict[str, Any]:
         """botocore takes the body whole (moto's mock rejects file objects): read it whole."""
-        return self.send(number, span.read(), crc)
+        return self.send(number, span.read(), crc, md5)
 
-    def send(self, number: int, data: Buffer, crc: str | None) -> dict[str, Any]:
+    def send(
+        self, number: int, data: Buffer, crc: str | None, md5: str | None = None
+    ) -> dict[str, Any]:
         body = data if isinstance(data, bytes) else bytes(data)
         params: dict[str, Any] = {"UploadId": self.upload_id, "PartNumber": number}
         if crc:
             params["ChecksumCRC32"] = crc
+        if md5:
+            params["ContentMD5"] = md5
         if self.limiter is None or not body:
             return self.client.call("upload_part", key=self.key, Body=body, **params)
         s3, limiter = self.client.s3, self.limiter
@@ -108,12 +114,14 @@ class HttpPartSender(_Sender):
         super().__init__(client, key, upload_id, limiter)
         self._pool = ConnectionPool(client.config.timeout_seconds)
 
-    def send(self, number: int, data: Buffer, crc: str | None) -> dict[str, Any]:
+    def send(
+        self, number: int, data: Buffer, crc: str | None, md5: str | None = None
+    ) -> dict[str, Any]:
         view = memoryview(data).cast("B")
-        return self._send(number, len(view), lambda conn: self._send_body(conn, view), crc)
+        return self._send(number, len(view), lambda conn: self._send_body(conn, view), crc, md5)
 
     def send_file(
-        self, number: int, span: FileSpan, buf: memoryview, crc: str | None
+        self, number: int, span: FileSpan, buf: memoryview, crc: str | None, md5: str | None = None
     ) -> dict[str, Any]:
         """Send the span, read into `buf` a piece at a time (each try reads it again). Bytes
         changed since `crc` was taken fail the store's checksum check: never stored."""
@@ -122,7 +130,7 @@ class HttpPartSender(_Sender):
             for piece in span.pieces(buf):
                 self._send_body(conn, piece)
 
-        return self._send(number, span.size, write_body, crc)
+        return self._send(number, span.size, write_body, crc, md5)
 
     def _send(
         self,
@@ -130,6 +138,7 @@ class HttpPartSender(_Sender):
         length: int,
         write_body: Callable[[http.client.HTTPConnection], None],
         crc: str | None,
+        md5: str | None,
     ) -> dict[str, Any]:
         params: dict[str, Any] = {
             "Bucket": self.client.bucket,
@@ -137,14 +146,19 @@ class HttpPartSender(_Sender):
             "UploadId": self.upload_id,
             "PartNumber": number,
         }
+        headers: dict[str, str] = {}
         if crc:
             params["ChecksumCRC32"] = crc  # signed: the store verifies the part against it
+            headers["x-amz-checksum-crc32"] = crc
+        if md5:
+            params["ContentMD5"] = md5  # for stores without flexible checksums
+            headers["Content-MD5"] = md5
 
         def put() -> dict[str, Any]:
             url = self.client.s3.generate_presigned_url(
                 "upload_part", Params=params, ExpiresIn=URL_LIFETIME
             )
-            return self._put(split_url(url), length, write_body, crc)
+            return self._put(split_url(url), length, write_body, headers)
 
         return self.client.retry(put, key=self.key)
 
@@ -153,15 +167,15 @@ class HttpPartSender(_Sender):
         url: tuple[str, str, int | None, str],
         length: int,
         write_body: Callable[[http.client.HTTPConnection], None],
-        crc: str | None,
+        headers: dict[str, str],
     ) -> dict[str, Any]:
         scheme, host, port, target = url
         conn = self._pool.get(scheme, host, port)
         try:
             conn.putrequest("PUT", target, skip_accept_encoding=True)
             conn.putheader("Content-Length", str(length))
-            if crc:
-                conn.putheader("x-amz-checksum-crc32", crc)
+            for name, value in headers.items():
+                conn.putheader(name, value)
             conn.endheaders()
             write_body(conn)
             resp = conn.getresponse()

@@ -10,6 +10,7 @@ calling upload_file again, from this or any other process, resumes it (upload_re
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import threading
@@ -124,19 +125,6 @@ def _send(
     )
 
 
-def _check_returned_crc(
-    client: S3Client, key: str, sent: str | None, resp: dict, what: str
-) -> None:
-    returned = resp.get("ChecksumCRC32")
-    if sent and returned and returned != sent:
-        raise IntegrityError(
-            f"s3://{client.bucket}/{key}: {what}: the store recorded CRC32 {returned}, "
-            f"we sent {sent}",
-            bucket=client.bucket,
-            key=key,
-        )
-
-
 def _file_changed(client: S3Client, key: str, local: LocalFile, change: str) -> IntegrityError:
     return IntegrityError(
         f"{local.path} changed during the upload to s3://{client.bucket}/{key}: {change}; "
@@ -166,11 +154,9 @@ def _put_single(
         change = local.changed()
         if change:
             raise _file_changed(client, key, local, change)
-        if client.config.verify_checksums:
-            crc = checksums.crc32_b64(checksums.crc32(data))
-            args["ChecksumCRC32"] = crc
+        crc = client.integrity_args(data, args)
         resp = _send(client, "put_object", key, data, limiter, **args)
-        _check_returned_crc(client, key, crc, resp, "PutObject")
+        client.check_stored(key, crc, resp, "PutObject", lambda: part_md5(data))
     except OSError as exc:
         error = S3Error(f"{local.path}: cannot be read: {exc}", key=key, code="LocalReadError")
         tracker.fail(error)
@@ -349,13 +335,17 @@ class _MultipartUpload:
                 raise
 
         def send_one(part: PartPlan) -> None:
+            with_md5 = self.want_crc and self.client.store_ignores_crc32
             if part.size > buffer_size:
-                # a part larger than the buffer: CRC32 in pieces, then sent in pieces
+                # a part larger than the buffer: checksums in pieces, then sent in pieces
                 buf = buffer()
-                value, _ = self.local.digest(part.offset, part.size, buf)
+                value, md5 = self.local.digest(part.offset, part.size, buf, md5=with_md5)
                 crc = checksums.crc32_b64(value) if self.want_crc else None
                 span = FileSpan(self.local, part.offset, part.size)
-                resp = sender.send_file(part.number, span, buf, crc)
+                resp = sender.send_file(part.number, span, buf, crc, _md5_b64(md5))
+
+                def our_md5() -> str:
+                    return md5 or self.local.digest(part.offset, part.size, buf, md5=True)[1]
             else:
                 if sender.reuses_buffers:
                     data: bytes | memoryview = self.local.read_into(
@@ -364,9 +354,12 @@ class _MultipartUpload:
                 else:
                     data = self.local.read(part.offset, part.size)
                 crc = checksums.crc32_b64(part_crc32(data)) if self.want_crc else None
-                resp = sender.send(part.number, data, crc)
-                del data
-            _check_returned_crc(self.client, self.key, crc, resp, f"part {part.number}")
+                md5 = part_md5(data) if with_md5 else None
+                resp = sender.send(part.number, data, crc, _md5_b64(md5))
+
+                def our_md5() -> str:
+                    return md5 or part_md5(data)
+            self.client.check_stored(self.key, crc, resp, f"part {part.number}", our_md5)
             with lock:
                 done[part.number] = (resp["ETag"], crc)
             tracker.advance(part.size)
@@ -447,6 +440,16 @@ def composite_mismatch(composite: str, head: dict) -> str | None:
 def new_part_buffer(size: int) -> memoryview:
     """One worker's reusable part buffer (a seam for tests that watch memory)."""
     return memoryview(bytearray(size))
+
+
+def part_md5(data: bytes | memoryview) -> str:
+    """The MD5 (hex) of one part, sent as Content-MD5 to stores without flexible checksums
+    (a seam for tests, like part_crc32)."""
+    return checksums.md5_hex(data)
+
+
+def _md5_b64(md5_hex: str | None) -> str | None:
+    return base64.b64encode(bytes.fromhex(md5_hex)).decode("ascii") if md5_hex else None
 
 
 def part_crc32(data: bytes | memoryview) -> int:

@@ -2,7 +2,8 @@
 
 At a configured rate it answers 503 SlowDown or 500 InternalError, resets the connection
 in the middle of a response body, or stalls past the client's timeout. Everything else is
-forwarded unchanged (the Host header included, so SigV4 signatures still verify).
+forwarded unchanged (the Host header included, so SigV4 signatures still verify), except
+response headers named in `strip_response_headers` (to play a store without a feature).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ class FaultProxy:
 
     `faults` picks which kinds are injected (uniformly among them); `stall_seconds` must
     exceed the client's read timeout. `counts` tallies what was injected, per kind, plus
-    "forwarded" for requests passed through untouched.
+    "forwarded" for requests passed through untouched. `seen` lists every request as
+    (method, path with query, lower-case header names).
     """
 
     upstream: str
@@ -42,6 +44,8 @@ class FaultProxy:
     stall_seconds: float = 5.0
     seed: int = 1234
     counts: Counter = field(default_factory=Counter)
+    strip_response_headers: tuple[str, ...] = ()
+    seen: list[tuple[str, str, frozenset[str]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         unknown = set(self.faults) - set(FAULTS)
@@ -105,6 +109,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        with self.owner._lock:
+            names = frozenset(name.lower() for name in self.headers)
+            self.owner.seen.append((self.command, self.path, names))
         fault = self.owner.pick_fault()
         if fault == "slowdown":
             return self._error(503, "SlowDown", "Please reduce your request rate.")
@@ -122,8 +129,12 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             return
         self.send_response(status, reason)
         head = self.command == "HEAD"  # no body: the upstream Content-Length is the object's
+        stripped = {h.lower() for h in self.owner.strip_response_headers}
         for name, value in headers:
-            if name.lower() not in _HOP_HEADERS and (head or name.lower() != "content-length"):
+            lower = name.lower()
+            if lower in _HOP_HEADERS or lower in stripped:
+                continue
+            if head or lower != "content-length":
                 self.send_header(name, value)
         if not head:
             self.send_header("Content-Length", str(len(payload)))

@@ -618,3 +618,84 @@ def test_a_streamed_part_that_changes_after_its_checksum_is_refused(
     assert info.value.code == "BadDigest"
     assert not client.exists("k")
     assert sorted(parts_of(client, "k", info.value.upload_id)) == [1]
+
+
+# -- a store without flexible checksums -------------------------------------------------------
+
+
+@pytest.fixture
+def no_crc_echo(seaweed):
+    """SeaweedFS behind a proxy that drops x-amz-checksum-crc32 from every answer, as a store
+    without flexible checksums would (it verifies Content-MD5 like every S3 store)."""
+    from orbit_provider.testing.faultproxy import FaultProxy
+
+    with FaultProxy(
+        seaweed.endpoint, rate=0.0, strip_response_headers=("x-amz-checksum-crc32",)
+    ) as proxy:
+        yield proxy
+
+
+def part_requests(proxy) -> list[frozenset[str]]:
+    return [h for method, path, h in proxy.seen if method == "PUT" and "partNumber=" in path]
+
+
+def test_a_store_ignoring_crc32_gets_content_md5_and_etags_are_checked(
+    seaweed, seaweed_bucket, no_crc_echo, tmp_path
+):
+    from orbit_provider.testing.clients import client_for
+
+    client = client_for(seaweed, seaweed_bucket, endpoint=no_crc_echo.endpoint,
+                        parallel_operations=1)  # fmt: skip
+    path = write_file(tmp_path, RAGGED, seed=13)
+    result = client.upload_file(path, "k")
+    assert client.download_bytes("k") == path.read_bytes()
+    sent = part_requests(no_crc_echo)
+    assert len(sent) == result.parts == 5
+    assert "content-md5" not in sent[0]  # part 1: checked afterwards by its MD5 ETag
+    assert all("content-md5" in h for h in sent[1:])  # then the store verifies each part
+    # the client remembers: single PUTs now carry Content-MD5 from the start
+    client.upload_file(write_file(tmp_path, 1000, name="small"), "small")
+    client.upload_bytes(b"tiny", "tiny")
+    puts = [(p, h) for m, p, h in no_crc_echo.seen if m == "PUT" and "partNumber=" not in p]
+    assert [p.split("?")[0].rsplit("/", 1)[1] for p, _ in puts] == ["small", "tiny"]
+    assert all("content-md5" in h for _, h in puts)
+    assert client.download_bytes("small") == (tmp_path / "small").read_bytes()
+
+
+def test_a_wrong_content_md5_is_refused_by_the_store(
+    seaweed, seaweed_bucket, no_crc_echo, tmp_path, monkeypatch
+):
+    from orbit_provider.testing.clients import client_for
+
+    client = client_for(seaweed, seaweed_bucket, endpoint=no_crc_echo.endpoint,
+                        parallel_operations=1)  # fmt: skip
+    data = random.Random(14).randbytes(RAGGED)
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    marker = data[2 * CHUNK : 2 * CHUNK + 64]  # part 3
+    real = upload_module.part_md5
+    monkeypatch.setattr(
+        upload_module, "part_md5",
+        lambda d: ("0" * 32) if bytes(d[:64]) == marker else real(d),
+    )  # fmt: skip
+    with pytest.raises(UploadInterrupted) as info:
+        client.upload_file(path, "k")
+    assert info.value.code == "BadDigest"
+    assert not client.exists("k")
+    assert sorted(parts_of(client, "k", info.value.upload_id)) == [1, 2]
+
+
+def test_a_part_whose_etag_is_not_our_md5_is_caught(
+    seaweed, seaweed_bucket, no_crc_echo, tmp_path, monkeypatch
+):
+    """Part 1 goes out before we know the store ignores CRC32: its ETag is the check."""
+    from orbit_provider.testing.clients import client_for
+
+    client = client_for(seaweed, seaweed_bucket, endpoint=no_crc_echo.endpoint,
+                        parallel_operations=1)  # fmt: skip
+    path = write_file(tmp_path, 2 * CHUNK, seed=15)
+    monkeypatch.setattr(upload_module, "part_md5", lambda d: "0" * 32)
+    with pytest.raises(UploadInterrupted) as info:
+        client.upload_file(path, "k")
+    assert "is not the MD5 of the bytes we sent" in str(info.value)
+    assert not client.exists("k")
