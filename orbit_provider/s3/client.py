@@ -204,8 +204,11 @@ class S3Client:
     def check_stored(
         self, key: str, crc: str | None, resp: dict, what: str, md5_hex: Callable[[], str]
     ) -> bool:
-        """stored_check.check_stored, remembering a store that ignores our CRC32."""
-        acknowledged = check_stored(self.bucket, key, crc, resp, what, md5_hex)
+        """stored_check.check_stored, remembering a store that ignores our CRC32 (and saying
+        so once, not for every part)."""
+        acknowledged = check_stored(
+            self.bucket, key, crc, resp, what, md5_hex, warn=not self.store_ignores_crc32
+        )
         if not acknowledged:
             self.store_ignores_crc32 = True
         return acknowledged

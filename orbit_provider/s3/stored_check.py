@@ -25,12 +25,14 @@ def check_stored(
     resp: dict[str, Any],
     what: str,
     md5_hex: Callable[[], str],
+    *,
+    warn: bool = True,
 ) -> bool:
     """Raise IntegrityError when the store's answer shows other bytes than we sent.
 
     Returns True when the store acknowledged our CRC32 (or none was sent), False when it
     ignored it: the bytes were then checked by MD5 ETag (`md5_hex` computes ours), or could
-    not be checked at all when the ETag is not an MD5 (SSE-KMS, SSE-C).
+    not be checked at all when the ETag is not an MD5 (SSE-KMS, SSE-C): logged when `warn`.
     """
     if not sent_crc:
         return True
@@ -54,7 +56,7 @@ def check_stored(
                 bucket=bucket,
                 key=key,
             )
-    else:
+    elif warn:
         log.warning(
             "s3://%s/%s: %s: the store neither verified our CRC32 nor returned an MD5 ETag; "
             "only the size can be checked",

@@ -37,6 +37,13 @@ def test_without_an_echo_or_md5_etag_only_a_warning(caplog):
     assert "only the size can be checked" in caplog.text
 
 
+def test_the_warning_can_be_left_out(caplog):
+    caplog.set_level(logging.WARNING, logger="orbit_provider")
+    resp = {"ETag": '"kms-style-etag-not-md5"'}
+    assert check_stored("b", "k", "AAAAAA==", resp, "part 2", lambda: MD5, warn=False) is False
+    assert caplog.text == ""
+
+
 def test_nothing_sent_nothing_to_check():
     def never() -> str:
         raise AssertionError("MD5 computed without need")
