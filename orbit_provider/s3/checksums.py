@@ -89,6 +89,11 @@ def md5_hex(data: bytes | bytearray | memoryview) -> str:
     return hashlib.md5(data).hexdigest()
 
 
+def b64_of_hex(digest_hex: str) -> str:
+    """A hex digest in the base64 form headers use (Content-MD5 from an MD5 we already have)."""
+    return base64.b64encode(bytes.fromhex(digest_hex)).decode("ascii")
+
+
 def multipart_etag(part_md5_hex: list[str]) -> str:
     """The ETag S3 gives a multipart upload: md5 of the part md5s, '-N'."""
     raw = b"".join(bytes.fromhex(h) for h in part_md5_hex)

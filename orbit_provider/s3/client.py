@@ -188,18 +188,19 @@ class S3Client:
 
     def integrity_args(
         self, data: bytes | bytearray | memoryview, args: dict[str, Any]
-    ) -> str | None:
-        """Add the checksums a PUT of `data` carries to `args`; return the CRC32 sent.
-
-        A signed CRC32 with verify_checksums, plus Content-MD5 once this store showed that it
-        ignores CRC32 (stored_check.py)."""
+    ) -> tuple[str | None, str | None]:
+        """Add the checksums a PUT of `data` carries to `args`: a signed CRC32 with
+        verify_checksums, plus Content-MD5 once this store showed that it ignores CRC32
+        (stored_check.py). Returns (CRC32 sent, MD5 hex sent), None where not sent."""
         if not self.config.verify_checksums:
-            return None
+            return None, None
         crc = checksums.crc32_b64(checksums.crc32(data))
         args["ChecksumCRC32"] = crc
-        if self.store_ignores_crc32:
-            args["ContentMD5"] = checksums.md5_b64(data)
-        return crc
+        if not self.store_ignores_crc32:
+            return crc, None
+        md5 = checksums.md5_hex(data)
+        args["ContentMD5"] = checksums.b64_of_hex(md5)
+        return crc, md5
 
     def check_stored(
         self, key: str, crc: str | None, resp: dict, what: str, md5_hex: Callable[[], str]
@@ -273,11 +274,11 @@ class S3Client:
             raise ConfigError("data: a single PUT holds at most 5 GiB; use upload_file")
         args = self.write_args(storage_class, sse, metadata, content_type, tags)
         body = bytes(data) if not isinstance(data, bytes) else data
-        crc = self.integrity_args(body, args)
+        crc, md5 = self.integrity_args(body, args)
         if if_none_match:
             args["IfNoneMatch"] = "*"
         resp = self.call("put_object", key=key, Body=body, **args)
-        self.check_stored(key, crc, resp, "PutObject", lambda: checksums.md5_hex(body))
+        self.check_stored(key, crc, resp, "PutObject", lambda: md5 or checksums.md5_hex(body))
         return PutResult(
             key=key,
             etag=checksums.plain_etag(resp.get("ETag")),

@@ -60,21 +60,13 @@ class RedactCredentials(logging.Filter):
         return True
 
 
-_installed = False
 _lock = threading.Lock()
 
 
 def install() -> None:
     """Add the filter to botocore's request loggers (idempotent, thread-safe)."""
-    global _installed
-    if _installed:
-        return
     with _lock:
-        if _installed:
-            return
-        shared = RedactCredentials()
         for name in LOGGERS:
             logger = logging.getLogger(name)
             if not any(isinstance(f, RedactCredentials) for f in logger.filters):
-                logger.addFilter(shared)
-        _installed = True
+                logger.addFilter(RedactCredentials())

@@ -10,7 +10,6 @@ calling upload_file again, from this or any other process, resumes it (upload_re
 
 from __future__ import annotations
 
-import base64
 import logging
 import os
 import threading
@@ -154,9 +153,9 @@ def _put_single(
         change = local.changed()
         if change:
             raise _file_changed(client, key, local, change)
-        crc = client.integrity_args(data, args)
+        crc, md5 = client.integrity_args(data, args)
         resp = _send(client, "put_object", key, data, limiter, **args)
-        client.check_stored(key, crc, resp, "PutObject", lambda: part_md5(data))
+        client.check_stored(key, crc, resp, "PutObject", lambda: md5 or part_md5(data))
     except OSError as exc:
         error = S3Error(f"{local.path}: cannot be read: {exc}", key=key, code="LocalReadError")
         tracker.fail(error)
@@ -449,7 +448,7 @@ def part_md5(data: bytes | memoryview) -> str:
 
 
 def _md5_b64(md5_hex: str | None) -> str | None:
-    return base64.b64encode(bytes.fromhex(md5_hex)).decode("ascii") if md5_hex else None
+    return checksums.b64_of_hex(md5_hex) if md5_hex else None
 
 
 def part_crc32(data: bytes | memoryview) -> int:
