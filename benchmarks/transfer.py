@@ -37,7 +37,7 @@ from benchmarks.harness import (
     write_results,
 )
 from orbit_provider.s3.config import S3Config
-from orbit_provider.s3.upload_plan import upload_part_size
+from orbit_provider.s3.transfer.upload_plan import upload_part_size
 
 LABELS = {
     "orbit": "orbit_provider",

@@ -13,10 +13,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from orbit_provider.s3.assume_role import AssumeRole, assume_role_session
 from orbit_provider.s3.client import S3Client
 from orbit_provider.s3.config import Credentials, S3Config, ServerSideEncryption
 from orbit_provider.s3.errors import ConfigError
+from orbit_provider.s3.wire.assume_role import AssumeRole, assume_role_session
 
 ORBIT_CONN_TYPE = "orbit_s3"
 AWS_CONN_TYPE = "aws"

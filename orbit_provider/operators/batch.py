@@ -14,8 +14,9 @@ from typing import Any
 
 from orbit_provider.operators._batch import OrbitBatchBaseOperator
 from orbit_provider.operators.base import OrbitBaseOperator, is_unrendered
-from orbit_provider.s3.batch_copy import CopyPlanner
-from orbit_provider.s3.batch_plan import (
+from orbit_provider.s3.batch.copy import CopyPlanner
+from orbit_provider.s3.batch.listing import as_datetime, filter_objects
+from orbit_provider.s3.batch.plan import (
     DEFAULT_MAX_LISTED,
     check_copy_target,
     plan_batch,
@@ -24,7 +25,6 @@ from orbit_provider.s3.batch_plan import (
 from orbit_provider.s3.config import StorageClass, validate_bucket_name, validate_key
 from orbit_provider.s3.errors import ConfigError
 from orbit_provider.s3.limits import validate_metadata, validate_tags
-from orbit_provider.s3.listing import as_datetime, filter_objects
 
 _SOURCE_FIELDS = ("keys", "prefix", "suffix", "modified_after", "modified_before")
 

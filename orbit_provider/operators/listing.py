@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from orbit_provider.operators.base import OrbitBaseOperator, OrbitTaskError
+from orbit_provider.s3.batch.listing import as_datetime, filter_objects, shard
 from orbit_provider.s3.errors import ConfigError
-from orbit_provider.s3.listing import as_datetime, filter_objects, shard
 from orbit_provider.s3.progress import BatchProgress
 
 RECOMMENDED_MAX_KEYS = 100_000

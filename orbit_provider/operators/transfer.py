@@ -21,9 +21,9 @@ from orbit_provider.operators._summary import (
 from orbit_provider.operators.base import OrbitBaseOperator, OrbitTaskError, is_template
 from orbit_provider.s3.config import ServerSideEncryption, StorageClass
 from orbit_provider.s3.errors import S3Error
-from orbit_provider.s3.local_tree import plan_downloads, plan_uploads
-from orbit_provider.s3.paths import safe_join
 from orbit_provider.s3.progress import BatchProgress
+from orbit_provider.s3.transfer.local_tree import plan_downloads, plan_uploads
+from orbit_provider.s3.transfer.paths import safe_join
 
 
 def _overrides(chunk_size: int | None, parallel_operations: int | None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from orbit_provider.operators._batch import OrbitBatchBaseOperator
 from orbit_provider.operators.base import OrbitBaseOperator, is_unrendered
 from orbit_provider.s3.config import validate_key
 from orbit_provider.s3.errors import ConfigError
-from orbit_provider.s3.versioning import parse_timestamp
+from orbit_provider.s3.versions.versioning import parse_timestamp
 
 ACTIONS = ("enable", "suspend", "status")
 

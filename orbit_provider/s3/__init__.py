@@ -9,8 +9,6 @@ from orbit_provider.s3.config import (
     ServerSideEncryption,
     StorageClass,
 )
-from orbit_provider.s3.download import DownloadResult
-from orbit_provider.s3.incomplete_uploads import IncompleteUpload
 from orbit_provider.s3.models import (
     CopyResult,
     DeleteResult,
@@ -19,7 +17,6 @@ from orbit_provider.s3.models import (
     ObjectSummary,
     PutResult,
 )
-from orbit_provider.s3.paths import safe_join
 from orbit_provider.s3.progress import (
     BatchProgress,
     PartCompleted,
@@ -34,10 +31,13 @@ from orbit_provider.s3.progress import (
     TransferStats,
 )
 from orbit_provider.s3.recovery import Backoff, CircuitBreaker, RetryPolicy, with_retry
-from orbit_provider.s3.rollback import RollbackAction, RollbackPlan, RollbackResult
-from orbit_provider.s3.upload import UploadResult
-from orbit_provider.s3.upload_resume import ResumeToken
-from orbit_provider.s3.versioning import (
+from orbit_provider.s3.transfer.download import DownloadResult
+from orbit_provider.s3.transfer.incomplete_uploads import IncompleteUpload
+from orbit_provider.s3.transfer.paths import safe_join
+from orbit_provider.s3.transfer.upload import UploadResult
+from orbit_provider.s3.transfer.upload_resume import ResumeToken
+from orbit_provider.s3.versions.rollback import RollbackAction, RollbackPlan, RollbackResult
+from orbit_provider.s3.versions.versioning import (
     DeleteMarker,
     ObjectVersion,
     TimeRestore,

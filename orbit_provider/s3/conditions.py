@@ -12,12 +12,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from orbit_provider.s3.batch.restore import restore_status
 from orbit_provider.s3.config import validate_key
 from orbit_provider.s3.errors import ArchivedObject, ConfigError, NotFound
+from orbit_provider.s3.transfer.incomplete_uploads import iter_incomplete_uploads
+from orbit_provider.s3.versions.versioning import is_newer_version
 
 if TYPE_CHECKING:
-    from orbit_provider.s3.client import S3Client
     from orbit_provider.s3.models import ObjectMetadata
+    from orbit_provider.s3.session import S3Session
 
 NULL_VERSION = "null"  # S3's version id of an object written while versioning was off
 DETAIL_LIMIT = 100  # at most this many keys are described in `details`, so XComs stay small
@@ -88,7 +91,7 @@ def _validate_version_id(version_id: str | None) -> str | None:
 
 
 def object_ready(
-    client: S3Client,
+    client: S3Session,
     key: str,
     *,
     min_size: int | None = None,
@@ -104,7 +107,7 @@ def object_ready(
 
 
 def _object_ready(
-    client: S3Client,
+    client: S3Session,
     key: str,
     min_size: int | None,
     no_pending_upload: bool,
@@ -135,7 +138,7 @@ def _object_ready(
     return ConditionResult(True, f"{where} is ready", details)
 
 
-def _head(client: S3Client, key: str, *, check_bucket: bool = True) -> ObjectMetadata | None:
+def _head(client: S3Session, key: str, *, check_bucket: bool = True) -> ObjectMetadata | None:
     """HeadObject, or None when the key does not exist (a missing bucket still raises, unless
     `check_bucket` is False: then the caller checks the bucket once for many keys)."""
     try:
@@ -148,26 +151,24 @@ def _head(client: S3Client, key: str, *, check_bucket: bool = True) -> ObjectMet
     return None
 
 
-def bucket_must_exist(client: S3Client) -> None:
+def bucket_must_exist(client: S3Session) -> None:
     """NotFound naming the bucket when it is missing. A 404 to HEAD of a key has no body, so
     some stores (SeaweedFS) give no way to tell a missing bucket from a missing key."""
     client.call("head_bucket")
 
 
-def _pending_uploads(client: S3Client, prefix: str, *, exact: bool) -> list[Any]:
+def _pending_uploads(client: S3Session, prefix: str, *, exact: bool) -> list[Any]:
     """Unfinished multipart uploads of exactly `prefix` (exact) or under it."""
-    from orbit_provider.s3.incomplete_uploads import iter_incomplete_uploads
 
     uploads = iter_incomplete_uploads(client, prefix)
     return [u for u in uploads if u.key == prefix] if exact else list(uploads)
 
 
 def _is_newer(
-    client: S3Client, key: str, head: ObjectMetadata, version_id: str
+    client: S3Session, key: str, head: ObjectMetadata, version_id: str
 ) -> tuple[bool, str]:
     """Whether the current version of `key` was written after `version_id` (NotFound when
     `version_id` is not a version of the key: a typo must not wait for ever)."""
-    from orbit_provider.s3.versioning import is_newer_version
 
     where = f"s3://{client.bucket}/{key}"
     current = head.version_id or NULL_VERSION
@@ -195,7 +196,7 @@ def describe(head: ObjectMetadata) -> dict[str, Any]:
 
 
 def keys_ready(
-    client: S3Client,
+    client: S3Session,
     keys: Sequence[str] | None = None,
     prefix: str | None = None,
     min_count: int = 1,
@@ -218,7 +219,7 @@ def keys_ready(
 
 
 def _all_keys_ready(
-    client: S3Client, keys: list[str], min_size: int | None, no_pending_upload: bool
+    client: S3Session, keys: list[str], min_size: int | None, no_pending_upload: bool
 ) -> ConditionResult:
     found: list[dict[str, Any]] = []
     waiting: list[str] = []
@@ -249,7 +250,7 @@ def _all_keys_ready(
 
 
 def _prefix_ready(
-    client: S3Client,
+    client: S3Session,
     prefix: str,
     min_count: int,
     min_size: int | None,
@@ -304,7 +305,7 @@ def _prefix_ready(
 
 
 def objects_ready(
-    client: S3Client,
+    client: S3Session,
     *,
     key: str | None = None,
     keys: Sequence[str] | None = None,
@@ -332,7 +333,7 @@ def objects_ready(
 
 
 def restored(
-    client: S3Client, keys: Sequence[str], *, fail_if_not_requested: bool = False
+    client: S3Session, keys: Sequence[str], *, fail_if_not_requested: bool = False
 ) -> ConditionResult:
     """Whether every key is readable: restored from its archive class, or never archived.
 
@@ -350,7 +351,7 @@ def restored(
     expires: dict[str, str] = {}
     for key in keys:
         try:
-            status = client.restore_status(key)
+            status = restore_status(client, key)
         except NotFound as exc:
             if exc.key is None:
                 raise

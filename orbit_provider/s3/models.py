@@ -7,7 +7,7 @@ from typing import Any
 
 import pendulum
 
-from orbit_provider.s3.checksums import plain_etag
+from orbit_provider.s3.wire.checksums import plain_etag
 
 
 def to_datetime(value: Any) -> pendulum.DateTime | None:

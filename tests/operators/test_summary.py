@@ -16,9 +16,9 @@ from orbit_provider.operators._summary import (
     transfer_summary,
 )
 from orbit_provider.s3.batch import BatchResult, KeyOutcome
-from orbit_provider.s3.download import DownloadResult
 from orbit_provider.s3.models import CopyResult
-from orbit_provider.s3.upload import UploadResult
+from orbit_provider.s3.transfer.download import DownloadResult
+from orbit_provider.s3.transfer.upload import UploadResult
 
 MIB = 1024 * 1024
 

@@ -1,0 +1,424 @@
+"""The batch engine: runs one operation over any iterable of keys, concurrently and boundedly.
+
+- Keys are pulled lazily: at most `2 * max_concurrent` tasks (a task is one key, or one chunk
+  of keys for DeleteObjects) are read ahead of the work, so a generator of millions of keys
+  is never materialized. `results` still holds one entry per key: that is the contract.
+- A `Collection` input (list, tuple, set, ...) is validated in full before the first request
+  (bad input raises ConfigError, nothing is changed); an iterator is validated key by key as
+  it is read, and a bad key fails on its own (code "ConfigError") without a request.
+- Repeated keys are processed once: later repeats are skipped and counted in `duplicates`.
+- All accounting happens on the calling thread; workers only run the operation.
+- Timeouts: a key whose operation runs longer than `operation_timeout` is failed with code
+  "Timeout" and abandoned. Python cannot kill a thread, so its request finishes in the
+  background, bounded by the client's socket read timeout (`S3Config.timeout_seconds`);
+  the operations are idempotent, so a rerun repairs what a late finish did or did not do.
+- Retries: the batch's requests go through a view of the client whose own retry policy is a
+  single attempt, and each key's whole operation is retried under `BatchConfig.retry_policy`
+  (one retry layer, attempts not multiplied). The client's circuit breaker still sees every
+  request; once it opens, the remaining keys fail at once with CircuitOpen.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from orbit_provider.s3.batch.models import (
+    BatchConfig,
+    BatchResult,
+    KeyOutcome,
+    KeyStatus,
+    is_already,
+)
+from orbit_provider.s3.config import validate_key
+from orbit_provider.s3.errors import CircuitOpen, ConfigError, S3Error, classify
+from orbit_provider.s3.progress import BatchProgress, ProgressReporter
+from orbit_provider.s3.recovery import CircuitBreaker, RetryPolicy, with_retry
+from orbit_provider.s3.session import S3Session
+from orbit_provider.s3.wire.ratelimit import TokenBucket
+
+log = logging.getLogger("orbit_provider.s3.batch")
+
+P = TypeVar("P")
+
+#: Seconds between two BatchProgress events (the final one is always sent).
+PROGRESS_INTERVAL = 1.0
+
+
+@dataclass(frozen=True)
+class Done:
+    """A successful key; `detail` e.g. "already_done"."""
+
+    detail: str | None = None
+
+
+Outcome = Done | S3Error
+
+
+@dataclass
+class _Task(Generic[P]):
+    items: list[tuple[str, P]]
+    started: float | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _RateLimitedBoto:
+    """A view of a boto3 client that takes one token before every API request."""
+
+    def __init__(self, boto: Any, limiter: TokenBucket) -> None:
+        self._boto = boto
+        self._limiter = limiter
+        self.request_limiter = limiter  # for requests sent around botocore (copy_http)
+        self._operations = set(boto.meta.method_to_api_mapping)
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._boto, name)
+        if name not in self._operations:
+            return attr
+
+        def limited(*args: Any, **kwargs: Any) -> Any:
+            self._limiter.acquire()
+            return attr(*args, **kwargs)
+
+        return limited
+
+
+def batch_client(client: Any, config: BatchConfig) -> Any:
+    """The client a batch talks through: same boto3 client (pool, credentials), same circuit
+    breaker, one attempt per request (the engine retries per key) and the rate limit."""
+    limiter = config.limiter()
+    boto = client.s3 if limiter is None else _RateLimitedBoto(client.s3, limiter)
+    return S3Session(
+        client.config,
+        retry_policy=RetryPolicy(max_attempts=1),
+        circuit_breaker=client.circuit_breaker,
+        boto_client=boto,
+    )
+
+
+def request_limiter(bc: Any) -> TokenBucket | None:
+    """The rate limit of a batch client's requests (None: unlimited)."""
+    return getattr(bc.s3, "request_limiter", None)
+
+
+def item_key(item: Any) -> str:
+    """The object key of a batch item: a key string, or anything with `.key` (ObjectSummary)."""
+    if isinstance(item, str):
+        return item
+    key = getattr(item, "key", None)
+    if isinstance(key, str):
+        return key
+    raise ConfigError(
+        f"keys: expected a key string or an object with .key, got {type(item).__name__}"
+    )
+
+
+def result_key_of(item: Any) -> str:
+    """The `results` key of a per-key item (its repr when it is not a key at all)."""
+    try:
+        return item_key(item)
+    except ConfigError:
+        return repr(item)
+
+
+def checked_key(item: Any) -> str:
+    """`item_key`, checked: a bad key raises ConfigError naming it."""
+    key = item_key(item)
+    validate_key(key, f"keys: {key[:80]!r}")
+    return key
+
+
+def outcome_of(exc: BaseException, key: str | None = None) -> S3Error:
+    """Any failure as an S3Error (ConfigError included)."""
+    return classify(exc, key=key)
+
+
+class BatchRun(Generic[P]):
+    """One batch: pulls keys, schedules tasks, collects outcomes, emits progress."""
+
+    def __init__(
+        self,
+        operation: str,
+        config: BatchConfig,
+        run_task: Callable[[list[tuple[str, P]]], dict[str, Outcome]],
+        *,
+        breaker: CircuitBreaker | None = None,
+        progress: ProgressReporter | None = None,
+        chunk_size: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+        progress_interval: float = PROGRESS_INTERVAL,
+    ) -> None:
+        self.operation = operation
+        self.config = config
+        self.run_task = run_task
+        self.breaker = breaker
+        self.progress = progress
+        self.chunk_size = chunk_size
+        self.clock = clock
+        self.progress_interval = progress_interval
+        self.results: dict[str, KeyOutcome] = {}
+        self.errors: list[tuple[str, str, str]] = []
+        self.counts = {s: 0 for s in KeyStatus}
+        self.already_done = 0
+        self.duplicates = 0
+        self._seen: set[str] = set()
+        self._pending: dict[Future, _Task[P]] = {}
+        self._stop = False
+        self._total: int | None = None
+        self._last_progress = float("-inf")
+
+    # -- input ----------------------------------------------------------------------------
+
+    def _prepared(
+        self, items: Iterable[Any], key_of: Callable[[Any], str], prepare: Callable[[Any], P]
+    ) -> Iterator[tuple[str, P | S3Error]]:
+        """(result key, prepared item or its ConfigError), duplicates dropped, lazily."""
+        for item in items:
+            key = key_of(item)
+            if key in self._seen:
+                self.duplicates += 1
+                continue
+            self._seen.add(key)
+            try:
+                yield key, prepare(item)
+            except ConfigError as exc:
+                yield key, exc
+
+    def _source(
+        self, items: Iterable[Any], key_of: Callable[[Any], str], prepare: Callable[[Any], P]
+    ) -> Iterator[tuple[str, P | S3Error]]:
+        if isinstance(items, Collection) and not isinstance(items, str | bytes):
+            prepared = list(self._prepared(items, key_of, prepare))
+            for _, value in prepared:
+                if isinstance(value, ConfigError):
+                    raise value
+            self._total = len(prepared)
+            return iter(prepared)
+        if isinstance(items, str | bytes):
+            raise ConfigError("keys: expected an iterable of keys, got a single string")
+        return self._prepared(items, key_of, prepare)
+
+    # -- running --------------------------------------------------------------------------
+
+    def run(
+        self,
+        items: Iterable[Any],
+        key_of: Callable[[Any], str],
+        prepare: Callable[[Any], P],
+    ) -> BatchResult:
+        source = self._source(items, key_of, prepare)
+        started = self.clock()
+        window = 2 * self.config.max_concurrent
+        pool = ThreadPoolExecutor(
+            max_workers=self.config.max_concurrent, thread_name_prefix=f"orbit-{self.operation}"
+        )
+        try:
+            chunk: list[tuple[str, P]] = []
+            for key, value in source:
+                if isinstance(value, S3Error):
+                    self._record(key, value)
+                    continue
+                if self._stop:
+                    self._record(key, None)
+                    continue
+                chunk.append((key, value))
+                if len(chunk) >= self.chunk_size:
+                    self._schedule(pool, chunk, window)
+                    chunk = []
+            if chunk:
+                self._schedule(pool, chunk, window)
+            if self._total is None:
+                self._total = len(self.results) + sum(len(t.items) for t in self._pending.values())
+            while self._pending:
+                self._drain()
+        finally:
+            for fut in self._pending:
+                fut.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
+        self._emit(final=True)
+        return BatchResult(
+            total=len(self.results),
+            successful=self.counts[KeyStatus.SUCCEEDED],
+            failed=self.counts[KeyStatus.FAILED],
+            results=self.results,
+            errors=self.errors,
+            duration=max(self.clock() - started, 0.0),
+            not_run=self.counts[KeyStatus.NOT_RUN],
+            already_done=self.already_done,
+            duplicates=self.duplicates,
+            operation=self.operation,
+        )
+
+    def _schedule(self, pool: ThreadPoolExecutor, chunk: list[tuple[str, P]], window: int) -> None:
+        while len(self._pending) >= window:
+            self._drain()
+        if self._stop:
+            for key, _ in chunk:
+                self._record(key, None)
+            return
+        if self.breaker is not None and self.breaker.is_open:
+            for key, _ in chunk:
+                self._record(
+                    key,
+                    CircuitOpen(
+                        f"{self.operation} of {key!r} not attempted: circuit open after repeated "
+                        "failures of the endpoint",
+                        key=key,
+                    ),
+                )
+            return
+        task: _Task[P] = _Task(chunk)
+        self._pending[pool.submit(self._work, task)] = task
+
+    def _work(self, task: _Task[P]) -> dict[str, Outcome]:
+        with task.lock:
+            task.started = self.clock()
+        return self.run_task(task.items)
+
+    def _drain(self) -> None:
+        """Wait for at least one task to finish or time out, and account for it."""
+        timeout = self.progress_interval
+        limit = self.config.operation_timeout
+        if limit is not None:
+            now = self.clock()
+            for task in self._pending.values():
+                with task.lock:
+                    started = task.started
+                if started is not None:
+                    timeout = min(timeout, max(started + limit - now, 0.0))
+        done, _ = wait(list(self._pending), timeout=timeout, return_when=FIRST_COMPLETED)
+        for fut in done:
+            task = self._pending.pop(fut)
+            self._finish(fut, task)
+        if limit is not None:
+            self._expire(limit)
+        self._emit()
+
+    def _finish(self, fut: Future, task: _Task[P]) -> None:
+        if fut.cancelled():
+            for key, _ in task.items:
+                self._record(key, None)
+            return
+        exc = fut.exception()
+        if exc is not None:  # run_task itself failed: every key of the task failed with it
+            for key, _ in task.items:
+                self._record(key, outcome_of(exc, key))
+            return
+        outcomes = fut.result()
+        for key, _ in task.items:
+            self._record(
+                key,
+                outcomes.get(key)
+                or S3Error(
+                    f"{self.operation}: no outcome for {key!r}", key=key, code="MissingResult"
+                ),
+            )
+
+    def _expire(self, limit: float) -> None:
+        now = self.clock()
+        for fut, task in list(self._pending.items()):
+            with task.lock:
+                started = task.started
+            if started is not None and now - started >= limit and not fut.done():
+                del self._pending[fut]  # abandoned: its late result is ignored
+                for key, _ in task.items:
+                    self._record(
+                        key,
+                        S3Error(
+                            f"{self.operation} of {key!r} took longer than operation_timeout="
+                            f"{limit}s; abandoned",
+                            key=key,
+                            code="Timeout",
+                        ),
+                    )
+
+    # -- accounting -----------------------------------------------------------------------
+
+    def _record(self, key: str, outcome: Outcome | None) -> None:
+        """Record one key's outcome; None means it did not run."""
+        if key in self.results:  # cannot happen; guard the exactly-once promise
+            raise RuntimeError(f"batch engine recorded {key!r} twice")
+        if outcome is None:
+            self.results[key] = KeyOutcome(KeyStatus.NOT_RUN.value, "not run: fail_fast stopped")
+            self.counts[KeyStatus.NOT_RUN] += 1
+        elif isinstance(outcome, Done):
+            self.results[key] = KeyOutcome(KeyStatus.SUCCEEDED.value, outcome.detail)
+            self.counts[KeyStatus.SUCCEEDED] += 1
+            self.already_done += is_already(outcome.detail)
+        else:
+            code = outcome.code or type(outcome).__name__
+            self.results[key] = KeyOutcome(KeyStatus.FAILED.value, outcome.message, code)
+            self.errors.append((key, code, outcome.message))
+            self.counts[KeyStatus.FAILED] += 1
+            if self.config.fail_fast and not self._stop:
+                self._stop = True
+                log.warning("%s: fail_fast: stopping after %s failed", self.operation, key)
+                for fut in list(self._pending):
+                    if fut.cancel():
+                        task = self._pending.pop(fut)
+                        for k, _ in task.items:
+                            self._record(k, None)
+
+    def _emit(self, final: bool = False) -> None:
+        if self.progress is None:
+            return
+        now = self.clock()
+        if not final and now - self._last_progress < self.progress_interval:
+            return
+        self._last_progress = now
+        self.progress.emit(
+            BatchProgress(
+                operation=self.operation,
+                completed=len(self.results),
+                successful=self.counts[KeyStatus.SUCCEEDED],
+                failed=self.counts[KeyStatus.FAILED],
+                total=self._total,
+            )
+        )
+
+
+def per_key(
+    op: Callable[[str, P], str | None], policy: RetryPolicy, sleep: Callable[[float], None]
+) -> Callable[[list[tuple[str, P]]], dict[str, Outcome]]:
+    """A task runner for one-key tasks: `op(key, item)` returns a success detail or raises;
+    the whole key's operation is retried under `policy`."""
+
+    def run(items: list[tuple[str, P]]) -> dict[str, Outcome]:
+        out: dict[str, Outcome] = {}
+        for key, item in items:
+            try:
+                detail = with_retry(policy, lambda k=key, i=item: op(k, i), None, sleep, key=key)
+                out[key] = Done(detail)
+            except Exception as exc:  # every failure is this key's outcome
+                out[key] = outcome_of(exc, key)
+        return out
+
+    return run
+
+
+def run_batch(
+    client: Any,
+    operation: str,
+    items: Iterable[Any],
+    op: Callable[[Any, str, P], str | None],
+    config: BatchConfig,
+    *,
+    prepare: Callable[[Any], P],
+    key_of: Callable[[Any], str],
+    progress: ProgressReporter | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    bc: Any = None,
+) -> BatchResult:
+    """Run `op(batch_client, key, prepared)` for every key under `config` (`bc`: the batch
+    client to use, e.g. one whose rate limit other requests of the batch share)."""
+    if bc is None:
+        bc = batch_client(client, config)
+    runner = per_key(lambda key, item: op(bc, key, item), config.retry_policy(), sleep)
+    return BatchRun(
+        operation, config, runner, breaker=client.circuit_breaker, progress=progress
+    ).run(items, key_of, prepare)

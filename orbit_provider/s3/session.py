@@ -1,0 +1,293 @@
+"""S3Session: what every feature of the core talks through.
+
+One thread-safe boto3 client (botocore retries off, a pool sized for the parallelism), the one
+retrying call under the RetryPolicy and the circuit breaker, the write and integrity arguments,
+and the raw single-object requests (HEAD, list, delete, tags) that transfers, batches and
+versioning build on. Feature modules take an S3Session; `S3Client` (client.py) is the facade
+on top that composes them, and nothing in the core imports it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import boto3
+from botocore.config import Config as BotoConfig
+
+from orbit_provider import __version__
+from orbit_provider.s3.config import S3Config, ServerSideEncryption, StorageClass, validate_key
+from orbit_provider.s3.errors import ConfigError, NotFound
+from orbit_provider.s3.limits import encode_tags, validate_metadata, validate_tags
+from orbit_provider.s3.models import DeleteResult, ListPage, ObjectMetadata, ObjectSummary
+from orbit_provider.s3.recovery import CircuitBreaker, RetryPolicy, with_retry
+from orbit_provider.s3.wire import checksums, log_redaction
+from orbit_provider.s3.wire.stored_check import check_stored
+
+T = TypeVar("T")
+
+
+def build_boto_client(
+    config: S3Config, pool_size: int | None = None, session: Any = None
+) -> Any:
+    """A boto3 S3 client for `config`: botocore retries off, our own checksums, pool sized.
+
+    `session`: a ready boto3 Session (e.g. with assumed-role credentials) used instead of
+    the config's credentials/profile.
+    """
+    log_redaction.install()  # botocore's DEBUG logs would print the session token
+    if session is None and config.credentials is not None:
+        session = boto3.session.Session(
+            aws_access_key_id=config.credentials.access_key_id,
+            aws_secret_access_key=config.credentials.secret_access_key,
+            aws_session_token=config.credentials.session_token,
+            region_name=config.region,
+        )
+    elif session is None:  # the standard chain: env, ~/.aws files, container and instance roles
+        session = boto3.session.Session(profile_name=config.profile, region_name=config.region)
+    boto_config = BotoConfig(
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        max_pool_connections=pool_size or max(32, config.parallel_operations * 2),
+        connect_timeout=min(config.timeout_seconds, 60),
+        read_timeout=config.timeout_seconds,
+        tcp_keepalive=True,
+        signature_version="s3v4",
+        user_agent_extra=f"orbit-provider/{__version__}",
+        # We compute and verify checksums ourselves (cheap CRC32), so botocore neither adds
+        # its own nor SHA256-signs payloads (2.5 CPU-s/GiB over http, see docs/architecture.md).
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        s3={
+            "addressing_style": "path" if config.force_path_style else "auto",
+            "payload_signing_enabled": False,
+        },
+    )
+    return session.client(
+        "s3",
+        endpoint_url=config.endpoint,
+        region_name=config.region,
+        config=boto_config,
+    )
+
+
+
+
+class S3Session:
+    """The boto3 client, the retrying call and the per-store state of one S3Config."""
+
+    def __init__(
+        self,
+        config: S3Config,
+        *,
+        retry_policy: RetryPolicy | None = None,
+        circuit_breaker: CircuitBreaker | None = None,
+        boto_client: Any = None,
+        boto_session: Any = None,
+    ) -> None:
+        if not isinstance(config, S3Config):
+            raise ConfigError("config: must be an S3Config")
+        self.config = config
+        self.retry_policy = retry_policy or RetryPolicy.client_default(config.max_retries)
+        self.circuit_breaker = circuit_breaker or self.retry_policy.make_breaker()
+        self._boto = boto_client
+        self._boto_session = boto_session  # a boto3 Session to build the client from, if given
+        self._boto_lock = threading.Lock()
+        # set once an answer shows the store ignores our CRC32 header (stored_check.py): from
+        # then on PUTs and parts also carry Content-MD5, which every S3 store verifies
+        self.store_ignores_crc32 = False
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(bucket={self.config.bucket!r}, "
+            f"endpoint={self.config.endpoint!r})"
+        )
+
+    @property
+    def bucket(self) -> str:
+        return self.config.bucket
+
+    @property
+    def s3(self) -> Any:
+        """The underlying boto3 client (created on first use, shared by all threads)."""
+        if self._boto is None:
+            with self._boto_lock:
+                if self._boto is None:
+                    self._boto = build_boto_client(self.config, session=self._boto_session)
+        return self._boto
+
+    # -- the one retry path -------------------------------------------------------------
+
+    def call(
+        self,
+        operation: str,
+        *,
+        key: str | None = None,
+        bucket: str | None = None,
+        **params: Any,
+    ) -> dict:
+        """Run one boto3 operation on `bucket` (default: ours) under the retry policy."""
+        bucket = bucket or self.bucket
+        method = getattr(self.s3, operation)
+        if key is not None:
+            params["Key"] = key
+        return with_retry(
+            self.retry_policy,
+            lambda: method(Bucket=bucket, **params),
+            self.circuit_breaker,
+            bucket=bucket,
+            key=key,
+        )
+
+    def retry(self, fn: Callable[[], T], *, key: str | None = None) -> T:
+        """Run any callable (e.g. a GET plus reading its body) under the retry policy."""
+        return with_retry(
+            self.retry_policy, fn, self.circuit_breaker, bucket=self.bucket, key=key
+        )
+
+    # -- integrity of what we write --------------------------------------------------------
+
+    def integrity_args(
+        self, data: bytes | bytearray | memoryview, args: dict[str, Any]
+    ) -> tuple[str | None, str | None]:
+        """Add the checksums a PUT of `data` carries to `args`: a signed CRC32 with
+        verify_checksums, plus Content-MD5 once this store showed that it ignores CRC32
+        (stored_check.py). Returns (CRC32 sent, MD5 hex sent), None where not sent."""
+        if not self.config.verify_checksums:
+            return None, None
+        crc = checksums.crc32_b64(checksums.crc32(data))
+        args["ChecksumCRC32"] = crc
+        if not self.store_ignores_crc32:
+            return crc, None
+        md5 = checksums.md5_hex(data)
+        args["ContentMD5"] = checksums.b64_of_hex(md5)
+        return crc, md5
+
+    def check_stored(
+        self, key: str, crc: str | None, resp: dict, what: str, md5_hex: Callable[[], str]
+    ) -> bool:
+        """stored_check.check_stored, remembering a store that ignores our CRC32 (and saying
+        so once, not for every part)."""
+        acknowledged = check_stored(
+            self.bucket, key, crc, resp, what, md5_hex, warn=not self.store_ignores_crc32
+        )
+        if not acknowledged:
+            self.store_ignores_crc32 = True
+        return acknowledged
+
+    def check_access(self, *, list_buckets: bool = False) -> str:
+        """Prove that credentials and endpoint work with one cheap request, and say what it
+        showed: HeadBucket on this client's bucket, or ListBuckets when `list_buckets` (no
+        bucket is known yet). Errors are the usual S3Errors (NotFound, AccessDenied, ...)."""
+        if list_buckets:
+            buckets = self.retry(lambda: self.s3.list_buckets()).get("Buckets", [])
+            return f"{len(buckets)} bucket(s) listed"
+        self.call("head_bucket")
+        return f"bucket {self.bucket!r} is reachable"
+
+    # -- write arguments ------------------------------------------------------------------
+
+    def write_args(
+        self,
+        storage_class: StorageClass | str | None = None,
+        sse: ServerSideEncryption | str | None = None,
+        metadata: dict[str, str] | None = None,
+        content_type: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Request parameters that apply storage class, encryption, metadata and tags."""
+        cls = StorageClass.parse(storage_class) if storage_class else self.config.storage_class
+        args: dict[str, Any] = {}
+        if storage_class or cls is not StorageClass.STANDARD:  # an explicit STANDARD is sent too
+            args["StorageClass"] = cls.value
+        encryption = ServerSideEncryption.parse(sse) or self.config.server_side_encryption
+        if encryption is not None:
+            args.update(encryption.request_args())
+        if metadata:
+            args["Metadata"] = validate_metadata(metadata)
+        if content_type:
+            args["ContentType"] = content_type
+        if tags:
+            args["Tagging"] = encode_tags(validate_tags(tags))
+        return args
+
+    # -- raw single-object requests ----------------------------------------------------------
+
+    def head(
+        self, key: str, *, version_id: str | None = None, bucket: str | None = None
+    ) -> dict:
+        """HeadObject with ChecksumMode ENABLED: the raw answer. The one HEAD of the core; a
+        missing object raises NotFound naming the key (and the version asked for)."""
+        params: dict[str, Any] = {"ChecksumMode": "ENABLED"}
+        if version_id:
+            params["VersionId"] = version_id
+        try:
+            return self.call("head_object", key=key, bucket=bucket, **params)
+        except NotFound as exc:
+            if exc.key is None:  # the bucket itself is missing
+                raise
+            raise NotFound(bucket or self.bucket, key, version_id=version_id) from exc
+
+    def get_metadata(
+        self, key: str, *, version_id: str | None = None, bucket: str | None = None
+    ) -> ObjectMetadata:
+        """HeadObject: size, last_modified, etag, content type, storage class, metadata."""
+        validate_key(key)
+        return ObjectMetadata.from_head(key, self.head(key, version_id=version_id, bucket=bucket))
+
+    def list_objects(
+        self,
+        prefix: str = "",
+        continuation_token: str | None = None,
+        max_keys: int = 1000,
+        delimiter: str | None = None,
+        start_after: str | None = None,
+    ) -> ListPage:
+        """One page of keys under `prefix`."""
+        if not 1 <= max_keys <= 1000:
+            raise ConfigError(f"max_keys: {max_keys} must be between 1 and 1000")
+        params: dict[str, Any] = {"Prefix": prefix, "MaxKeys": max_keys}
+        if continuation_token:
+            params["ContinuationToken"] = continuation_token
+        if delimiter:
+            params["Delimiter"] = delimiter
+        if start_after:
+            params["StartAfter"] = start_after
+        resp = self.call("list_objects_v2", **params)
+        return ListPage(
+            objects=[ObjectSummary.from_listing(o) for o in resp.get("Contents", [])],
+            is_truncated=bool(resp.get("IsTruncated")),
+            continuation_token=resp.get("NextContinuationToken"),
+            common_prefixes=[p["Prefix"] for p in resp.get("CommonPrefixes", [])],
+        )
+
+    def iter_objects(self, prefix: str = "", page_size: int = 1000) -> Iterator[ObjectSummary]:
+        """Every key under `prefix`, page after page, lazily."""
+        token = None
+        while True:
+            page = self.list_objects(prefix, token, page_size)
+            yield from page.objects
+            if not page.is_truncated or not page.continuation_token:
+                return
+            token = page.continuation_token
+
+    def delete(self, key: str, *, version_id: str | None = None) -> DeleteResult:
+        """DeleteObject (a delete marker when versioned, unless a version id is given)."""
+        validate_key(key)
+        params: dict[str, Any] = {}
+        if version_id:
+            params["VersionId"] = version_id
+        resp = self.call("delete_object", key=key, **params)
+        return DeleteResult(
+            key=key,
+            version_id=resp.get("VersionId"),
+            delete_marker=bool(resp.get("DeleteMarker")),
+        )
+
+    def get_tags(
+        self, key: str, *, version_id: str | None = None, bucket: str | None = None
+    ) -> dict[str, str]:
+        """The object's tags as a dict."""
+        params: dict[str, Any] = {"VersionId": version_id} if version_id else {}
+        resp = self.call("get_object_tagging", key=key, bucket=bucket, **params)
+        return {t["Key"]: t["Value"] for t in resp.get("TagSet", [])}

@@ -1,0 +1,205 @@
+"""Server-side copies of any size: one CopyObject up to `multipart_copy_threshold`, else
+parallel UploadPartCopy requests (through the parallel runner), keeping metadata, content
+headers and tags. A failed multipart copy is aborted: a copy has no local state to resume."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from orbit_provider.s3.config import (
+    MAX_CHUNK_SIZE,
+    MAX_PARTS,
+    ServerSideEncryption,
+    StorageClass,
+    validate_bucket_name,
+    validate_key,
+)
+from orbit_provider.s3.errors import ConfigError, S3Error
+from orbit_provider.s3.limits import encode_tags, validate_metadata
+from orbit_provider.s3.models import CopyResult, ObjectMetadata, _version
+from orbit_provider.s3.progress import ProgressReporter, TransferProgress
+from orbit_provider.s3.session import S3Session
+from orbit_provider.s3.transfer.runner import run_parallel
+from orbit_provider.s3.wire import checksums
+
+log = logging.getLogger("orbit_provider.s3.client")
+
+
+def copy_object(
+    session: S3Session,
+    src_key: str,
+    dst_key: str,
+    src_bucket: str | None = None,
+    *,
+    dst_bucket: str | None = None,
+    src_version_id: str | None = None,
+    storage_class: StorageClass | str | None = None,
+    sse: ServerSideEncryption | str | None = None,
+    metadata: dict[str, str] | None = None,
+    progress: ProgressReporter | None = None,
+    source_metadata: ObjectMetadata | None = None,
+) -> CopyResult:
+    """Server-side copy of any size, keeping metadata, content type and tags.
+
+    Above `config.multipart_copy_threshold` the copy runs as parallel UploadPartCopy
+    requests. `metadata` replaces the user metadata; None keeps the source's.
+    """
+    validate_key(src_key, "src_key")
+    validate_key(dst_key, "dst_key")
+    src_bucket = validate_bucket_name(src_bucket) if src_bucket else session.bucket
+    dst_bucket = validate_bucket_name(dst_bucket) if dst_bucket else session.bucket
+    source = {"Bucket": src_bucket, "Key": src_key}
+    if src_version_id:
+        source["VersionId"] = src_version_id
+    in_place = src_bucket == dst_bucket and src_key == dst_key and not src_version_id
+    write = session.write_args(storage_class, sse)
+    if in_place and not write and metadata is None:
+        raise ConfigError(
+            f"copy_object: copying s3://{src_bucket}/{src_key} onto itself changes nothing; "
+            "give a storage class, encryption or metadata"
+        )
+    head = source_metadata
+    threshold = session.config.multipart_copy_threshold
+    needs_head = in_place or metadata is not None or progress is not None
+    if head is None and (needs_head or threshold < MAX_CHUNK_SIZE):
+        head = session.get_metadata(src_key, version_id=src_version_id, bucket=src_bucket)
+    if head is None or head.size <= threshold:
+        try:
+            return _copy_single(
+                session, source, dst_key, dst_bucket, head, write, metadata, in_place, progress
+            )
+        except S3Error as exc:
+            if head is not None or exc.code not in ("InvalidRequest", "EntityTooLarge"):
+                raise
+            head = session.get_metadata(src_key, version_id=src_version_id, bucket=src_bucket)
+            if head.size <= threshold:
+                raise
+    return _copy_multipart(session, source, dst_key, dst_bucket, head, write, metadata, progress)
+
+def _copy_single(
+    session: S3Session,
+    source: dict,
+    dst_key: str,
+    dst_bucket: str,
+    head: ObjectMetadata | None,
+    write: dict,
+    metadata: dict[str, str] | None,
+    in_place: bool,
+    progress: ProgressReporter | None,
+) -> CopyResult:
+    params = dict(write)
+    if metadata is not None or in_place:
+        # REPLACE re-sends metadata and content headers: S3-compatible stores (SeaweedFS)
+        # refuse an in-place storage-class change with COPY.
+        assert head is not None
+        params.update(head.content_args())
+        if metadata is not None:
+            params["Metadata"] = validate_metadata(metadata)
+        params["MetadataDirective"] = "REPLACE"
+    tracker = None
+    if progress is not None and head is not None:
+        tracker = TransferProgress(progress, "copy", dst_key, head.size)
+        tracker.start()
+    try:
+        resp = session.call(
+            "copy_object", key=dst_key, bucket=dst_bucket, CopySource=source, **params
+        )
+    except S3Error as exc:
+        if tracker:
+            tracker.fail(exc)
+        raise
+    if tracker:
+        tracker.advance(head.size)
+        tracker.complete()
+    result = resp.get("CopyObjectResult", {})
+    return CopyResult(
+        src_key=source["Key"],
+        dst_key=dst_key,
+        etag=checksums.plain_etag(result.get("ETag")),
+        version_id=_version(resp.get("VersionId")),
+        size=head.size if head else -1,
+        src_bucket=source["Bucket"],
+        dst_bucket=dst_bucket,
+    )
+
+def _copy_multipart(
+    session: S3Session,
+    source: dict,
+    dst_key: str,
+    dst_bucket: str,
+    head: ObjectMetadata,
+    write: dict,
+    metadata: dict[str, str] | None,
+    progress: ProgressReporter | None,
+) -> CopyResult:
+    size = head.size
+    part_size = min(MAX_CHUNK_SIZE, max(session.config.chunk_size, math.ceil(size / MAX_PARTS)))
+    ranges = [(start, min(start + part_size, size) - 1) for start in range(0, size, part_size)]
+    create = dict(write)
+    create.update(head.content_args())
+    if metadata is not None:
+        create["Metadata"] = validate_metadata(metadata)
+    tags = session.get_tags(
+        source["Key"], version_id=source.get("VersionId"), bucket=source["Bucket"]
+    )
+    if tags:
+        create["Tagging"] = encode_tags(tags)
+    upload_id = session.call("create_multipart_upload", key=dst_key, bucket=dst_bucket, **create)[
+        "UploadId"
+    ]
+    tracker = TransferProgress(progress, "copy", dst_key, size, len(ranges))
+    tracker.start()
+    copy_source_if = {"CopySourceIfMatch": f'"{head.etag}"'} if head.etag else {}
+
+    def copy_part(index: int) -> dict:
+        first, last = ranges[index]
+        resp = session.call(
+            "upload_part_copy",
+            key=dst_key,
+            bucket=dst_bucket,
+            CopySource=source,
+            CopySourceRange=f"bytes={first}-{last}",
+            PartNumber=index + 1,
+            UploadId=upload_id,
+            **copy_source_if,
+        )
+        tracker.advance(last - first + 1)
+        tracker.part_done(index + 1, last - first + 1)
+        return {"PartNumber": index + 1, "ETag": resp["CopyPartResult"]["ETag"]}
+
+    try:
+        parts = run_parallel(
+            range(len(ranges)),
+            copy_part,
+            workers=session.config.parallel_operations,
+            name="orbit-copy",
+        )
+        resp = session.call(
+            "complete_multipart_upload",
+            key=dst_key,
+            bucket=dst_bucket,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": parts},
+        )
+    except BaseException as exc:
+        # A copy has no local state worth resuming: abort so nothing half-written remains.
+        tracker.fail(exc)
+        try:
+            session.call(
+                "abort_multipart_upload", key=dst_key, bucket=dst_bucket, UploadId=upload_id
+            )
+        except S3Error:
+            log.warning("could not abort multipart copy to s3://%s/%s", dst_bucket, dst_key)
+        raise
+    tracker.complete()
+    return CopyResult(
+        src_key=source["Key"],
+        dst_key=dst_key,
+        etag=checksums.plain_etag(resp.get("ETag")),
+        version_id=_version(resp.get("VersionId")),
+        size=size,
+        parts=len(ranges),
+        src_bucket=source["Bucket"],
+        dst_bucket=dst_bucket,
+    )

@@ -1,0 +1,121 @@
+"""The one parallel runner of the core: parts of an upload, ranges of a download, parts of a
+multipart copy and, next, the files of a tree transfer all fan out through it.
+
+- Bounded: at most `workers` items are in flight; items are pulled from the iterable only
+  as slots free up, so a lazy source is never read far ahead.
+- First error wins: the first failure stops items not yet started, work already running can
+  look at `cancelled()` and give up early (raising `Cancelled`, which is never reported as
+  the error), and that first failure is raised once the running items have finished.
+- Per-thread buffers: `buffer()` returns the calling worker's own buffer, made once by the
+  factory and reused for every item that thread runs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Cancelled(Exception):
+    """Raised by work that stopped because another item failed first."""
+
+
+class ParallelRunner(Generic[T, R]):
+    """Runs `work(item)` for every item on up to `workers` threads (see the module doc)."""
+
+    def __init__(
+        self,
+        workers: int,
+        *,
+        name: str = "orbit",
+        buffer_factory: Callable[[], Any] | None = None,
+    ) -> None:
+        if workers < 1:
+            raise ValueError("workers: must be at least 1")
+        self.workers = workers
+        self.name = name
+        self._buffer_factory = buffer_factory
+        self._local = threading.local()
+        self._stop = threading.Event()
+
+    def cancelled(self) -> bool:
+        """True once an item has failed (or the caller was interrupted): stop early."""
+        return self._stop.is_set()
+
+    def check(self) -> None:
+        """Raise Cancelled if the run is stopping."""
+        if self._stop.is_set():
+            raise Cancelled("cancelled: another item failed first")
+
+    def buffer(self) -> Any:
+        """This worker thread's buffer, made on first use and reused for later items."""
+        buf = getattr(self._local, "buffer", None)
+        if buf is None:
+            if self._buffer_factory is None:
+                raise RuntimeError("ParallelRunner.buffer: no buffer_factory given")
+            buf = self._local.buffer = self._buffer_factory()
+        return buf
+
+    def run(self, items: Iterable[T], work: Callable[[T], R]) -> list[R]:
+        """Run `work` over `items`; the results in item order, or the first error raised."""
+        results: dict[int, R] = {}
+        error: BaseException | None = None
+        source = iter(enumerate(items))
+        pending: dict[Future, int] = {}
+
+        def guarded(item: T) -> R:
+            self.check()
+            try:
+                return work(item)
+            except BaseException:
+                self._stop.set()  # at once, so no worker starts another item
+                raise
+
+        with ThreadPoolExecutor(self.workers, thread_name_prefix=self.name) as pool:
+            try:
+                while True:
+                    while len(pending) < self.workers and not self._stop.is_set():
+                        nxt = next(source, None)
+                        if nxt is None:
+                            break
+                        pending[pool.submit(guarded, nxt[1])] = nxt[0]
+                    if not pending:
+                        break
+                    done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                    for future in done:
+                        index = pending.pop(future)
+                        exc = future.exception()
+                        if exc is None:
+                            results[index] = future.result()
+                        elif error is None and not isinstance(exc, Cancelled):
+                            error = exc
+            except BaseException:
+                self._stop.set()  # interrupted while waiting: running items see cancelled()
+                for future in pending:
+                    future.cancel()
+                raise
+        if error is None and self._stop.is_set():
+            error = Cancelled("cancelled")  # stopped from outside the runner
+        if error is not None:
+            raise error
+        return [results[i] for i in sorted(results)]
+
+    def stop(self) -> None:
+        """Stop the run from outside: items not started are skipped, running ones see it."""
+        self._stop.set()
+
+
+def run_parallel(
+    items: Iterable[T],
+    work: Callable[[T], R],
+    *,
+    workers: int,
+    name: str = "orbit",
+) -> list[R]:
+    """`ParallelRunner(workers, name=name).run(items, work)` for work that needs no buffer."""
+    return ParallelRunner(workers, name=name).run(items, work)

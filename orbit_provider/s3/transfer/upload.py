@@ -1,0 +1,456 @@
+"""Upload a local file: one PUT below `chunk_size`, else a parallel, resumable multipart upload.
+
+Parts are read from disk when a worker is ready to send them, into a buffer each worker
+reuses, so at most `parallel_operations` parts are in memory; they go out as plain PUTs on
+presigned URLs where possible (part_put.py). Each part carries a CRC32 (computed once)
+that the store verifies; the finished object is checked (size, composite CRC32). A failure
+that retries cannot fix leaves the multipart upload in place and raises UploadInterrupted:
+calling upload_file again, from this or any other process, resumes it (upload_resume.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from orbit_provider.s3.config import ServerSideEncryption, StorageClass, validate_key
+from orbit_provider.s3.errors import (
+    ConfigError,
+    IntegrityError,
+    S3Error,
+    UploadInterrupted,
+)
+from orbit_provider.s3.limits import validate_metadata
+from orbit_provider.s3.models import _version
+from orbit_provider.s3.progress import ProgressReporter, TransferProgress
+from orbit_provider.s3.transfer.upload_io import FileSpan, LocalFile, ThrottledBody
+from orbit_provider.s3.transfer.upload_plan import (
+    FINGERPRINT_METADATA_KEY,
+    Fingerprint,
+    PartPlan,
+    part_buffer_size,
+    plan_parts,
+    upload_part_size,
+)
+from orbit_provider.s3.transfer.upload_resume import ResumePlan, ResumeToken, find_resumable
+from orbit_provider.s3.wire import checksums
+from orbit_provider.s3.wire.part_put import PartSender, make_part_sender
+from orbit_provider.s3.wire.ratelimit import TokenBucket
+
+if TYPE_CHECKING:
+    from orbit_provider.s3.session import S3Session
+
+log = logging.getLogger("orbit_provider.s3.transfer.upload")
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    """What upload_file did. `bytes_sent` counts only bytes sent by this call (not resumed
+    parts); `throughput` is bytes_sent / duration in bytes/s."""
+
+    key: str
+    size: int
+    etag: str | None
+    version_id: str | None
+    parts: int
+    parts_resumed: int
+    bytes_sent: int
+    duration: float
+    throughput: float
+    checksum: str | None = None  # CRC32 (single PUT) or composite 'xxx==-N' (multipart)
+    resume_token: ResumeToken | None = None  # the multipart upload used (None: single PUT)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (the resume token as its string)."""
+        d = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        d["resume_token"] = str(self.resume_token) if self.resume_token else None
+        return d
+
+
+def upload_file(
+    client: S3Session,
+    path: str | os.PathLike,
+    key: str,
+    *,
+    storage_class: StorageClass | str | None = None,
+    sse: ServerSideEncryption | str | None = None,
+    metadata: dict[str, str] | None = None,
+    content_type: str | None = None,
+    tags: dict[str, str] | None = None,
+    progress: ProgressReporter | None = None,
+    max_bandwidth: int | None = None,
+    resume_token: ResumeToken | str | None = None,
+) -> UploadResult:
+    """Upload the file at `path` as `key`; every argument is checked before any request."""
+    validate_key(key)
+    write = client.write_args(storage_class, sse, metadata, content_type, tags)
+    limit = _bandwidth(max_bandwidth, client.config.max_bandwidth)
+    token = ResumeToken.parse(resume_token) if resume_token is not None else None
+    if token is not None and token.key != key:
+        raise ConfigError(f"resume_token: the token is for key {token.key!r}, not {key!r}")
+    with LocalFile(path) as local:
+        limiter = TokenBucket(limit) if limit else None
+        if local.size < client.config.chunk_size:
+            return _put_single(client, local, key, write, limiter, progress)
+        return _MultipartUpload(client, local, key, write, limiter, progress, token).run()
+
+
+def _bandwidth(per_call: int | None, configured: int | None) -> int | None:
+    if per_call is None:
+        return configured
+    if isinstance(per_call, bool) or not isinstance(per_call, int) or per_call <= 0:
+        raise ConfigError(
+            f"max_bandwidth: {per_call!r} must be a positive number of bytes per second"
+        )
+    return per_call
+
+
+def _send(
+    client: S3Session, operation: str, key: str, data: bytes, limiter: TokenBucket | None,
+    **params: Any,
+) -> dict:
+    """One PUT-like request with `data` as body; throttled bodies are rebuilt per attempt."""
+    if limiter is None or not data:
+        return client.call(operation, key=key, Body=data, **params)
+    method = getattr(client.s3, operation)
+    return client.retry(
+        lambda: method(Bucket=client.bucket, Key=key, Body=ThrottledBody(data, limiter), **params),
+        key=key,
+    )
+
+
+def _file_changed(client: S3Session, key: str, local: LocalFile, change: str) -> IntegrityError:
+    return IntegrityError(
+        f"{local.path} changed during the upload to s3://{client.bucket}/{key}: {change}; "
+        "the object was not completed",
+        bucket=client.bucket,
+        key=key,
+        code="FileChanged",
+    )
+
+
+def _put_single(
+    client: S3Session,
+    local: LocalFile,
+    key: str,
+    write: dict[str, Any],
+    limiter: TokenBucket | None,
+    progress: ProgressReporter | None,
+) -> UploadResult:
+    """A file below chunk_size: read it (at most chunk_size bytes) and PUT it once."""
+    started = time.monotonic()
+    tracker = TransferProgress(progress, "upload", key, local.size, 1)
+    tracker.start()
+    args = dict(write)
+    crc = None
+    try:
+        data = local.read(0, local.size)
+        change = local.changed()
+        if change:
+            raise _file_changed(client, key, local, change)
+        crc, md5 = client.integrity_args(data, args)
+        resp = _send(client, "put_object", key, data, limiter, **args)
+        client.check_stored(key, crc, resp, "PutObject", lambda: md5 or part_md5(data))
+    except OSError as exc:
+        error = S3Error(f"{local.path}: cannot be read: {exc}", key=key, code="LocalReadError")
+        tracker.fail(error)
+        raise error from exc
+    except BaseException as exc:
+        tracker.fail(exc)
+        raise
+    tracker.advance(local.size)
+    tracker.part_done(1, local.size)
+    tracker.complete()
+    duration = max(time.monotonic() - started, 1e-9)
+    return UploadResult(
+        key=key,
+        size=local.size,
+        etag=checksums.plain_etag(resp.get("ETag")),
+        version_id=_version(resp.get("VersionId")),
+        parts=1,
+        parts_resumed=0,
+        bytes_sent=local.size,
+        duration=duration,
+        throughput=local.size / duration,
+        checksum=crc,
+    )
+
+
+class _MultipartUpload:
+    """One multipart upload of one file: resume or create, send parts, complete, verify."""
+
+    def __init__(
+        self,
+        client: S3Session,
+        local: LocalFile,
+        key: str,
+        write: dict[str, Any],
+        limiter: TokenBucket | None,
+        progress: ProgressReporter | None,
+        token: ResumeToken | None,
+    ) -> None:
+        self.client = client
+        self.local = local
+        self.key = key
+        self.write = write
+        self.limiter = limiter
+        self.progress = progress
+        self.token = token
+        self.want_crc = client.config.verify_checksums
+        self.workers = client.config.parallel_operations
+
+    def run(self) -> UploadResult:
+        started = time.monotonic()
+        config = self.client.config
+        part_size = upload_part_size(self.local.size, config.chunk_size, self.workers)
+        create_args = self._create_args(part_size)  # checked before any request
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="orbit-upload") as pool:
+            resume = find_resumable(
+                self.client,
+                self.key,
+                self.local,
+                part_size,
+                token=self.token,
+                want_crc=self.want_crc,
+                pmap=pool.map,
+            )
+            if resume is None:
+                resp = self.client.call("create_multipart_upload", key=self.key, **create_args)
+                resume = ResumePlan(resp["UploadId"], part_size)
+            return self._finish(pool, resume, started)
+
+    def _create_args(self, part_size: int) -> dict[str, Any]:
+        args = dict(self.write)
+        fingerprint = Fingerprint(self.local.size, part_size, self.local.mtime_ns)
+        metadata = dict(args.get("Metadata") or {})
+        metadata[FINGERPRINT_METADATA_KEY] = str(fingerprint)
+        args["Metadata"] = validate_metadata(metadata)
+        if self.want_crc:
+            args["ChecksumAlgorithm"] = "CRC32"
+        return args
+
+    def _finish(
+        self, pool: ThreadPoolExecutor, resume: ResumePlan, started: float
+    ) -> UploadResult:
+        size, key = self.local.size, self.key
+        parts = plan_parts(size, resume.part_size)
+        token = ResumeToken(
+            resume.upload_id,
+            key,
+            resume.part_size,
+            str(Fingerprint(size, resume.part_size, self.local.mtime_ns)),
+        )
+        todo = [p for p in parts if p.number not in resume.verified]
+        tracker = TransferProgress(self.progress, "upload", key, size, len(parts))
+        tracker.start(resume.resumed_bytes, len(resume.verified))
+        done: dict[int, tuple[str, str | None]] = {
+            n: (p.etag, resume.crc32.get(n)) for n, p in resume.verified.items()
+        }
+        try:
+            sender = make_part_sender(self.client, key, resume.upload_id, self.limiter)
+            try:
+                self._send_parts(pool, todo, sender, resume.part_size, tracker, done)
+            finally:
+                sender.close()
+            change = self.local.changed()
+            if change:
+                raise _file_changed(self.client, key, self.local, change)
+            listing = [
+                {"PartNumber": n, "ETag": etag, **({"ChecksumCRC32": crc} if crc else {})}
+                for n, (etag, crc) in sorted(done.items())
+            ]
+            resp = self.client.call(
+                "complete_multipart_upload",
+                key=key,
+                UploadId=resume.upload_id,
+                MultipartUpload={"Parts": listing},
+            )
+        except (S3Error, OSError) as exc:
+            error = self._interrupted(exc, token, len(done), len(parts))
+            tracker.fail(error, resumable=True)
+            raise error from exc
+        except BaseException as exc:
+            tracker.fail(exc, resumable=True)
+            raise
+        composite = (
+            checksums.composite_crc32([done[n][1] for n in sorted(done)]) if self.want_crc else None
+        )
+        try:
+            self._verify_object(resp, composite)
+        except BaseException as exc:
+            tracker.fail(exc)
+            raise
+        tracker.complete()
+        duration = max(time.monotonic() - started, 1e-9)
+        sent = sum(p.size for p in todo)
+        return UploadResult(
+            key=key,
+            size=size,
+            etag=checksums.plain_etag(resp.get("ETag")),
+            version_id=_version(resp.get("VersionId")),
+            parts=len(parts),
+            parts_resumed=len(resume.verified),
+            bytes_sent=sent,
+            duration=duration,
+            throughput=sent / duration,
+            checksum=composite,
+            resume_token=token,
+        )
+
+    def _send_parts(
+        self,
+        pool: ThreadPoolExecutor,
+        todo: list[PartPlan],
+        sender: PartSender,
+        part_size: int,
+        tracker: TransferProgress,
+        done: dict[int, tuple[str, str | None]],
+    ) -> None:
+        """Send `todo` on the pool, recording (etag, crc) in `done`; the first error stops
+        parts not yet started and is raised once the running ones have finished."""
+        stop = threading.Event()
+        lock = threading.Lock()
+        buffers = threading.local()  # one part buffer per worker thread, reused
+        buffer_size = part_buffer_size(part_size, self.client.config.chunk_size, self.workers)
+
+        def buffer() -> memoryview:
+            buf = getattr(buffers, "view", None)
+            if buf is None:
+                buf = buffers.view = new_part_buffer(buffer_size)
+            return buf
+
+        def send(part: PartPlan) -> None:
+            if stop.is_set():
+                return
+            try:
+                send_one(part)
+            except BaseException:
+                stop.set()  # at once, so this worker's next part does not start
+                raise
+
+        def send_one(part: PartPlan) -> None:
+            with_md5 = self.want_crc and self.client.store_ignores_crc32
+            if part.size > buffer_size:
+                # a part larger than the buffer: checksums in pieces, then sent in pieces
+                buf = buffer()
+                value, md5 = self.local.digest(part.offset, part.size, buf, md5=with_md5)
+                crc = checksums.crc32_b64(value) if self.want_crc else None
+                span = FileSpan(self.local, part.offset, part.size)
+                resp = sender.send_file(part.number, span, buf, crc, _md5_b64(md5))
+
+                def our_md5() -> str:
+                    return md5 or self.local.digest(part.offset, part.size, buf, md5=True)[1]
+            else:
+                if sender.reuses_buffers:
+                    data: bytes | memoryview = self.local.read_into(
+                        buffer()[: part.size], part.offset
+                    )
+                else:
+                    data = self.local.read(part.offset, part.size)
+                crc = checksums.crc32_b64(part_crc32(data)) if self.want_crc else None
+                md5 = part_md5(data) if with_md5 else None
+                resp = sender.send(part.number, data, crc, _md5_b64(md5))
+
+                def our_md5() -> str:
+                    return md5 or part_md5(data)
+            self.client.check_stored(self.key, crc, resp, f"part {part.number}", our_md5)
+            with lock:
+                done[part.number] = (resp["ETag"], crc)
+            tracker.advance(part.size)
+            tracker.part_done(part.number, part.size)
+
+        futures: list[Future] = [pool.submit(send, part) for part in todo]
+        first: BaseException | None = None
+        try:
+            for future in as_completed(futures):
+                if future.cancelled():
+                    continue
+                exc = future.exception()
+                if exc is not None and first is None:
+                    first = exc
+                    stop.set()
+                    for other in futures:
+                        other.cancel()
+        except BaseException:  # e.g. KeyboardInterrupt or a task timeout in this thread
+            stop.set()
+            for other in futures:
+                other.cancel()
+            raise
+        if first is not None:
+            raise first
+
+    def _interrupted(
+        self, exc: BaseException, token: ResumeToken, parts_done: int, parts_total: int
+    ) -> UploadInterrupted:
+        code = getattr(exc, "code", None) or type(exc).__name__
+        return UploadInterrupted(
+            f"upload of {self.local.path} to s3://{self.client.bucket}/{self.key} was "
+            f"interrupted with {parts_done} of {parts_total} parts stored: {exc}. "
+            f"The multipart upload {token.upload_id} was kept and can be resumed: call "
+            "upload_file again with the same file and key (from any process), or pass "
+            "this error's resume_token",
+            upload_id=token.upload_id,
+            resume_token=str(token),
+            bucket=self.client.bucket,
+            key=self.key,
+            code=code,
+            status=getattr(exc, "status", None),
+        )
+
+    def _verify_object(self, complete: dict, composite: str | None) -> None:
+        """HEAD the completed object: its size, and its CRC32 when the store reports one."""
+        params: dict[str, Any] = {"ChecksumMode": "ENABLED"}
+        version = _version(complete.get("VersionId"))
+        if version:
+            params["VersionId"] = version
+        head = self.client.call("head_object", key=self.key, **params)
+        problem = None
+        if int(head.get("ContentLength", -1)) != self.local.size:
+            problem = f"size {head.get('ContentLength')} != {self.local.size} bytes sent"
+        elif composite:
+            problem = composite_mismatch(composite, head)
+        if problem:
+            raise IntegrityError(
+                f"s3://{self.client.bucket}/{self.key}: the completed object does not match "
+                f"the file: {problem}",
+                bucket=self.client.bucket,
+                key=self.key,
+            )
+
+
+def composite_mismatch(composite: str, head: dict) -> str | None:
+    """Compare our composite CRC32 'xxx==-N' with a HeadObject's ChecksumCRC32.
+
+    SeaweedFS and S3 report 'xxx==-N'; moto reports the same value without '-N'. A bare value
+    on an object whose ChecksumType is FULL_OBJECT is a different checksum and is not compared.
+    """
+    returned = head.get("ChecksumCRC32")
+    if not returned or head.get("ChecksumType") == "FULL_OBJECT":
+        return None
+    expected = composite if "-" in returned else composite.split("-", 1)[0]
+    return None if returned == expected else f"CRC32 {returned} != {expected}"
+
+
+def new_part_buffer(size: int) -> memoryview:
+    """One worker's reusable part buffer (a seam for tests that watch memory)."""
+    return memoryview(bytearray(size))
+
+
+def part_md5(data: bytes | memoryview) -> str:
+    """The MD5 (hex) of one part, sent as Content-MD5 to stores without flexible checksums
+    (a seam for tests, like part_crc32)."""
+    return checksums.md5_hex(data)
+
+
+def _md5_b64(md5_hex: str | None) -> str | None:
+    return checksums.b64_of_hex(md5_hex) if md5_hex else None
+
+
+def part_crc32(data: bytes | memoryview) -> int:
+    """The CRC32 of one part (a seam for tests that corrupt one part's checksum)."""
+    return checksums.crc32(data)

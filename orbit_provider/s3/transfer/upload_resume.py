@@ -1,0 +1,224 @@
+"""Resuming a multipart upload from what S3 itself records (no local state).
+
+How an unfinished upload is matched to a local file, and why this way: S3, SeaweedFS and
+moto all keep the metadata given to CreateMultipartUpload (our `orbit-fingerprint`) but none
+of them returns it before the upload completes: ListMultipartUploads gives key, upload id,
+initiation time (and on S3/moto the checksum algorithm); ListParts gives number, size and
+ETag, and no per-part checksum on SeaweedFS or moto. So an upload of the same key is taken
+over when (1) its parts fit this file's part layout (every listed part has exactly the size
+the layout gives that part number: this checks file size and part size), and (2) at least
+one listed part matches the local bytes. Every listed part is checked against the local
+bytes before it is trusted: by its CRC32 when the store lists one, else by its ETag, which
+is the MD5 of the part for unencrypted and SSE-S3 uploads. A part that cannot be checked
+(SSE-KMS ETags) or does not match is uploaded again. The MD5 costs about 1.5 CPU-s/GiB, but
+only for the bytes being resumed. An explicit ResumeToken names the upload directly and is
+taken over even when none of its parts match.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+from orbit_provider.s3.errors import ConfigError, NotFound
+from orbit_provider.s3.transfer.incomplete_uploads import IncompleteUpload, iter_incomplete_uploads
+from orbit_provider.s3.transfer.upload_io import LocalFile
+from orbit_provider.s3.transfer.upload_plan import expected_part_size, usable_part_size
+from orbit_provider.s3.wire import checksums
+
+if TYPE_CHECKING:
+    from orbit_provider.s3.session import S3Session
+
+log = logging.getLogger("orbit_provider.s3.transfer.upload_resume")
+
+TOKEN_PREFIX = "orbit-resume-v1."
+MAX_CANDIDATES = 10  # unfinished uploads of one key examined at most (each costs a ListParts)
+
+
+@dataclass(frozen=True)
+class ResumeToken:
+    """Names one multipart upload of one file; `str(token)` / `ResumeToken.parse` round-trip."""
+
+    upload_id: str
+    key: str
+    part_size: int
+    fingerprint: str
+
+    def to_string(self) -> str:
+        raw = json.dumps(asdict(self), separators=(",", ":"), sort_keys=True).encode()
+        return TOKEN_PREFIX + base64.urlsafe_b64encode(raw).decode("ascii")
+
+    __str__ = to_string
+
+    @classmethod
+    def from_string(cls, text: str) -> ResumeToken:
+        if not isinstance(text, str) or not text.startswith(TOKEN_PREFIX):
+            raise ConfigError("resume_token: not an orbit resume token (orbit-resume-v1....)")
+        try:
+            fields = json.loads(base64.urlsafe_b64decode(text[len(TOKEN_PREFIX) :]))
+            token = cls(
+                upload_id=str(fields["upload_id"]),
+                key=str(fields["key"]),
+                part_size=int(fields["part_size"]),
+                fingerprint=str(fields["fingerprint"]),
+            )
+        except (ValueError, KeyError, TypeError, binascii.Error):
+            raise ConfigError("resume_token: the token is damaged and cannot be read") from None
+        return token
+
+    @classmethod
+    def parse(cls, value: ResumeToken | str) -> ResumeToken:
+        if isinstance(value, ResumeToken):
+            return value
+        return cls.from_string(value)
+
+
+@dataclass(frozen=True)
+class ListedPart:
+    """A part S3 already holds."""
+
+    number: int
+    size: int
+    etag: str
+    checksum_crc32: str | None = None
+
+
+@dataclass
+class ResumePlan:
+    """An unfinished upload taken over: its parts that match the local file, and the rest."""
+
+    upload_id: str
+    part_size: int
+    verified: dict[int, ListedPart] = field(default_factory=dict)  # trusted as they are
+    crc32: dict[int, str] = field(default_factory=dict)  # their CRC32s, for Complete
+    mismatched: list[int] = field(default_factory=list)  # listed but to be sent again
+
+    @property
+    def resumed_bytes(self) -> int:
+        return sum(p.size for p in self.verified.values())
+
+
+def list_parts(client: S3Session, key: str, upload_id: str) -> dict[int, ListedPart]:
+    """Every part of an upload, following ListParts page by page."""
+    parts: dict[int, ListedPart] = {}
+    marker = 0
+    while True:
+        resp = client.call(
+            "list_parts", key=key, UploadId=upload_id, PartNumberMarker=marker, MaxParts=1000
+        )
+        for p in resp.get("Parts", []):
+            parts[p["PartNumber"]] = ListedPart(
+                p["PartNumber"], int(p["Size"]), p["ETag"], p.get("ChecksumCRC32")
+            )
+        nxt = int(resp.get("NextPartNumberMarker") or 0)
+        if not resp.get("IsTruncated") or nxt <= marker:
+            return parts
+        marker = nxt
+
+
+def fitting_part_size(
+    size: int, parts: dict[int, ListedPart], preferred: Iterable[int]
+) -> int | None:
+    """The first part size (of `preferred`, then the largest listed part) whose layout of a
+    `size`-byte file gives every listed part exactly its listed size; None if none does."""
+    options = list(preferred)
+    if parts:
+        options.insert(1, max(p.size for p in parts.values()))
+    for part_size in options:
+        if usable_part_size(size, part_size) and all(
+            expected_part_size(size, part_size, n) == p.size for n, p in parts.items()
+        ):
+            return part_size
+    return None
+
+
+def check_part(local: LocalFile, part: ListedPart, offset: int, want_crc: bool) -> str | None:
+    """Compare a listed part with the local bytes at `offset` (read in pieces).
+
+    Returns the part's CRC32 (base64) when it matches (an empty string when `want_crc` is
+    off), or None when it does not match or cannot be checked.
+    """
+    by_crc = bool(part.checksum_crc32) and "-" not in part.checksum_crc32
+    by_md5 = not by_crc and checksums.is_md5_etag(part.etag)
+    if not (by_crc or by_md5):
+        return None  # e.g. SSE-KMS: the ETag is not an MD5; send the part again
+    value, md5 = local.digest(offset, part.size, md5=by_md5)
+    crc = checksums.crc32_b64(value)
+    ok = crc == part.checksum_crc32 if by_crc else md5 == checksums.plain_etag(part.etag)
+    if not ok:
+        return None
+    return crc if want_crc else ""
+
+
+Mapper = Callable[[Callable, Iterable], Iterable]
+
+
+def find_resumable(
+    client: S3Session,
+    key: str,
+    local: LocalFile,
+    part_size: int,
+    *,
+    token: ResumeToken | None,
+    want_crc: bool,
+    pmap: Mapper = map,
+) -> ResumePlan | None:
+    """The unfinished upload of `key` to continue for this file, or None to start a new one.
+
+    `pmap` runs the per-part checks (a thread pool's `map` checks parts in parallel).
+    """
+    algorithm = "CRC32" if want_crc else None
+    candidates: list[tuple[str, int | None, bool]] = []  # upload id, token part size, explicit
+    if token is not None:
+        if token.key != key:
+            raise ConfigError(
+                f"resume_token: the token is for key {token.key!r}, not {key!r}"
+            )
+        candidates.append((token.upload_id, token.part_size, True))
+    found: list[IncompleteUpload] = []
+    for u in iter_incomplete_uploads(client, key):
+        if u.key != key:  # listings are sorted by key: `key` itself comes before its extensions
+            break
+        if (token is None or u.upload_id != token.upload_id) and (
+            u.checksum_algorithm is None or u.checksum_algorithm == algorithm
+        ):
+            found.append(u)
+    found.sort(key=lambda u: u.initiated, reverse=True)
+    candidates += [(u.upload_id, None, False) for u in found[:MAX_CANDIDATES]]
+
+    for upload_id, token_part_size, explicit in candidates:
+        try:
+            parts = list_parts(client, key, upload_id)
+        except NotFound:
+            log.info("upload %s of %s is gone; not resuming it", upload_id, key)
+            continue
+        preferred = [s for s in (token_part_size, part_size) if s]
+        chosen = fitting_part_size(local.size, parts, preferred)
+        if chosen is None:
+            log.info("upload %s of %s does not fit this file's parts; not resuming it",
+                     upload_id, key)
+            continue
+        listed = sorted(parts.values(), key=lambda p: p.number)
+        results = list(
+            pmap(lambda p, ps=chosen: check_part(local, p, (p.number - 1) * ps, want_crc), listed)
+        )
+        plan = ResumePlan(upload_id, chosen)
+        for part, crc in zip(listed, results, strict=True):
+            if crc is None:
+                plan.mismatched.append(part.number)
+            else:
+                plan.verified[part.number] = part
+                if want_crc:
+                    plan.crc32[part.number] = crc
+        if explicit or plan.verified:
+            log.info(
+                "resuming upload %s of s3://%s/%s: %d parts match, %d to send again",
+                upload_id, client.bucket, key, len(plan.verified), len(plan.mismatched),
+            )
+            return plan
+    return None

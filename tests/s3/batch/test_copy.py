@@ -1,0 +1,171 @@
+"""batch_copy: destination mapping checked before copying, skip_identical, any size."""
+
+from __future__ import annotations
+
+import pytest
+
+from orbit_provider.s3 import BatchConfig
+from orbit_provider.s3.config import MIB
+from orbit_provider.s3.errors import ConfigError
+from orbit_provider.testing.clients import create_bucket
+from tests.s3.batch.faults import Faults
+
+FAST = {"retry_delay": 0.0}
+
+
+@pytest.fixture
+def sources(moto_client):
+    keys = ["in/a/one.txt", "in/a/two.txt", "in/b/three.txt"]
+    for key in keys:
+        moto_client.upload_bytes(key.encode(), key, metadata={"src": "yes"}, tags={"t": "1"})
+    return keys
+
+
+def test_last_segment_by_default_and_strip_prefix(moto_client, sources):
+    result = moto_client.batch_copy(sources, "flat/")
+    assert result.ok and result.successful == 3
+    assert moto_client.download_bytes("flat/three.txt") == b"in/b/three.txt"
+    assert moto_client.get_metadata("flat/one.txt").metadata == {"src": "yes"}
+    assert moto_client.get_tags("flat/one.txt") == {"t": "1"}
+
+    result = moto_client.batch_copy(sources, "tree/", strip_prefix="in/")
+    assert result.ok
+    assert {o.key for o in moto_client.iter_objects("tree/")} == {
+        "tree/a/one.txt",
+        "tree/a/two.txt",
+        "tree/b/three.txt",
+    }
+
+
+def test_bad_mappings_in_a_list_fail_before_any_request(moto_client, sources):
+    moto_client.upload_bytes(b"x", "in/b/one.txt")
+    faults = Faults(moto_client.s3)
+    with pytest.raises(ConfigError, match="both map to"):
+        moto_client.batch_copy(sources + ["in/b/one.txt"], "flat/")
+    with pytest.raises(ConfigError, match="strip_prefix"):
+        moto_client.batch_copy(sources + ["elsewhere/x"], "tree/", strip_prefix="in/")
+    with pytest.raises(ConfigError, match="onto itself"):
+        moto_client.batch_copy(["in/a/one.txt"], "in/a/", strip_prefix="in/a/")
+    with pytest.raises(ConfigError, match="^bucket:"):
+        moto_client.batch_copy(sources, "x/", dest_bucket="Bad_Bucket")
+    assert faults.calls == []
+
+
+def test_bad_mapping_in_a_generator_fails_that_key_alone(moto_client, sources):
+    moto_client.upload_bytes(b"x", "in/b/one.txt")
+    result = moto_client.batch_copy(iter(sources + ["in/b/one.txt"]), "flat/")
+    assert result.successful == 3 and result.failed == 1
+    assert result.results["in/b/one.txt"].code == "ConfigError"
+    assert "both map to" in result.results["in/b/one.txt"].detail
+    assert moto_client.download_bytes("flat/one.txt") == b"in/a/one.txt"
+
+
+def test_a_rerun_skips_identical_destinations_cheaply(moto_client, sources):
+    assert moto_client.batch_copy(sources, "flat/").ok
+    moto_client.upload_bytes(b"changed", "in/a/two.txt")
+    faults = Faults(moto_client.s3)
+    result = moto_client.batch_copy(sources, "flat/")
+    assert result.ok and result.already_done == 2
+    assert result.results["in/a/two.txt"].detail is None
+    assert faults.count("CopyObject") == 1
+    assert moto_client.download_bytes("flat/two.txt") == b"changed"
+
+    # the destination prefix is listed once; the changed key's source was HEADed (its
+    # destination exists), the others too (their ETags must be compared), no destination HEAD
+    assert faults.count("ListObjectsV2") == 1
+    assert faults.keys("HeadObject") <= set(sources)
+
+    # from a listing the source ETag is known: one LIST of the destination, no HEAD at all
+    listed = list(moto_client.iter_objects("in/"))
+    faults.calls.clear()
+    result = moto_client.batch_copy(listed, "flat/")
+    assert result.already_done == 3
+    assert faults.count("ListObjectsV2") == 1
+    assert faults.count("HeadObject") == 0 and faults.count("CopyObject") == 0
+
+    result = moto_client.batch_copy(sources, "flat/", skip_identical=False)
+    assert result.already_done == 0 and faults.count("CopyObject") == 3
+
+
+def test_missing_source_fails_per_key(moto_client, sources):
+    result = moto_client.batch_copy(sources + ["in/nope"], "flat/", BatchConfig(**FAST))
+    assert result.successful == 3
+    assert result.results["in/nope"].status == "failed"
+
+
+def test_cross_bucket_copy_on_seaweedfs(seaweed, make_seaweed_client):
+    client = make_seaweed_client()
+    other = create_bucket(seaweed)
+    keys = [f"src/{i}" for i in range(30)]
+    for key in keys:
+        client.upload_bytes(key.encode(), key, content_type="text/x-test")
+    result = client.batch_copy(
+        keys, "dst/", BatchConfig(max_concurrent=8), dest_bucket=other, strip_prefix="src/"
+    )
+    assert result.ok and result.successful == 30
+    target = make_seaweed_client(bucket=other)
+    assert target.download_bytes("dst/7") == b"src/7"
+    assert target.get_metadata("dst/7").content_type == "text/x-test"
+    # copying a key onto its own name in another bucket is fine
+    assert client.batch_copy(["src/1"], "src/", dest_bucket=other, strip_prefix="src/").ok
+
+
+def test_multipart_copy_above_the_threshold_on_seaweedfs(make_seaweed_client):
+    client = make_seaweed_client(multipart_copy_threshold=5 * MIB, chunk_size=5 * MIB)
+    data = bytes(range(256)) * (12 * MIB // 256)
+    client.upload_bytes(data, "big/blob", metadata={"k": "v"})
+    client.upload_bytes(b"small", "big/small")
+    faults = Faults(client.s3)
+    result = client.batch_copy(["big/blob", "big/small"], "copy/")
+    assert result.ok
+    assert faults.count("UploadPartCopy") == 3
+    assert client.download_bytes("copy/blob") == data
+    assert client.get_metadata("copy/blob").metadata == {"k": "v"}
+
+
+def test_empty_destination_costs_one_list_and_no_head(moto_client, sources):
+    faults = Faults(moto_client.s3)
+    result = moto_client.batch_copy(sources, "fresh/")
+    assert result.ok and result.successful == 3 and result.already_done == 0
+    assert faults.count("ListObjectsV2") == 1
+    assert faults.count("HeadObject") == 0 and faults.count("CopyObject") == 3
+
+
+def test_destination_listed_over_several_pages(moto_client, monkeypatch):
+    keys = [f"src/k{i:04d}" for i in range(1030)]
+    for key in keys:
+        moto_client.s3.put_object(Bucket=moto_client.bucket, Key=key, Body=key.encode())
+    assert moto_client.batch_copy(keys[:1010], "dst/", strip_prefix="src/").ok
+    moto_client.upload_bytes(b"new", "src/k0007")
+    faults = Faults(moto_client.s3)
+    result = moto_client.batch_copy(iter(keys), "dst/", strip_prefix="src/")
+    assert result.ok and result.already_done == 1009
+    assert faults.count("ListObjectsV2") == 2  # 1,010 destinations: two pages
+    assert faults.count("CopyObject") == 1 + 20
+    assert moto_client.download_bytes("dst/k0007") == b"new"
+
+
+def test_beyond_the_list_limit_each_destination_is_headed(moto_client, sources, monkeypatch):
+    import orbit_provider.s3.batch.copy as batch_copy
+
+    moto_client.batch_copy(sources, "flat/")
+    for i in range(3):
+        moto_client.upload_bytes(b"other", f"flat/zz{i}")
+    monkeypatch.setattr(batch_copy, "LIST_LIMIT", 2)
+    monkeypatch.setattr(batch_copy, "PAGE_SIZE", 2)
+    faults = Faults(moto_client.s3)
+    result = moto_client.batch_copy(iter(sources), "flat/")
+    assert result.ok and result.already_done == 3
+    assert faults.count("ListObjectsV2") == 1  # stopped at the limit
+    assert faults.keys("HeadObject") >= {"flat/one.txt", "flat/two.txt", "flat/three.txt"}
+    assert faults.count("CopyObject") == 0
+
+
+def test_a_refused_listing_falls_back_to_head(moto_client, sources):
+    moto_client.batch_copy(sources, "flat/")
+    faults = Faults(moto_client.s3)
+    faults.fail("ListObjectsV2", lambda key: True, "AccessDenied", 403)
+    result = moto_client.batch_copy(sources, "flat/", BatchConfig(**FAST))
+    assert result.ok and result.already_done == 3
+    assert faults.count("CopyObject") == 0
+    assert faults.keys("HeadObject") >= {"flat/one.txt", "flat/two.txt", "flat/three.txt"}

@@ -1,0 +1,232 @@
+"""The batch engine: laziness, exactly-once accounting, timeout, fail_fast, retries, circuit
+breaker, rate limit and progress. Real S3 operations run against moto; requests are watched
+and steered through botocore's events (tests/s3/batch/faults.py)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from orbit_provider.s3 import BatchConfig, S3Client, S3Config
+from orbit_provider.s3.batch.engine import BatchRun, Done
+from orbit_provider.s3.errors import AccessDenied, ConfigError
+from orbit_provider.s3.progress import BatchProgress, ProgressReporter
+from orbit_provider.s3.recovery import BreakerState, CircuitBreaker
+from orbit_provider.s3.wire.ratelimit import TokenBucket
+from tests.conftest import MOTO_BUCKET
+from tests.s3.batch.faults import FakeClock, Faults
+
+FAST = {"retry_delay": 0.0}
+
+
+@pytest.fixture
+def keys(moto_client):
+    names = [f"k{i:02d}" for i in range(20)]
+    for name in names:
+        moto_client.upload_bytes(b"x", name)
+    return names
+
+
+def test_every_key_once_duplicates_processed_once(moto_client, keys):
+    faults = Faults(moto_client.s3)
+    result = moto_client.batch_tag_objects(
+        keys + keys[:5], {"a": "1"}, BatchConfig(**FAST), merge=False
+    )
+    assert sorted(result.results) == keys
+    assert (result.total, result.successful, result.duplicates) == (20, 20, 5)
+    assert faults.count("PutObjectTagging") == 20
+
+
+def test_generator_is_read_lazily_with_bounded_lookahead(moto_client, keys):
+    """While the first key is held in flight, the engine reads at most 2 * max_concurrent
+    keys ahead; then every key of a long generator is processed exactly once."""
+    faults = Faults(moto_client.s3)
+    started, release = faults.block("PutObjectTagging", "k00")
+    pulled = []
+    lookahead = []
+
+    def source():
+        for i in range(60):
+            pulled.append(i)
+            lookahead.append(len(pulled) - faults.count("PutObjectTagging"))
+            yield keys[i % 20] if i < 20 else f"missing-{i}"
+
+    config = BatchConfig(max_concurrent=1, max_retries=0, operation_timeout=None)
+    out = {}
+    runner = threading.Thread(
+        target=lambda: out.setdefault(
+            "r", moto_client.batch_tag_objects(source(), {"a": "1"}, config, merge=False)
+        )
+    )
+    runner.start()
+    try:
+        assert started.wait(30)
+        # window = 2 tasks (the held one, one queued) + the key in hand: the engine waits
+        # instead of reading on
+        threading.Event().wait(0.3)
+        assert len(pulled) == 3
+    finally:
+        release.set()
+        runner.join(60)
+    result = out["r"]
+    assert result.total == 60 and len(result.results) == 60
+    assert result.successful == 20 and result.failed == 40  # the missing keys: NotFound
+    assert {code for _, code, _ in result.errors} == {"NoSuchKey"}
+    assert max(lookahead) <= 2 + 1
+
+
+def test_collection_input_is_validated_before_any_request(moto_client, keys):
+    faults = Faults(moto_client.s3)
+    with pytest.raises(ConfigError, match="keys"):
+        moto_client.batch_tag_objects(keys + [""], {"a": "1"})
+    with pytest.raises(ConfigError, match="single string"):
+        moto_client.batch_tag_objects("k00", {"a": "1"})
+    assert faults.calls == []
+
+
+def test_bad_key_in_a_generator_fails_alone(moto_client, keys):
+    result = moto_client.batch_tag_objects(iter(["k00", "", "k01"]), {"a": "1"}, merge=False)
+    assert result.successful == 2
+    assert result.results[""].code == "ConfigError"
+
+
+def test_operation_timeout_fails_the_slow_key_only(moto_client, keys):
+    faults = Faults(moto_client.s3)
+    _, release = faults.block("PutObjectTagging", "k03")
+    try:
+        config = BatchConfig(max_concurrent=3, operation_timeout=0.5, max_retries=0)
+        result = moto_client.batch_tag_objects(keys, {"a": "1"}, config, merge=False)
+    finally:
+        release.set()
+    assert result.failed == 1 and result.successful == 19
+    assert result.results["k03"].code == "Timeout"
+    assert "operation_timeout=0.5" in result.results["k03"].detail
+
+
+def test_fail_fast_stops_scheduling_and_reports_not_run(moto_client, keys):
+    faults = Faults(moto_client.s3)
+    faults.fail("PutObjectTagging", lambda k: k == "k05", "AccessDenied", 403)
+    config = BatchConfig(max_concurrent=1, fail_fast=True, **FAST)
+    result = moto_client.batch_tag_objects(keys, {"a": "1"}, config, merge=False)
+    assert sorted(result.results) == keys
+    assert result.results["k05"].code == "AccessDenied"
+    assert result.successful + result.failed + result.not_run == 20
+    assert result.failed == 1 and result.not_run >= 20 - 6 - 2
+    not_run = set(result.keys_with("not_run"))
+    assert not_run and not (not_run & faults.keys("PutObjectTagging"))
+    assert all(result.results[k].succeeded for k in keys[:5])
+
+
+def test_retryable_failure_is_retried_exactly_max_retries_times(moto_client, keys):
+    faults = Faults(moto_client.s3)
+    faults.fail("PutObjectTagging", lambda k: k == "k01", "InternalError", 500, times=2)
+    faults.fail("PutObjectTagging", lambda k: k == "k02", "SlowDown", 503)
+    faults.fail("PutObjectTagging", lambda k: k == "k03", "AccessDenied", 403)
+    config = BatchConfig(max_retries=3, **FAST)
+    result = moto_client.batch_tag_objects(keys, {"a": "1"}, config, merge=False)
+    assert result.results["k01"].succeeded
+    assert faults.count("PutObjectTagging", "k01") == 3
+    # the client's own retry policy (4 attempts) is not stacked on the batch's
+    assert faults.count("PutObjectTagging", "k02") == 4
+    assert result.results["k02"].code == "SlowDown"
+    assert faults.count("PutObjectTagging", "k03") == 1
+    assert faults.count("PutObjectTagging", "k00") == 1
+    assert result.failed == 2
+
+
+def test_breaker_opening_mid_batch_fails_the_rest_fast(moto_s3):
+    clock = FakeClock()
+    breaker = CircuitBreaker(failure_threshold=3, timeout=60, clock=clock.now)
+    client = S3Client(S3Config(bucket=MOTO_BUCKET, region="us-east-1"), circuit_breaker=breaker)
+    keys = [f"k{i:02d}" for i in range(20)]
+    for key in keys:
+        client.upload_bytes(b"x", key)
+    faults = Faults(client.s3)
+    faults.fail("PutObjectTagging", lambda k: k >= "k05", "ServiceUnavailable", 503)
+    config = BatchConfig(max_concurrent=1, max_retries=0)
+    result = client.batch_tag_objects(keys, {"a": "1"}, config, merge=False)
+    assert breaker.state is BreakerState.OPEN
+    assert [result.results[k].code for k in keys[5:8]] == ["ServiceUnavailable"] * 3
+    assert {result.results[k].code for k in keys[8:]} == {"CircuitOpen"}
+    assert "circuit open" in result.results["k19"].detail
+    assert faults.count("PutObjectTagging") == 8  # nothing sent after the breaker opened
+    assert result.successful == 5 and result.failed == 15
+
+    # the endpoint recovers; after the breaker's timeout a probe closes it again
+    faults._faults.clear()
+    clock.advance(60)
+    again = client.batch_tag_objects(result.keys_with("failed"), {"a": "1"}, config, merge=False)
+    assert again.ok and breaker.state is BreakerState.CLOSED
+
+
+def test_rate_limit_spaces_requests(moto_client, keys):
+    clock = FakeClock()
+    sent_at = []
+    faults = Faults(moto_client.s3, on_request=lambda op, key: sent_at.append(clock.now()))
+    bucket = TokenBucket(rate=20, capacity=1, clock=clock.now, sleep=clock.sleep)
+    config = BatchConfig(max_concurrent=1, rate_limit=bucket, **FAST)
+    result = moto_client.batch_tag_objects(keys[:10], {"a": "1"}, config, merge=False)
+    assert result.ok and faults.count("PutObjectTagging") == 10
+    gaps = [b - a for a, b in zip(sent_at, sent_at[1:], strict=False)]
+    assert gaps == pytest.approx([1 / 20] * 9)
+    assert sum(clock.slept) == pytest.approx(9 / 20)
+
+
+class CountingBucket(TokenBucket):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.taken = 0
+        self._count_lock = threading.Lock()
+
+    def acquire(self, amount=1):
+        with self._count_lock:
+            self.taken += amount
+        return super().acquire(amount)
+
+
+def test_every_request_of_a_concurrent_batch_takes_a_token(moto_client, keys):
+    faults = Faults(moto_client.s3)
+    bucket = CountingBucket(rate=10_000)
+    config = BatchConfig(max_concurrent=4, rate_limit=bucket, **FAST)
+    result = moto_client.batch_tag_objects(keys, {"a": "1"}, config, merge=True)  # GET + PUT
+    assert result.ok
+    assert bucket.taken == len(faults.calls) == 40
+
+
+def test_progress_events_count_up_and_end_with_the_totals(moto_client, keys):
+    events = []
+    reporter = ProgressReporter([events.append])
+    result = moto_client.batch_tag_objects(
+        iter(keys), {"a": "1"}, BatchConfig(**FAST), progress=reporter
+    )
+    batch = [e for e in events if isinstance(e, BatchProgress)]
+    assert batch[-1] == BatchProgress("tag_objects", 20, 20, 0, 20)
+    assert [e.completed for e in batch] == sorted(e.completed for e in batch)
+    assert result.ok
+
+
+def test_progress_rate_is_bounded_by_the_interval():
+    """A clock that never moves: one event at the start, then only the final one."""
+    events = []
+    config = BatchConfig(max_concurrent=2, max_retries=0)
+    run = BatchRun(
+        "noop",
+        config,
+        lambda items: {k: Done() for k, _ in items},
+        progress=ProgressReporter([events.append]),
+        clock=lambda: 0.0,
+        progress_interval=1.0,
+    )
+    result = run.run(range(500), str, lambda item: item)
+    assert result.successful == 500
+    assert len(events) == 2 and events[-1].completed == 500 and events[-1].total == 500
+
+
+def test_a_failing_task_runner_fails_its_keys_not_the_batch():
+    def runner(items):
+        raise AccessDenied("no", key=items[0][0])
+
+    run = BatchRun("boom", BatchConfig(max_retries=0), runner, chunk_size=3)
+    result = run.run([f"k{i}" for i in range(7)], str, lambda item: item)
+    assert result.failed == 7 and {c for _, c, _ in result.errors} == {"AccessDenied"}
