@@ -15,8 +15,8 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from orbit_provider.operators._summary import DEFAULT_MAX_ITEMS, aggregate_summaries
 from orbit_provider.operators.base import OrbitTaskError
+from orbit_provider.operators.summary import DEFAULT_MAX_ITEMS, aggregate_summaries
 
 log = logging.getLogger("orbit_provider.operators.aggregate")
 

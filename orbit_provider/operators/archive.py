@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from orbit_provider.operators._batch import OrbitBatchBaseOperator
 from orbit_provider.operators.base import OrbitBaseOperator, OrbitTaskError, is_unrendered
 from orbit_provider.operators.batch import key_list
+from orbit_provider.operators.batch_base import OrbitBatchBaseOperator
 from orbit_provider.s3.batch.restore import TIERS
 from orbit_provider.s3.conditions import restored
 from orbit_provider.s3.errors import ConfigError

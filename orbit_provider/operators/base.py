@@ -13,7 +13,7 @@ from airflow.sdk import BaseOperator
 
 from orbit_provider.hooks.lineage import s3_uri
 from orbit_provider.hooks.orbit_s3 import OrbitS3Hook
-from orbit_provider.operators._progress import run_with_progress
+from orbit_provider.operators.progress_sink import run_with_progress
 from orbit_provider.s3.config import validate_bucket_name
 from orbit_provider.s3.errors import ConfigError, S3Error
 

@@ -12,8 +12,8 @@ import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from orbit_provider.operators._batch import OrbitBatchBaseOperator
 from orbit_provider.operators.base import OrbitBaseOperator, is_unrendered
+from orbit_provider.operators.batch_base import OrbitBatchBaseOperator
 from orbit_provider.s3.batch.copy import CopyPlanner
 from orbit_provider.s3.batch.listing import as_datetime, filter_objects
 from orbit_provider.s3.batch.plan import (

@@ -12,13 +12,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from orbit_provider.operators._summary import (
+from orbit_provider.operators.base import OrbitBaseOperator, OrbitTaskError, is_template
+from orbit_provider.operators.summary import (
     DEFAULT_MAX_ITEMS,
     ReportTarget,
     report_name,
     transfer_summary,
 )
-from orbit_provider.operators.base import OrbitBaseOperator, OrbitTaskError, is_template
 from orbit_provider.s3.config import ServerSideEncryption, StorageClass
 from orbit_provider.s3.errors import S3Error
 from orbit_provider.s3.progress import BatchProgress

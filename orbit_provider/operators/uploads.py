@@ -8,8 +8,8 @@ from typing import Any
 
 import pendulum
 
-from orbit_provider.operators._summary import DEFAULT_MAX_ITEMS
 from orbit_provider.operators.base import OrbitBaseOperator, OrbitTaskError, is_template
+from orbit_provider.operators.summary import DEFAULT_MAX_ITEMS
 from orbit_provider.s3.errors import ConfigError
 from orbit_provider.s3.progress import BatchProgress
 

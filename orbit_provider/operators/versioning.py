@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from orbit_provider.operators._batch import OrbitBatchBaseOperator
 from orbit_provider.operators.base import OrbitBaseOperator, is_unrendered
+from orbit_provider.operators.batch_base import OrbitBatchBaseOperator
 from orbit_provider.s3.config import validate_key
 from orbit_provider.s3.errors import ConfigError
 from orbit_provider.s3.versions.versioning import parse_timestamp

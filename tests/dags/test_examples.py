@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
-from orbit_provider.operators._progress import XCOM_KEY
+from orbit_provider.operators.progress_sink import XCOM_KEY
 from orbit_provider.s3.config import MIB
 from orbit_provider.testing.clients import client_for
 from tests.airflow_env import load_dags, server_connection, sync_dag

@@ -8,8 +8,8 @@ import pendulum
 from airflow.sdk import DAG, BaseOperator
 
 from orbit_provider.hooks.orbit_s3 import OrbitS3Hook
-from orbit_provider.operators._progress import XCOM_KEY, run_with_progress
-from orbit_provider.operators._summary import transfer_summary
+from orbit_provider.operators.progress_sink import XCOM_KEY, run_with_progress
+from orbit_provider.operators.summary import transfer_summary
 
 
 class PutAndCopyOperator(BaseOperator):

@@ -8,7 +8,6 @@ import pendulum
 import pytest
 from airflow.sdk import DAG, task
 
-from orbit_provider.operators._progress import XCOM_KEY
 from orbit_provider.operators.aggregate import (
     OrbitAggregateSummariesOperator,
     aggregate_batch_summaries,
@@ -22,6 +21,7 @@ from orbit_provider.operators.batch import (
     OrbitStorageClassOperator,
 )
 from orbit_provider.operators.listing import OrbitListKeysOperator
+from orbit_provider.operators.progress_sink import XCOM_KEY
 from tests.airflow_env import connection_env
 
 START = pendulum.datetime(2026, 1, 1, tz="UTC")

@@ -15,8 +15,8 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import DAG, Asset, task
 
-from orbit_provider.operators._progress import XCOM_KEY
 from orbit_provider.operators.listing import OrbitListKeysOperator
+from orbit_provider.operators.progress_sink import XCOM_KEY
 from orbit_provider.operators.transfer import OrbitDownloadOperator, OrbitUploadOperator
 from orbit_provider.operators.uploads import OrbitAbortIncompleteUploadsOperator
 from orbit_provider.s3.config import MIB

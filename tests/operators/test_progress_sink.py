@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from orbit_provider.operators._progress import (
+from orbit_provider.operators.progress_sink import (
     XCOM_KEY,
     ProgressSink,
     format_line,

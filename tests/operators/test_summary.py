@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from orbit_provider.operators._summary import (
+from orbit_provider.operators.summary import (
     ReportTarget,
     aggregate_summaries,
     batch_summary,

@@ -13,7 +13,7 @@ import sys
 import pendulum
 from airflow.sdk import DAG
 
-from orbit_provider.operators._progress import XCOM_KEY
+from orbit_provider.operators.progress_sink import XCOM_KEY
 from orbit_provider.operators.transfer import OrbitUploadOperator
 from orbit_provider.s3.config import MIB
 from tests.airflow_env import run_dag

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from orbit_provider.operators._summary import (
+from orbit_provider.operators.base import OrbitBaseOperator, OrbitTaskError
+from orbit_provider.operators.summary import (
     DEFAULT_MAX_ITEMS,
     ReportTarget,
     batch_summary,
     report_name,
 )
-from orbit_provider.operators.base import OrbitBaseOperator, OrbitTaskError
 from orbit_provider.s3.batch import BatchConfig
 from orbit_provider.s3.errors import ConfigError
 
