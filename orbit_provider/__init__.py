@@ -10,67 +10,11 @@ def _modules(package: str, names: list[str]) -> list[dict]:
              "python-modules": [f"orbit_provider.{package}.{n}" for n in names]}]  # fmt: skip
 
 
-# Connection form fields (Airflow 3.2+ reads them declaratively; stored in Connection.extra).
-_CONN_FIELDS = {
-    "region_name": {"label": "Region", "schema": {"type": ["string", "null"]}},
-    "endpoint_url": {
-        "label": "Endpoint URL",
-        "description": "For S3-compatible stores, e.g. http://127.0.0.1:8333. Empty for AWS.",
-        "schema": {"type": ["string", "null"], "format": "url"},
-    },
-    "force_path_style": {"label": "Path-style addressing", "schema": {"type": "boolean"}},
-    "bucket": {
-        "label": "Default bucket",
-        "description": "Used when an operator gives none, and by the connection test.",
-        "schema": {"type": ["string", "null"]},
-    },
-    "aws_session_token": {
-        "label": "Session token",
-        "schema": {"type": ["string", "null"], "format": "password"},
-    },
-    "profile_name": {"label": "AWS profile", "schema": {"type": ["string", "null"]}},
-    "role_arn": {
-        "label": "Role ARN",
-        "description": "Assumed with STS and refreshed automatically.",
-        "schema": {"type": ["string", "null"]},
-    },
-    "external_id": {"label": "External ID (role)", "schema": {"type": ["string", "null"]}},
-    "role_session_name": {"label": "Role session name", "schema": {"type": ["string", "null"]}},
-    "chunk_size": {
-        "label": "Part size (bytes)",
-        "schema": {"type": ["integer", "null"], "minimum": 5242880},
-    },
-    "parallel_operations": {
-        "label": "Parallel parts",
-        "schema": {"type": ["integer", "null"], "minimum": 1},
-    },
-    "max_bandwidth": {
-        "label": "Bandwidth limit (bytes/s)",
-        "schema": {"type": ["integer", "null"], "minimum": 1},
-    },
-    "timeout_seconds": {"label": "Timeout (s)", "schema": {"type": ["number", "null"]}},
-    "max_retries": {"label": "Retries", "schema": {"type": ["integer", "null"], "minimum": 0}},
-    "verify_checksums": {
-        "label": "Verify checksums",
-        "schema": {"type": "boolean", "default": True},
-    },
-    "direct_io": {
-        "label": "Direct I/O for large downloads",
-        "description": "Write downloads of 32 MiB and more with O_DIRECT (Linux), past the "
-        "page cache.",
-        "schema": {"type": "boolean", "default": True},
-    },
-    "storage_class": {"label": "Storage class", "schema": {"type": ["string", "null"]}},
-    "server_side_encryption": {
-        "label": "Server-side encryption",
-        "schema": {"type": ["string", "null"], "enum": [None, "AES256", "aws:kms"]},
-    },
-    "sse_kms_key_id": {"label": "KMS key id", "schema": {"type": ["string", "null"]}},
-}
-
-
 def get_provider_info() -> dict:
     """Describe this provider to Airflow's providers manager."""
+    # The form's fields come from the one table of extras (stdlib only, cheap to import).
+    from orbit_provider.hooks.connection_extras import conn_fields
+
     return {
         "package-name": "airflow-provider-orbit",
         "name": "Orbit S3",
@@ -95,7 +39,7 @@ def get_provider_info() -> dict:
                         "password": "AWS Secret Access Key",
                     },
                 },
-                "conn-fields": _CONN_FIELDS,
+                "conn-fields": conn_fields(),
             }
         ],
         "hooks": _modules("hooks", ["orbit_s3"]),

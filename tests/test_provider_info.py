@@ -34,3 +34,15 @@ def test_providers_manager_discovers_the_provider_and_its_connection_form():
     assert "extra__orbit_s3__endpoint_url" in widgets
     assert widgets["extra__orbit_s3__aws_session_token"].is_sensitive
     assert manager.field_behaviours["orbit_s3"]["hidden_fields"] == ["host", "schema", "port"]
+
+
+def test_every_extra_of_the_table_is_a_widget_of_the_form():
+    from airflow.providers_manager import ProvidersManager
+
+    from orbit_provider.hooks.connection_extras import EXTRAS
+
+    widgets = ProvidersManager().connection_form_widgets
+    for extra in EXTRAS:
+        widget = widgets[f"extra__orbit_s3__{extra.name}"]
+        assert widget.is_sensitive == extra.secret
+        assert widget.field["schema"]["title"] == extra.label

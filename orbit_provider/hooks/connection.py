@@ -1,18 +1,19 @@
 """Airflow Connection -> S3Config (+ assumed role): a pure mapping, testable without a database.
 
 An `orbit_s3` connection holds the access key id as login and the secret as password; every
-other setting is an extra. An amazon-provider `aws` connection works too, with its common
+other setting is an extra, declared once in `connection_extras.EXTRAS` (which also builds the
+form and the README's table). An amazon-provider `aws` connection works too, with its common
 extras translated. Unknown extras and bad values raise `ConnectionConfigError` naming the
 extra. Secret values (password, session token, legacy secret extra) are never echoed.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from orbit_provider.hooks.connection_extras import EXTRAS, EXTRAS_BY_NAME
 from orbit_provider.s3.client import S3Client
 from orbit_provider.s3.config import Credentials, S3Config, ServerSideEncryption
 from orbit_provider.s3.errors import ConfigError
@@ -21,34 +22,10 @@ from orbit_provider.s3.wire.assume_role import AssumeRole, assume_role_session
 ORBIT_CONN_TYPE = "orbit_s3"
 AWS_CONN_TYPE = "aws"
 
-# The S3Config field each transfer-default extra sets.
-CONFIG_EXTRAS: dict[str, str] = {
-    "region_name": "region",
-    "endpoint_url": "endpoint",
-    "force_path_style": "force_path_style",
-    "profile_name": "profile",
-    "chunk_size": "chunk_size",
-    "parallel_operations": "parallel_operations",
-    "max_bandwidth": "max_bandwidth",
-    "timeout_seconds": "timeout_seconds",
-    "max_retries": "max_retries",
-    "verify_checksums": "verify_checksums",
-    "storage_class": "storage_class",
-    "multipart_copy_threshold": "multipart_copy_threshold",
-    "direct_io": "direct_io",
-}
-# Extras that are not a single S3Config field.
-OTHER_EXTRAS = (
-    "bucket",
-    "aws_session_token",
-    "server_side_encryption",
-    "sse_kms_key_id",
-    "role_arn",
-    "external_id",
-    "role_session_name",
-    "sts_endpoint_url",
-)
-ORBIT_EXTRAS = frozenset(CONFIG_EXTRAS) | frozenset(OTHER_EXTRAS)
+# Every orbit_s3 extra, its parser and target, come from the one table in connection_extras.
+# The S3Config field each extra sets on its own (the others are handled below by name).
+CONFIG_EXTRAS: dict[str, str] = {e.name: e.config_field for e in EXTRAS if e.config_field}
+ORBIT_EXTRAS = frozenset(EXTRAS_BY_NAME)
 # Amazon-provider extras also understood on an `aws` connection (see `_translate_aws`).
 AWS_EXTRAS = frozenset(
     {
@@ -60,92 +37,12 @@ AWS_EXTRAS = frozenset(
         "aws_secret_access_key",
     }
 )
-SECRET_EXTRAS = frozenset({"aws_session_token", "aws_secret_access_key"})
-
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)\s*$", re.IGNORECASE)
-_UNITS = {
-    "": 1, "b": 1,
-    "k": 1000, "kb": 1000, "kib": 1024, "ki": 1024,
-    "m": 10**6, "mb": 10**6, "mib": 1024**2, "mi": 1024**2,
-    "g": 10**9, "gb": 10**9, "gib": 1024**3, "gi": 1024**3,
-    "t": 10**12, "tb": 10**12, "tib": 1024**4, "ti": 1024**4,
-}  # fmt: skip
+SECRET_EXTRAS = frozenset({e.name for e in EXTRAS if e.secret} | {"aws_secret_access_key"})
 
 
 class ConnectionConfigError(ConfigError):
     """A connection field or extra that cannot be used; the message names it."""
 
-
-def _parse_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "on"):
-        return True
-    if isinstance(value, str) and value.strip().lower() in ("false", "0", "no", "off"):
-        return False
-    raise ValueError(f"{value!r} is not a boolean (use true or false)")
-
-
-def _parse_int(value: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not an integer")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    raise ValueError(f"{value!r} is not an integer")
-
-
-def _parse_size(value: Any) -> int:
-    """Bytes as an int or a string with an optional unit: 8388608, "8MiB", "16 MB"."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    match = _SIZE_RE.match(value) if isinstance(value, str) else None
-    if not match or match.group(2).lower() not in _UNITS:
-        raise ValueError(f"{value!r} is not a size in bytes (e.g. 8388608 or '8MiB')")
-    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
-
-
-def _parse_number(value: Any) -> float:
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a number")
-    if isinstance(value, int | float):
-        return value
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{value!r} is not a number") from None
-
-
-def _parse_str(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{value!r} must be a non-empty string")
-    return value.strip()
-
-
-_PARSERS: dict[str, Callable[[Any], Any]] = {
-    "region_name": _parse_str,
-    "aws_session_token": _parse_str,
-    "endpoint_url": _parse_str,
-    "force_path_style": _parse_bool,
-    "profile_name": _parse_str,
-    "chunk_size": _parse_size,
-    "parallel_operations": _parse_int,
-    "max_bandwidth": _parse_size,
-    "timeout_seconds": _parse_number,
-    "max_retries": _parse_int,
-    "verify_checksums": _parse_bool,
-    "storage_class": _parse_str,
-    "multipart_copy_threshold": _parse_size,
-    "direct_io": _parse_bool,
-    "bucket": _parse_str,
-    "server_side_encryption": _parse_str,
-    "sse_kms_key_id": _parse_str,
-    "role_arn": _parse_str,
-    "external_id": _parse_str,
-    "role_session_name": _parse_str,
-    "sts_endpoint_url": _parse_str,
-}
 
 _PROBE_BUCKET = "orbit-probe"  # a valid name used to validate fields before a bucket is known
 
@@ -240,7 +137,7 @@ def settings_from_connection(conn: Any) -> ConnectionSettings:
         if raw is None or raw == "":
             continue
         try:
-            values[name] = _PARSERS[name](raw)
+            values[name] = EXTRAS_BY_NAME[name].parse(raw)
         except ValueError as exc:
             shown = "must be a non-empty string" if name in SECRET_EXTRAS else exc
             raise ConnectionConfigError(

@@ -1,0 +1,346 @@
+"""The extras of an `orbit_s3` connection, declared once.
+
+`EXTRAS` drives the parser (`hooks/connection.py`), the connection form (`conn-fields` in
+`get_provider_info()`) and the README's table of extras, so the three cannot drift apart.
+`python -m orbit_provider.hooks.connection_extras` prints that table; with `--update README.md`
+it rewrites the table in the README in place. Standard library only: Airflow's providers
+manager imports this module to build the form.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Kind = Literal["string", "boolean", "integer", "size", "number"]
+
+_MIB = 1024 * 1024
+_GIB = 1024 * _MIB
+_MIN_PART = 5 * _MIB  # S3's smallest part, and the smallest chunk_size / copy threshold
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)\s*$", re.IGNORECASE)
+_UNITS = {
+    "": 1, "b": 1,
+    "k": 1000, "kb": 1000, "kib": 1024, "ki": 1024,
+    "m": 10**6, "mb": 10**6, "mib": 1024**2, "mi": 1024**2,
+    "g": 10**9, "gb": 10**9, "gib": 1024**3, "gi": 1024**3,
+    "t": 10**12, "tb": 10**12, "tib": 1024**4, "ti": 1024**4,
+}  # fmt: skip
+
+
+def parse_bool(value: Any) -> bool:
+    """A JSON boolean or "true"/"false" (also 1/0, yes/no, on/off)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "on"):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"{value!r} is not a boolean (use true or false)")
+
+
+def parse_int(value: Any) -> int:
+    """A JSON integer or a string of digits."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    raise ValueError(f"{value!r} is not an integer")
+
+
+def parse_size(value: Any) -> int:
+    """Bytes as an int or a string with an optional unit: 8388608, "8MiB", "16 MB"."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    match = _SIZE_RE.match(value) if isinstance(value, str) else None
+    if not match or match.group(2).lower() not in _UNITS:
+        raise ValueError(f"{value!r} is not a size in bytes (e.g. 8388608 or '8MiB')")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+def parse_number(value: Any) -> float:
+    """A JSON number or a string holding one."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a number")
+    if isinstance(value, int | float):
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{value!r} is not a number") from None
+
+
+def parse_str(value: Any) -> str:
+    """A non-empty string, stripped."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{value!r} must be a non-empty string")
+    return value.strip()
+
+
+_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "string": parse_str,
+    "boolean": parse_bool,
+    "integer": parse_int,
+    "size": parse_size,
+    "number": parse_number,
+}
+_FORM_TYPES: dict[str, Any] = {
+    "string": ["string", "null"],
+    "boolean": "boolean",
+    "integer": ["integer", "null"],
+    "size": ["integer", "null"],
+    "number": ["number", "null"],
+}
+
+
+@dataclass(frozen=True)
+class ConnectionExtra:
+    """One extra: how it is parsed, shown in the form, documented, and where it goes.
+
+    :param name: the key in the connection's extra JSON (and the form field's name).
+    :param kind: how the value is parsed; "size" takes bytes or a string like "8MiB".
+    :param label: the form field's label.
+    :param description: one line for the form and the README.
+    :param default: what applies when the extra is not set (None: nothing is set).
+    :param config_field: the S3Config field this extra sets on its own, if any.
+    :param maps_to: where the extra goes when it is not one S3Config field on its own.
+    :param default_text: the README's words for a None default ("AWS", "no limit", ...).
+    :param secret: a password field in the form; never echoed in errors.
+    :param schema: JSON-schema keys the form adds to the field's type (minimum, enum, ...).
+    """
+
+    name: str
+    kind: Kind
+    label: str
+    description: str
+    default: Any = None
+    config_field: str | None = None
+    maps_to: str | None = None
+    default_text: str | None = None
+    secret: bool = False
+    schema: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def target(self) -> str:
+        """Where the value ends up, e.g. "S3Config.region" or "AssumeRole.role_arn"."""
+        return self.maps_to or f"S3Config.{self.config_field}"
+
+    def parse(self, value: Any) -> Any:
+        """The value as the kind says; ValueError naming what is wrong (not the extra)."""
+        return _PARSERS[self.kind](value)
+
+    def form_field(self) -> dict[str, Any]:
+        """The field of `conn-fields` (Airflow's declarative connection form)."""
+        schema: dict[str, Any] = {"type": _FORM_TYPES[self.kind]}
+        if self.secret:
+            schema["format"] = "password"
+        if self.kind == "boolean" and self.default is not None:
+            schema["default"] = self.default  # a checkbox always has a value: show the real one
+        schema.update(self.schema)
+        return {"label": self.label, "description": self.description, "schema": schema}
+
+    def default_markdown(self) -> str:
+        """The default as the README shows it."""
+        if self.default is None:
+            return self.default_text or "none"
+        if isinstance(self.default, bool):
+            return f"`{str(self.default).lower()}`"
+        if self.kind == "size":
+            return _size_text(self.default)
+        return f"`{self.default}`"
+
+
+def _size_text(size: int) -> str:
+    for unit, factor in (("GiB", _GIB), ("MiB", _MIB)):
+        if size % factor == 0:
+            return f"{size // factor} {unit}"
+    return f"{size} bytes"
+
+
+EXTRAS: tuple[ConnectionExtra, ...] = (
+    ConnectionExtra(
+        "region_name", "string", "Region",
+        "AWS region of the bucket.",
+        config_field="region", default_text="from the AWS chain",
+    ),
+    ConnectionExtra(
+        "endpoint_url", "string", "Endpoint URL",
+        "For S3-compatible stores, e.g. http://127.0.0.1:8333. Empty for AWS.",
+        config_field="endpoint", default_text="AWS", schema={"format": "url"},
+    ),
+    ConnectionExtra(
+        "force_path_style", "boolean", "Path-style addressing",
+        "Put the bucket in the URL path, as most S3-compatible stores need.",
+        default=False, config_field="force_path_style",
+    ),
+    ConnectionExtra(
+        "bucket", "string", "Default bucket",
+        "Used when an operator gives none, and by the connection test.",
+        maps_to="ConnectionSettings.bucket",
+    ),
+    ConnectionExtra(
+        "aws_session_token", "string", "Session token",
+        "Token of temporary credentials; needs the access key in login and password.",
+        maps_to="Credentials.session_token", secret=True,
+    ),
+    ConnectionExtra(
+        "profile_name", "string", "AWS profile",
+        "A named profile of the AWS config files; not together with login and password.",
+        config_field="profile",
+    ),
+    ConnectionExtra(
+        "role_arn", "string", "Role ARN",
+        "Assumed with STS and refreshed automatically.",
+        maps_to="AssumeRole.role_arn",
+    ),
+    ConnectionExtra(
+        "external_id", "string", "External ID (role)",
+        "The external id the role's trust policy asks for (needs role_arn).",
+        maps_to="AssumeRole.external_id",
+    ),
+    ConnectionExtra(
+        "role_session_name", "string", "Role session name",
+        "Session name of the assumed role, seen in CloudTrail (needs role_arn).",
+        default="orbit-provider", maps_to="AssumeRole.session_name",
+    ),
+    ConnectionExtra(
+        "sts_endpoint_url", "string", "STS endpoint URL",
+        "The STS endpoint the role is assumed through, e.g. a regional or private one.",
+        maps_to="ConnectionSettings.sts_endpoint_url", default_text="AWS",
+        schema={"format": "url"},
+    ),
+    ConnectionExtra(
+        "chunk_size", "size", "Part size (bytes)",
+        "Part size of multipart uploads and range size of downloads (5 MiB to 5 GiB).",
+        default=5 * _MIB, config_field="chunk_size", schema={"minimum": _MIN_PART},
+    ),
+    ConnectionExtra(
+        "parallel_operations", "integer", "Parallel parts",
+        "Parts or ranges of one transfer in flight at once.",
+        default=4, config_field="parallel_operations", schema={"minimum": 1},
+    ),
+    ConnectionExtra(
+        "max_bandwidth", "size", "Bandwidth limit (bytes/s)",
+        "Bytes per second for one transfer.",
+        config_field="max_bandwidth", default_text="no limit", schema={"minimum": 1},
+    ),
+    ConnectionExtra(
+        "timeout_seconds", "number", "Timeout (s)",
+        "Read timeout of a request in seconds (the connect timeout is at most 60).",
+        default=300, config_field="timeout_seconds",
+    ),
+    ConnectionExtra(
+        "max_retries", "integer", "Retries",
+        "Retries of a retryable failure (throttling, 5xx, timeouts, dropped connections).",
+        default=3, config_field="max_retries", schema={"minimum": 0},
+    ),
+    ConnectionExtra(
+        "verify_checksums", "boolean", "Verify checksums",
+        "Check a CRC32 on every part and object (Content-MD5 and ETag on stores without).",
+        default=True, config_field="verify_checksums",
+    ),
+    ConnectionExtra(
+        "direct_io", "boolean", "Direct I/O for large downloads",
+        "Write downloads of 32 MiB and more with O_DIRECT (Linux), past the page cache.",
+        default=True, config_field="direct_io",
+    ),
+    ConnectionExtra(
+        "multipart_copy_threshold", "size", "Multipart copy threshold (bytes)",
+        "Objects larger than this are copied in parts (5 MiB to 5 GiB).",
+        default=5 * _GIB, config_field="multipart_copy_threshold",
+        schema={"minimum": _MIN_PART, "maximum": 5 * _GIB},
+    ),
+    ConnectionExtra(
+        "storage_class", "string", "Storage class",
+        "Storage class of writes, e.g. STANDARD_IA, INTELLIGENT_TIERING or GLACIER.",
+        default="STANDARD", config_field="storage_class",
+    ),
+    ConnectionExtra(
+        "server_side_encryption", "string", "Server-side encryption",
+        "Encryption of writes: AES256, aws:kms or aws:kms:<key id>.",
+        maps_to="S3Config.server_side_encryption",
+        schema={"enum": [None, "AES256", "aws:kms"]},
+    ),
+    ConnectionExtra(
+        "sse_kms_key_id", "string", "KMS key id",
+        "KMS key of aws:kms encryption (alone, it implies aws:kms).",
+        maps_to="S3Config.server_side_encryption", default_text="the AWS managed key",
+    ),
+)  # fmt: skip
+
+EXTRAS_BY_NAME: dict[str, ConnectionExtra] = {extra.name: extra for extra in EXTRAS}
+
+
+def conn_fields() -> dict[str, dict[str, Any]]:
+    """`conn-fields` of the `orbit_s3` connection type, one per extra, in table order."""
+    return {extra.name: extra.form_field() for extra in EXTRAS}
+
+
+README_START = "<!-- connection-extras:start -->"
+README_END = "<!-- connection-extras:end -->"
+
+
+def markdown_table() -> str:
+    """The README's table of extras (without the markers around it)."""
+    lines = [
+        "| extra | type | default | sets | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for extra in EXTRAS:
+        lines.append(
+            f"| `{extra.name}` | {extra.kind} | {extra.default_markdown()} | "
+            f"`{extra.target}` | {_markdown_text(extra.description)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _markdown_text(text: str) -> str:
+    """Plain text safe in a table cell: no column breaks, no text read as an HTML tag."""
+    return text.replace("|", "&#124;").replace("<", "&lt;")
+
+
+def readme_block(text: str) -> str:
+    """The part of a README between the markers (ValueError when they are missing)."""
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        raise ValueError(f"the README has no {README_START!r} ... {README_END!r} block")
+    return text[start + len(README_START):end].strip("\n") + "\n"
+
+
+def update_readme(path: str | Path) -> bool:
+    """Rewrite the table between the markers in `path`; True when the file changed."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    readme_block(text)  # raises when the markers are missing
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    new = f"{head}{README_START}\n{markdown_table()}{README_END}{tail}"
+    if new == text:
+        return False
+    path.write_text(new, encoding="utf-8")
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the table, or with `--update README.md` rewrite it in that file."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--update"] and len(args) == 2:
+        changed = update_readme(args[1])
+        print(f"{args[1]}: {'updated' if changed else 'already up to date'}")
+        return 0
+    if args:
+        print("usage: python -m orbit_provider.hooks.connection_extras [--update README.md]",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    print(markdown_table(), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
