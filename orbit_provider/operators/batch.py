@@ -8,6 +8,7 @@ with progress, and returns a batch summary; ``dry_run=True`` returns the plan in
 
 from __future__ import annotations
 
+import abc
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -213,9 +214,9 @@ class OrbitBulkOperator(OrbitBatchBaseOperator):
             max_concurrent=self.max_concurrent,
         )
 
+    @abc.abstractmethod
     def run_batch(self, items: Iterable[Any], config: Any, reporter: Any) -> Any:
         """Run the core batch over `items`; returns its BatchResult."""
-        raise NotImplementedError
 
     def summary_fields(self) -> dict[str, Any]:
         """Fields the subclass adds to the summary and the plan (targets, options)."""

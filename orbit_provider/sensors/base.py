@@ -8,6 +8,7 @@ a task error. `mode="reschedule"` is BaseSensorOperator's own.
 
 from __future__ import annotations
 
+import abc
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -69,11 +70,13 @@ class OrbitBaseSensor(BaseSensorOperator):
         if rendered or not is_templated(self.bucket):
             validate_bucket_name(self.bucket)
 
+    @abc.abstractmethod
     def check(self, client: S3Client) -> ConditionResult:
-        raise NotImplementedError
+        """Evaluate the condition once with `client` (a poke)."""
 
+    @abc.abstractmethod
     def make_trigger(self) -> BaseTrigger:
-        raise NotImplementedError
+        """The trigger that waits for the same condition in the triggerer (deferrable=True)."""
 
     def summarize(self, details: dict[str, Any]) -> dict[str, Any]:
         """The task's return value (XCom) from a met condition's details."""
