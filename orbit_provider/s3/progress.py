@@ -118,6 +118,7 @@ class ProgressReporter:
         self._lock = threading.Lock()
 
     def subscribe(self, callback: Callback) -> None:
+        """Call `callback(event)` for every event from now on (on the emitting thread)."""
         with self._lock:
             self._callbacks.append(callback)
 
@@ -148,23 +149,35 @@ class ProgressReporter:
 
 
 class ProgressAggregator(ProgressReporter):
-    """Fans every event out to several reporters."""
+    """One reporter that fans every event out to several existing reporters.
+
+    Pass it to a core call when its events must reach consumers that each already hold
+    their own reporter (say, a queue read by one thread and a reporter with callbacks);
+    `close()` closes them all. It is a ProgressReporter itself, so it also takes callbacks
+    and queues of its own.
+    """
 
     def __init__(self, reporters: Iterable[ProgressReporter] = ()) -> None:
         super().__init__()
         self._reporters = list(reporters)
 
     def add(self, reporter: ProgressReporter) -> None:
-        self._reporters.append(reporter)
+        """Send every event from now on to `reporter` too."""
+        with self._lock:
+            self._reporters.append(reporter)
 
     def emit(self, event: ProgressEvent) -> None:
         super().emit(event)
-        for reporter in self._reporters:
+        with self._lock:
+            reporters = list(self._reporters)
+        for reporter in reporters:
             reporter.emit(event)
 
     def close(self) -> None:
         super().close()
-        for reporter in self._reporters:
+        with self._lock:
+            reporters = list(self._reporters)
+        for reporter in reporters:
             reporter.close()
 
 

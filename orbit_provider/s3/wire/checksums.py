@@ -27,10 +27,6 @@ def crc32_b64(value: int) -> str:
     return base64.b64encode(value.to_bytes(4, "big")).decode("ascii")
 
 
-def crc32_from_b64(text: str) -> int:
-    return int.from_bytes(base64.b64decode(text), "big")
-
-
 _CRC32_POLY = 0xEDB88320  # zlib's CRC32, bit-reflected
 
 
@@ -78,11 +74,6 @@ def composite_crc32(part_checksums_b64: list[str]) -> str:
     """S3's checksum of a multipart object built from its parts' CRC32s: 'xxxx==-N'."""
     raw = b"".join(base64.b64decode(c) for c in part_checksums_b64)
     return f"{crc32_b64(zlib.crc32(raw))}-{len(part_checksums_b64)}"
-
-
-def md5_b64(data: bytes | bytearray | memoryview) -> str:
-    """Content-MD5 header value."""
-    return base64.b64encode(hashlib.md5(data).digest()).decode("ascii")
 
 
 def md5_hex(data: bytes | bytearray | memoryview) -> str:
