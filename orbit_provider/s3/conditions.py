@@ -1,29 +1,34 @@
-"""Conditions that sensors wait for, evaluated once with one S3Client (no Airflow here).
+"""Conditions that sensors and triggers wait for, as frozen dataclasses (no Airflow here).
 
-Each function sends a few requests, then says whether the condition holds and, when it
-does not, why: a ConditionResult whose `details` are JSON-serializable, so the Airflow
-layer can log them, put them in a trigger event and return them as an XCom. Bad input
-raises ConfigError before any request; S3 failures raise the core's S3Error kinds.
+A condition checks its own fields when built (ConfigError naming the field, before any
+request), `evaluate`s once against an S3Session (a few requests, then a ConditionResult saying
+whether it holds and, when not, why) and serializes as itself (`to_dict` / `from_dict`,
+JSON-safe), so a sensor builds it once and a trigger carries that same value to the
+triggerer. Result `details` are JSON-serializable, so the Airflow layer can log them, put
+them in a trigger event and return them as an XCom; S3 failures raise the core's S3Error kinds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+import abc
+from collections.abc import Iterable, Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from orbit_provider.s3.batch.restore import restore_status
 from orbit_provider.s3.config import validate_key
 from orbit_provider.s3.errors import ArchivedObject, ConfigError, NotFound
 from orbit_provider.s3.transfer.incomplete_uploads import iter_incomplete_uploads
+from orbit_provider.s3.versions.listing import NULL_VERSION
 from orbit_provider.s3.versions.versioning import is_newer_version
 
 if TYPE_CHECKING:
     from orbit_provider.s3.models import ObjectMetadata
     from orbit_provider.s3.session import S3Session
 
-NULL_VERSION = "null"  # S3's version id of an object written while versioning was off
 DETAIL_LIMIT = 100  # at most this many keys are described in `details`, so XComs stay small
+
+C = TypeVar("C", bound="Condition")
 
 
 @dataclass(frozen=True)
@@ -41,101 +46,131 @@ class ConditionResult:
         return {"met": self.met, "reason": self.reason, "details": self.details}
 
 
-# -- argument checks --------------------------------------------------------------------------
+# -- field checks ----------------------------------------------------------------------------
 
 
-def validate_min_size(min_size: int | None) -> int | None:
+def _check_bool(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name}: {value!r} must be True/False")
+
+
+def _check_min_size(min_size: Any) -> None:
     """None, or a non-negative number of bytes."""
-    if min_size is None:
-        return None
-    if isinstance(min_size, bool) or not isinstance(min_size, int) or min_size < 0:
+    if min_size is not None and (
+        isinstance(min_size, bool) or not isinstance(min_size, int) or min_size < 0
+    ):
         raise ConfigError(f"min_size: {min_size!r} must be a non-negative integer (bytes)")
-    return min_size
 
 
-def validate_min_count(min_count: int) -> int:
-    """A positive number of keys."""
-    if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
-        raise ConfigError(f"min_count: {min_count!r} must be a positive integer")
-    return min_count
-
-
-def validate_keys(keys: Sequence[str] | None, field_name: str = "keys") -> list[str]:
-    """A non-empty list of valid, distinct keys (a lone string is refused: pass a list)."""
+def _check_keys(keys: Any) -> tuple[str, ...]:
+    """A non-empty list of valid keys, without repeats (a lone string is refused: pass a list)."""
     if isinstance(keys, str) or not isinstance(keys, Iterable):
-        raise ConfigError(f"{field_name}: expected a list of object keys, got {keys!r}")
-    checked = [validate_key(k, field_name) for k in keys]
+        raise ConfigError(f"keys: expected a list of object keys, got {keys!r}")
+    checked = [validate_key(k, "keys") for k in keys]
     if not checked:
-        raise ConfigError(f"{field_name}: at least one key is required")
-    return list(dict.fromkeys(checked))
+        raise ConfigError("keys: at least one key is required")
+    return tuple(dict.fromkeys(checked))
 
 
-def validate_target(
-    key: str | None, keys: Sequence[str] | None, prefix: str | None
-) -> None:
-    """Exactly one of key, keys and prefix."""
-    named = (("key", key), ("keys", keys), ("prefix", prefix))
-    given = [name for name, value in named if value is not None]
-    if len(given) != 1:
-        what = " and ".join(given) if given else "none of them"
-        raise ConfigError(f"give exactly one of key, keys or prefix (got {what})")
+# -- the base ---------------------------------------------------------------------------------
 
 
-def _validate_version_id(version_id: str | None) -> str | None:
-    if version_id is not None and (not isinstance(version_id, str) or not version_id):
-        raise ConfigError(f"newer_than_version: {version_id!r} must be a non-empty version id")
-    return version_id
+class Condition(abc.ABC):
+    """What every condition shares: `evaluate` against a session, and serializing as itself.
+
+    `to_dict()` is ``{"kind": <the class's kind>, <field>: <value>, ...}`` with tuples as
+    lists (JSON-safe); `Condition.from_dict` rebuilds any kind, a subclass's only its own.
+    """
+
+    kind: ClassVar[str] = ""
+
+    @abc.abstractmethod
+    def evaluate(self, client: S3Session) -> ConditionResult:
+        """Send a few requests and say whether the condition holds now."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The kind and every field, JSON-safe (what a trigger serializes)."""
+        data: dict[str, Any] = {"kind": self.kind}
+        for f in fields(self):  # type: ignore[arg-type]  # every subclass is a dataclass
+            value = getattr(self, f.name)
+            data[f.name] = list(value) if isinstance(value, tuple) else value
+        return data
+
+    @classmethod
+    def from_dict(cls: type[C], data: Mapping[str, Any]) -> C:
+        """The condition `to_dict()` described (checked again, like any construction)."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"condition: expected a dict from to_dict(), got {data!r}")
+        kind = data.get("kind")
+        target = _KINDS.get(kind) if isinstance(kind, str) else None
+        if target is None:
+            raise ConfigError(f"condition kind: {kind!r} is not one of {sorted(_KINDS)}")
+        if not issubclass(target, cls):
+            raise ConfigError(f"condition kind: expected {cls.kind!r}, got {kind!r}")
+        own = fields(target)
+        names = {f.name for f in own}
+        unknown = sorted(set(data) - names - {"kind"})
+        if unknown:
+            raise ConfigError(f"{unknown[0]}: not a field of the {kind} condition")
+        missing = [
+            f.name for f in own
+            if f.default is MISSING and f.default_factory is MISSING and f.name not in data
+        ]
+        if missing:
+            raise ConfigError(f"{missing[0]}: missing from the {kind} condition")
+        return target(**{name: data[name] for name in names if name in data})
 
 
-# -- object_ready -----------------------------------------------------------------------------
+# -- one object -------------------------------------------------------------------------------
 
 
-def object_ready(
-    client: S3Session,
-    key: str,
-    *,
-    min_size: int | None = None,
-    no_pending_upload: bool = False,
-    newer_than_version: str | None = None,
-) -> ConditionResult:
-    """Whether `key` exists, is at least `min_size` bytes, has no unfinished multipart upload
-    (when `no_pending_upload`) and a current version newer than `newer_than_version`."""
-    validate_key(key)
-    validate_min_size(min_size)
-    _validate_version_id(newer_than_version)
-    return _object_ready(client, key, min_size, no_pending_upload, newer_than_version)
+@dataclass(frozen=True)
+class ObjectReady(Condition):
+    """`key` exists, is at least `min_size` bytes, has no unfinished multipart upload (with
+    `no_pending_upload`) and, with `newer_than_version`, a current version newer than that id."""
 
+    kind: ClassVar[str] = "object_ready"
 
-def _object_ready(
-    client: S3Session,
-    key: str,
-    min_size: int | None,
-    no_pending_upload: bool,
-    newer_than_version: str | None,
-    *,
-    check_bucket: bool = True,
-) -> ConditionResult:
-    where = f"s3://{client.bucket}/{key}"
-    head = _head(client, key, check_bucket=check_bucket)
-    if head is None:
-        return ConditionResult(False, f"{where} does not exist yet", {"key": key})
-    details = describe(head)
-    if min_size is not None and head.size < min_size:
-        return ConditionResult(
-            False, f"{where} is {head.size} bytes, smaller than min_size {min_size}", details
-        )
-    if no_pending_upload:
-        pending = _pending_uploads(client, key, exact=True)
-        if pending:
-            details["pending_uploads"] = len(pending)
+    key: str
+    min_size: int | None = None
+    no_pending_upload: bool = False
+    newer_than_version: str | None = None
+
+    def __post_init__(self) -> None:
+        validate_key(self.key)
+        _check_min_size(self.min_size)
+        _check_bool("no_pending_upload", self.no_pending_upload)
+        version = self.newer_than_version
+        if version is not None and (not isinstance(version, str) or not version):
+            raise ConfigError(f"newer_than_version: {version!r} must be a non-empty version id")
+
+    def evaluate(self, client: S3Session) -> ConditionResult:
+        return self._evaluate(client, check_bucket=True)
+
+    def _evaluate(self, client: S3Session, *, check_bucket: bool) -> ConditionResult:
+        """`check_bucket` False: the caller checks the bucket once for many missing keys."""
+        key, min_size = self.key, self.min_size
+        where = f"s3://{client.bucket}/{key}"
+        head = _head(client, key, check_bucket=check_bucket)
+        if head is None:
+            return ConditionResult(False, f"{where} does not exist yet", {"key": key})
+        details = describe(head)
+        if min_size is not None and head.size < min_size:
             return ConditionResult(
-                False, f"{where} has {len(pending)} unfinished multipart upload(s)", details
+                False, f"{where} is {head.size} bytes, smaller than min_size {min_size}", details
             )
-    if newer_than_version is not None:
-        newer, reason = _is_newer(client, key, head, newer_than_version)
-        if not newer:
-            return ConditionResult(False, reason, details)
-    return ConditionResult(True, f"{where} is ready", details)
+        if self.no_pending_upload:
+            pending = _pending_uploads(client, key, exact=True)
+            if pending:
+                details["pending_uploads"] = len(pending)
+                return ConditionResult(
+                    False, f"{where} has {len(pending)} unfinished multipart upload(s)", details
+                )
+        if self.newer_than_version is not None:
+            newer, reason = _is_newer(client, key, head, self.newer_than_version)
+            if not newer:
+                return ConditionResult(False, reason, details)
+        return ConditionResult(True, f"{where} is ready", details)
 
 
 def _head(client: S3Session, key: str, *, check_bucket: bool = True) -> ObjectMetadata | None:
@@ -192,203 +227,258 @@ def describe(head: ObjectMetadata) -> dict[str, Any]:
     }
 
 
-# -- keys_ready -------------------------------------------------------------------------------
+# -- a list of keys ---------------------------------------------------------------------------
 
 
-def keys_ready(
-    client: S3Session,
-    keys: Sequence[str] | None = None,
-    prefix: str | None = None,
-    min_count: int = 1,
-    min_size: int | None = None,
-    *,
-    no_pending_upload: bool = False,
-) -> ConditionResult:
-    """Every key of `keys` is ready (see object_ready), or at least `min_count` objects of at
-    least `min_size` bytes exist under `prefix` (and, with `no_pending_upload`, no multipart
-    upload under it is unfinished)."""
-    if (keys is None) == (prefix is None):
-        raise ConfigError("give exactly one of keys or prefix")
-    validate_min_size(min_size)
-    validate_min_count(min_count)
-    if keys is not None:
-        return _all_keys_ready(client, validate_keys(keys), min_size, no_pending_upload)
-    if not isinstance(prefix, str):
-        raise ConfigError(f"prefix: expected a string, got {prefix!r}")
-    return _prefix_ready(client, prefix, min_count, min_size, no_pending_upload)
+@dataclass(frozen=True)
+class KeysReady(Condition):
+    """Every key of `keys` is ready as ObjectReady says (at least `min_size` bytes, no
+    unfinished multipart upload with `no_pending_upload`). `keys` is kept as a tuple."""
 
+    kind: ClassVar[str] = "keys_ready"
 
-def _all_keys_ready(
-    client: S3Session, keys: list[str], min_size: int | None, no_pending_upload: bool
-) -> ConditionResult:
-    found: list[dict[str, Any]] = []
-    waiting: list[str] = []
-    reasons: list[str] = []
-    for key in keys:
-        result = _object_ready(
-            client, key, min_size, no_pending_upload, None, check_bucket=False
-        )
-        if result.met:
-            found.append(result.details)
-        else:
-            waiting.append(key)
-            reasons.append(result.reason)
-    if waiting:
-        bucket_must_exist(client)  # once, not once per missing key
-    details: dict[str, Any] = {
-        "count": len(found),
-        "total_size": sum(d["size"] for d in found),
-        "keys": found[:DETAIL_LIMIT],
-        "waiting_for": waiting[:DETAIL_LIMIT],
-    }
-    if waiting:
-        more = f" (and {len(waiting) - 1} more)" if len(waiting) > 1 else ""
-        return ConditionResult(
-            False, f"{len(waiting)} of {len(keys)} keys not ready: {reasons[0]}{more}", details
-        )
-    return ConditionResult(True, f"all {len(keys)} keys are ready", details)
+    keys: tuple[str, ...]
+    min_size: int | None = None
+    no_pending_upload: bool = False
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "keys", _check_keys(self.keys))
+        _check_min_size(self.min_size)
+        _check_bool("no_pending_upload", self.no_pending_upload)
 
-def _prefix_ready(
-    client: S3Session,
-    prefix: str,
-    min_count: int,
-    min_size: int | None,
-    no_pending_upload: bool,
-) -> ConditionResult:
-    where = f"s3://{client.bucket}/{prefix}"
-    enough = max(min_count, DETAIL_LIMIT)
-    matches: list[dict[str, Any]] = []
-    too_small = 0
-    complete = True
-    for obj in client.iter_objects(prefix):
-        if min_size is not None and obj.size < min_size:
-            too_small += 1
-            continue
-        matches.append(
-            {
-                "key": obj.key,
-                "size": obj.size,
-                "etag": obj.etag,
-                "last_modified": obj.last_modified.isoformat() if obj.last_modified else None,
-                "storage_class": obj.storage_class,
-            }
-        )
-        if len(matches) >= enough:  # the condition holds; no need to list a huge prefix
-            complete = False
-            break
-    details: dict[str, Any] = {
-        "prefix": prefix,
-        "count": len(matches),
-        "listing_complete": complete,
-        "total_size": sum(m["size"] for m in matches),
-        "keys": matches[:DETAIL_LIMIT],
-        "too_small": too_small,
-    }
-    if len(matches) < min_count:
-        size_note = f" of at least {min_size} bytes" if min_size is not None else ""
-        small_note = f" ({too_small} smaller objects ignored)" if too_small else ""
-        return ConditionResult(
-            False,
-            f"{where}: {len(matches)} object(s){size_note}, waiting for {min_count}{small_note}",
-            details,
-        )
-    if no_pending_upload:
-        pending = _pending_uploads(client, prefix, exact=False)
-        if pending:
-            details["pending_uploads"] = len(pending)
-            names = ", ".join(sorted({u.key for u in pending})[:5])
-            return ConditionResult(
-                False, f"{where}: {len(pending)} unfinished multipart upload(s) ({names})", details
+    def evaluate(self, client: S3Session) -> ConditionResult:
+        found: list[dict[str, Any]] = []
+        waiting: list[str] = []
+        reasons: list[str] = []
+        for key in self.keys:
+            one = ObjectReady(
+                key=key, min_size=self.min_size, no_pending_upload=self.no_pending_upload
             )
-    return ConditionResult(True, f"{where}: {len(matches)} object(s) ready", details)
+            result = one._evaluate(client, check_bucket=False)
+            if result.met:
+                found.append(result.details)
+            else:
+                waiting.append(key)
+                reasons.append(result.reason)
+        if waiting:
+            bucket_must_exist(client)  # once, not once per missing key
+        details: dict[str, Any] = {
+            "count": len(found),
+            "total_size": sum(d["size"] for d in found),
+            "keys": found[:DETAIL_LIMIT],
+            "waiting_for": waiting[:DETAIL_LIMIT],
+        }
+        total = len(self.keys)
+        if waiting:
+            more = f" (and {len(waiting) - 1} more)" if len(waiting) > 1 else ""
+            return ConditionResult(
+                False, f"{len(waiting)} of {total} keys not ready: {reasons[0]}{more}", details
+            )
+        return ConditionResult(True, f"all {total} keys are ready", details)
 
 
-def objects_ready(
-    client: S3Session,
-    *,
-    key: str | None = None,
-    keys: Sequence[str] | None = None,
-    prefix: str | None = None,
-    min_count: int = 1,
-    min_size: int | None = None,
-    no_pending_upload: bool = False,
-    newer_than_version: str | None = None,
-) -> ConditionResult:
-    """The object sensor's condition: `object_ready` for one key, else `keys_ready`."""
-    if key is not None:
-        return object_ready(
-            client,
-            key,
-            min_size=min_size,
-            no_pending_upload=no_pending_upload,
-            newer_than_version=newer_than_version,
-        )
-    return keys_ready(
-        client, keys, prefix, min_count, min_size, no_pending_upload=no_pending_upload
-    )
+# -- a prefix ---------------------------------------------------------------------------------
 
 
-# -- restored ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PrefixReady(Condition):
+    """At least `min_count` objects of at least `min_size` bytes exist under `prefix` ("" is
+    the whole bucket) and, with `no_pending_upload`, no multipart upload under it is unfinished.
+    The listing stops once enough objects were seen."""
+
+    kind: ClassVar[str] = "prefix_ready"
+
+    prefix: str
+    min_count: int = 1
+    min_size: int | None = None
+    no_pending_upload: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.prefix, str):
+            raise ConfigError(f"prefix: expected a string, got {self.prefix!r}")
+        count = self.min_count
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ConfigError(f"min_count: {count!r} must be a positive integer")
+        _check_min_size(self.min_size)
+        _check_bool("no_pending_upload", self.no_pending_upload)
+
+    def evaluate(self, client: S3Session) -> ConditionResult:
+        prefix, min_count, min_size = self.prefix, self.min_count, self.min_size
+        where = f"s3://{client.bucket}/{prefix}"
+        enough = max(min_count, DETAIL_LIMIT)
+        matches: list[dict[str, Any]] = []
+        too_small = 0
+        complete = True
+        for obj in client.iter_objects(prefix):
+            if min_size is not None and obj.size < min_size:
+                too_small += 1
+                continue
+            matches.append(
+                {
+                    "key": obj.key,
+                    "size": obj.size,
+                    "etag": obj.etag,
+                    "last_modified": (
+                        obj.last_modified.isoformat() if obj.last_modified else None
+                    ),
+                    "storage_class": obj.storage_class,
+                }
+            )
+            if len(matches) >= enough:  # the condition holds; no need to list a huge prefix
+                complete = False
+                break
+        details: dict[str, Any] = {
+            "prefix": prefix,
+            "count": len(matches),
+            "listing_complete": complete,
+            "total_size": sum(m["size"] for m in matches),
+            "keys": matches[:DETAIL_LIMIT],
+            "too_small": too_small,
+        }
+        if len(matches) < min_count:
+            size_note = f" of at least {min_size} bytes" if min_size is not None else ""
+            small_note = f" ({too_small} smaller objects ignored)" if too_small else ""
+            return ConditionResult(
+                False,
+                f"{where}: {len(matches)} object(s){size_note}, waiting for {min_count}"
+                f"{small_note}",
+                details,
+            )
+        if self.no_pending_upload:
+            pending = _pending_uploads(client, prefix, exact=False)
+            if pending:
+                details["pending_uploads"] = len(pending)
+                names = ", ".join(sorted({u.key for u in pending})[:5])
+                return ConditionResult(
+                    False,
+                    f"{where}: {len(pending)} unfinished multipart upload(s) ({names})",
+                    details,
+                )
+        return ConditionResult(True, f"{where}: {len(matches)} object(s) ready", details)
 
 
-def restored(
-    client: S3Session, keys: Sequence[str], *, fail_if_not_requested: bool = False
-) -> ConditionResult:
-    """Whether every key is readable: restored from its archive class, or never archived.
+# -- archive restore --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArchiveRestored(Condition):
+    """Every key is readable: restored from its archive class, or never archived.
 
     A key still archived with no restore requested never becomes readable on its own: it
     keeps the result unmet, or raises ArchivedObject when `fail_if_not_requested`.
-    A missing key keeps the result unmet."""
-    keys = validate_keys(keys)
-    by_state: dict[str, list[str]] = {
-        "restored": [],
-        "not_archived": [],
-        "in_progress": [],
-        "archived": [],
-        "missing": [],
-    }
-    expires: dict[str, str] = {}
-    for key in keys:
-        try:
-            status = restore_status(client, key)
-        except NotFound as exc:
-            if exc.key is None:
-                raise
-            by_state["missing"].append(key)
-            continue
-        by_state.setdefault(status.state, []).append(key)
-        if status.expires is not None:
-            expires[key] = status.expires.isoformat()
-    if by_state["missing"]:
-        bucket_must_exist(client)
-    readable = len(by_state["restored"]) + len(by_state["not_archived"])
-    details: dict[str, Any] = {
-        "total": len(keys),
-        "readable": readable,
-        **{state: names[:DETAIL_LIMIT] for state, names in by_state.items()},
-        "expires": dict(list(expires.items())[:DETAIL_LIMIT]),
-    }
-    archived = by_state["archived"]
-    if archived and fail_if_not_requested:
-        raise ArchivedObject(
-            f"s3://{client.bucket}: {len(archived)} key(s) are archived and no restore was "
-            f"requested: {', '.join(archived[:5])}",
-            bucket=client.bucket,
-            key=archived[0],
+    A missing key keeps the result unmet. `keys` is kept as a tuple."""
+
+    kind: ClassVar[str] = "archive_restored"
+
+    keys: tuple[str, ...]
+    fail_if_not_requested: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "keys", _check_keys(self.keys))
+        _check_bool("fail_if_not_requested", self.fail_if_not_requested)
+
+    def evaluate(self, client: S3Session) -> ConditionResult:
+        keys = self.keys
+        by_state: dict[str, list[str]] = {
+            "restored": [],
+            "not_archived": [],
+            "in_progress": [],
+            "archived": [],
+            "missing": [],
+        }
+        expires: dict[str, str] = {}
+        for key in keys:
+            try:
+                status = restore_status(client, key)
+            except NotFound as exc:
+                if exc.key is None:
+                    raise
+                by_state["missing"].append(key)
+                continue
+            by_state.setdefault(status.state, []).append(key)
+            if status.expires is not None:
+                expires[key] = status.expires.isoformat()
+        if by_state["missing"]:
+            bucket_must_exist(client)
+        readable = len(by_state["restored"]) + len(by_state["not_archived"])
+        details: dict[str, Any] = {
+            "total": len(keys),
+            "readable": readable,
+            **{state: names[:DETAIL_LIMIT] for state, names in by_state.items()},
+            "expires": dict(list(expires.items())[:DETAIL_LIMIT]),
+        }
+        archived = by_state["archived"]
+        if archived and self.fail_if_not_requested:
+            raise ArchivedObject(
+                f"s3://{client.bucket}: {len(archived)} key(s) are archived and no restore was "
+                f"requested: {', '.join(archived[:5])}",
+                bucket=client.bucket,
+                key=archived[0],
+            )
+        if readable == len(keys):
+            return ConditionResult(True, f"all {len(keys)} keys are readable", details)
+        parts = []
+        for state, label in (
+            ("in_progress", "still being restored"),
+            ("archived", "archived with no restore requested"),
+            ("missing", "missing"),
+        ):
+            if by_state[state]:
+                parts.append(f"{len(by_state[state])} {label} (e.g. {by_state[state][0]})")
+        return ConditionResult(
+            False,
+            f"s3://{client.bucket}: {readable} of {len(keys)} keys readable; " + "; ".join(parts),
+            details,
         )
-    if readable == len(keys):
-        return ConditionResult(True, f"all {len(keys)} keys are readable", details)
-    parts = []
-    for state, label in (
-        ("in_progress", "still being restored"),
-        ("archived", "archived with no restore requested"),
-        ("missing", "missing"),
-    ):
-        if by_state[state]:
-            parts.append(f"{len(by_state[state])} {label} (e.g. {by_state[state][0]})")
-    return ConditionResult(
-        False,
-        f"s3://{client.bucket}: {readable} of {len(keys)} keys readable; " + "; ".join(parts),
-        details,
-    )
+
+
+def restored(client: S3Session, keys: Iterable[str], **options: Any) -> ConditionResult:
+    """`ArchiveRestored(keys, **options).evaluate(client)`: kept only for
+    OrbitArchiveRestoreOperator's own wait, until it builds the condition itself."""
+    return ArchiveRestored(keys=keys, **options).evaluate(client)  # type: ignore[arg-type]
+
+
+# -- registry and the object sensor's choice --------------------------------------------------
+
+_KINDS: dict[str, type[Condition]] = {
+    c.kind: c for c in (ObjectReady, KeysReady, PrefixReady, ArchiveRestored)
+}
+
+ObjectCondition = ObjectReady | KeysReady | PrefixReady
+
+#: The object conditions by the argument that names what to watch.
+OBJECT_TARGETS: dict[str, type[ObjectCondition]] = {
+    "key": ObjectReady,
+    "keys": KeysReady,
+    "prefix": PrefixReady,
+}
+_TARGET_LABELS = {"key": "a single key", "keys": "keys", "prefix": "prefix"}
+
+#: Every argument object_condition takes: the fields of the object conditions.
+OBJECT_ARGUMENTS: tuple[str, ...] = tuple(
+    dict.fromkeys(f.name for c in OBJECT_TARGETS.values() for f in fields(c))
+)
+
+
+def object_condition(**arguments: Any) -> ObjectCondition:
+    """The object condition the object sensor's arguments describe: the one of key, keys and
+    prefix that is given picks the dataclass; an argument that dataclass has no field for must
+    be left at its default (min_count only applies with prefix, newer_than_version with key)."""
+    given = [name for name in OBJECT_TARGETS if arguments.get(name) is not None]
+    if len(given) != 1:
+        what = " and ".join(given) if given else "none of them"
+        raise ConfigError(f"give exactly one of key, keys or prefix (got {what})")
+    chosen = OBJECT_TARGETS[given[0]]
+    own = {f.name for f in fields(chosen)}
+    for name, value in arguments.items():
+        if name in own or name in OBJECT_TARGETS:
+            continue
+        owners = {
+            target: f for target, c in OBJECT_TARGETS.items() for f in fields(c) if f.name == name
+        }
+        if not owners:
+            raise ConfigError(f"{name}: not an argument of an object condition")
+        if value != next(iter(owners.values())).default:
+            where = " or ".join(_TARGET_LABELS[t] for t in owners)
+            raise ConfigError(f"{name}: only applies with {where}")
+    return chosen(**{name: value for name, value in arguments.items() if name in own})

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from orbit_provider.s3.conditions import restored, validate_keys
-from orbit_provider.s3.errors import ConfigError
-from orbit_provider.sensors.base import OrbitBaseSensor, is_templated
+from orbit_provider.s3.conditions import ArchiveRestored
+from orbit_provider.sensors.base import OrbitBaseSensor
 from orbit_provider.triggers.archive import OrbitArchiveRestoreTrigger
-
-if TYPE_CHECKING:
-    from orbit_provider.s3.client import S3Client
-    from orbit_provider.s3.conditions import ConditionResult
 
 
 class OrbitArchiveRestoreSensor(OrbitBaseSensor):
@@ -33,6 +28,7 @@ class OrbitArchiveRestoreSensor(OrbitBaseSensor):
 
     template_fields: Sequence[str] = ("bucket", "keys")
     ui_color = "#e3dcf5"
+    trigger_class = OrbitArchiveRestoreTrigger
 
     def __init__(
         self,
@@ -47,31 +43,9 @@ class OrbitArchiveRestoreSensor(OrbitBaseSensor):
         self.fail_if_not_requested = fail_if_not_requested
         self.validate(rendered=False)
 
-    def _key_list(self) -> list[str]:
-        return [self.keys] if isinstance(self.keys, str) else list(self.keys)
-
-    def validate(self, *, rendered: bool) -> None:
-        super().validate(rendered=rendered)
-        if not isinstance(self.fail_if_not_requested, bool):
-            raise ConfigError(
-                f"fail_if_not_requested: {self.fail_if_not_requested!r} must be True/False"
-            )
-        if self.keys is None:
-            raise ConfigError("keys: at least one key is required")
-        if rendered or not is_templated(self.keys):
-            if not isinstance(self.keys, str | list | tuple):
-                raise ConfigError(f"keys: expected a list of object keys, got {self.keys!r}")
-            validate_keys(self._key_list())
-
-    def check(self, client: S3Client) -> ConditionResult:
-        return restored(client, self._key_list(), fail_if_not_requested=self.fail_if_not_requested)
-
-    def make_trigger(self) -> OrbitArchiveRestoreTrigger:
-        return OrbitArchiveRestoreTrigger(
-            bucket=self.bucket,
-            keys=self._key_list(),
-            fail_if_not_requested=self.fail_if_not_requested,
-            orbit_conn_id=self.orbit_conn_id,
-            poke_interval=self.poke_interval,
-            timeout=self.timeout,
+    def build_condition(self, *, rendered: bool) -> ArchiveRestored:
+        """ArchiveRestored for the keys (a lone string is one key; None is no key at all)."""
+        keys = [self.keys] if isinstance(self.keys, str) else self.keys
+        return ArchiveRestored(
+            keys=[] if keys is None else keys, fail_if_not_requested=self.fail_if_not_requested
         )

@@ -1,9 +1,10 @@
 """What orbit_provider's sensors share: the hook, one client per bucket, poke and deferral.
 
-A subclass names its core condition (`check`), its trigger (`make_trigger`) and its argument
-checks (`validate`); this base turns a met condition into the task's return value, defers
-to the trigger when `deferrable=True`, and turns the trigger's event back into a result or
-a task error. `mode="reschedule"` is BaseSensorOperator's own.
+A subclass builds its core condition (s3/conditions.py) from its arguments
+(`build_condition`) and names its trigger class; this base builds that condition once from the
+rendered arguments, evaluates it at each poke, hands the same condition to the trigger when
+`deferrable=True`, and turns a met condition (or the trigger's event) into the task's return
+value or a task error. `mode="reschedule"` is BaseSensorOperator's own.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import abc
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.configuration import conf
@@ -23,11 +24,11 @@ from orbit_provider.s3.errors import S3Error
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-    from airflow.triggers.base import BaseTrigger
 
     from orbit_provider.hooks.orbit_s3 import OrbitS3Hook
     from orbit_provider.s3.client import S3Client
-    from orbit_provider.s3.conditions import ConditionResult
+    from orbit_provider.s3.conditions import Condition
+    from orbit_provider.triggers.polling import OrbitPollingTrigger
 
 # Extra time the deferral's own timeout allows beyond the trigger's, so the trigger's clearer
 # "timeout" event normally arrives first.
@@ -49,6 +50,8 @@ class OrbitBaseSensor(BaseSensorOperator):
     :param deferrable: wait in the triggerer instead of a worker slot.
     """
 
+    trigger_class: ClassVar[type[OrbitPollingTrigger]]
+
     def __init__(
         self,
         *,
@@ -62,21 +65,36 @@ class OrbitBaseSensor(BaseSensorOperator):
         self.orbit_conn_id = orbit_conn_id
         self.deferrable = deferrable
         self._clients: dict[str, S3Client] = {}
+        self._condition: Condition | None = None
 
     # -- what a subclass provides --------------------------------------------------------
 
-    def validate(self, *, rendered: bool) -> None:
-        """Check the arguments; before rendering, templated values are left for later."""
+    @abc.abstractmethod
+    def build_condition(self, *, rendered: bool) -> Condition:
+        """The condition the arguments describe (it checks them). Before rendering, a value
+        still holding Jinja stands in as it is, or as the shape it will render to."""
+
+    def validate(self, *, rendered: bool) -> Condition:
+        """Check the arguments (the bucket, then the condition's); the condition built."""
         if rendered or not is_templated(self.bucket):
             validate_bucket_name(self.bucket)
+        return self.build_condition(rendered=rendered)
 
-    @abc.abstractmethod
-    def check(self, client: S3Client) -> ConditionResult:
-        """Evaluate the condition once with `client` (a poke)."""
+    def condition(self) -> Condition:
+        """The condition from the rendered arguments, built and checked once per task try."""
+        if self._condition is None:
+            self._condition = self.validate(rendered=True)
+        return self._condition
 
-    @abc.abstractmethod
-    def make_trigger(self) -> BaseTrigger:
-        """The trigger that waits for the same condition in the triggerer (deferrable=True)."""
+    def make_trigger(self) -> OrbitPollingTrigger:
+        """The trigger that waits for this same condition in the triggerer."""
+        return self.trigger_class(
+            bucket=self.bucket,
+            condition=self.condition(),
+            orbit_conn_id=self.orbit_conn_id,
+            poke_interval=self.poke_interval,
+            timeout=self.timeout,
+        )
 
     def summarize(self, details: dict[str, Any]) -> dict[str, Any]:
         """The task's return value (XCom) from a met condition's details."""
@@ -97,9 +115,9 @@ class OrbitBaseSensor(BaseSensorOperator):
         return self._clients[self.bucket]
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        self.validate(rendered=True)
+        condition = self.condition()
         try:
-            result = self.check(self.client())
+            result = condition.evaluate(self.client())
         except S3Error as exc:
             if not exc.retryable:
                 raise AirflowException(str(exc)) from exc
@@ -113,7 +131,7 @@ class OrbitBaseSensor(BaseSensorOperator):
         return PokeReturnValue(is_done=True, xcom_value=self.summarize(result.details))
 
     def execute(self, context: Context) -> Any:
-        self.validate(rendered=True)
+        self.condition()  # built from the rendered arguments: bad ones fail before any wait
         if not self.deferrable:
             return super().execute(context)
         done = self.poke(context)

@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from orbit_provider.s3.conditions import (
-    objects_ready,
-    validate_keys,
-    validate_min_count,
-    validate_min_size,
-    validate_target,
-)
-from orbit_provider.s3.config import validate_key
-from orbit_provider.s3.errors import ConfigError
+from orbit_provider.s3.conditions import OBJECT_ARGUMENTS, ObjectCondition, object_condition
 from orbit_provider.sensors.base import OrbitBaseSensor, is_templated
 from orbit_provider.triggers.object import OrbitObjectTrigger
-
-if TYPE_CHECKING:
-    from orbit_provider.s3.client import S3Client
-    from orbit_provider.s3.conditions import ConditionResult
 
 
 class OrbitObjectSensor(OrbitBaseSensor):
@@ -47,6 +35,7 @@ class OrbitObjectSensor(OrbitBaseSensor):
 
     template_fields: Sequence[str] = ("bucket", "key", "keys", "prefix", "newer_than_version")
     ui_color = "#d9ecf7"
+    trigger_class = OrbitObjectTrigger
 
     def __init__(
         self,
@@ -71,40 +60,12 @@ class OrbitObjectSensor(OrbitBaseSensor):
         self.newer_than_version = newer_than_version
         self.validate(rendered=False)
 
-    def validate(self, *, rendered: bool) -> None:
-        super().validate(rendered=rendered)
-        validate_target(self.key, self.keys, self.prefix)
-        validate_min_size(self.min_size)
-        validate_min_count(self.min_count)
-        if not isinstance(self.no_pending_upload, bool):
-            raise ConfigError(f"no_pending_upload: {self.no_pending_upload!r} must be True/False")
-        if self.min_count != 1 and self.prefix is None:
-            raise ConfigError("min_count: only applies with prefix")
-        if self.newer_than_version is not None:
-            if self.key is None:
-                raise ConfigError("newer_than_version: only applies with a single key")
-            if not isinstance(self.newer_than_version, str) or not self.newer_than_version:
-                raise ConfigError(
-                    f"newer_than_version: {self.newer_than_version!r} must be a version id"
-                )
-        if self.key is not None and (rendered or not is_templated(self.key)):
-            validate_key(self.key)
-        if self.keys is not None and (rendered or not is_templated(self.keys)):
-            validate_keys(self.keys)
-        if self.prefix is not None and not isinstance(self.prefix, str):
-            raise ConfigError(f"prefix: expected a string, got {self.prefix!r}")
-
-    def check(self, client: S3Client) -> ConditionResult:
-        return objects_ready(
-            client,
-            key=self.key,
-            keys=self.keys,
-            prefix=self.prefix,
-            min_count=self.min_count,
-            min_size=self.min_size,
-            no_pending_upload=self.no_pending_upload,
-            newer_than_version=self.newer_than_version,
-        )
+    def build_condition(self, *, rendered: bool) -> ObjectCondition:
+        """ObjectReady, KeysReady or PrefixReady, after which of key, keys, prefix is given."""
+        arguments = {name: getattr(self, name) for name in OBJECT_ARGUMENTS}
+        if not rendered and is_templated(self.keys) and isinstance(self.keys, str):
+            arguments["keys"] = [self.keys]  # a template rendering to a list: one key until then
+        return object_condition(**arguments)
 
     def summarize(self, details: dict[str, Any]) -> dict[str, Any]:
         if self.key is not None:  # one object: the same shape as for a list of keys
@@ -112,18 +73,3 @@ class OrbitObjectSensor(OrbitBaseSensor):
             return {"bucket": self.bucket, "count": 1, "total_size": found.get("size", 0),
                     "keys": [found]}
         return {"bucket": self.bucket, **details}
-
-    def make_trigger(self) -> OrbitObjectTrigger:
-        return OrbitObjectTrigger(
-            bucket=self.bucket,
-            key=self.key,
-            keys=list(self.keys) if self.keys is not None else None,
-            prefix=self.prefix,
-            min_count=self.min_count,
-            min_size=self.min_size,
-            no_pending_upload=self.no_pending_upload,
-            newer_than_version=self.newer_than_version,
-            orbit_conn_id=self.orbit_conn_id,
-            poke_interval=self.poke_interval,
-            timeout=self.timeout,
-        )

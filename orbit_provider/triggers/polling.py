@@ -1,22 +1,25 @@
 """The polling loop shared by orbit_provider's triggers.
 
-A subclass names one core condition (`check(client)`); this loop builds the client in the
-triggerer from the Airflow connection, runs every blocking call in a worker thread so the
-triggerer's event loop never blocks, and yields one TriggerEvent:
+A trigger carries one core condition (s3/conditions.py) and its own polling arguments; this
+loop builds the client in the triggerer from the Airflow connection, evaluates the condition
+in a worker thread so the triggerer's event loop never blocks, and yields one TriggerEvent:
 ``{"status": "success" | "timeout" | "error", "message": str, "details": dict}``.
+`serialize()` stores the condition as itself (``condition.to_dict()``), and the constructor
+takes that dict back.
 """
 
 from __future__ import annotations
 
-import abc
 import asyncio
+import json
 import time
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from orbit_provider.s3.errors import S3Error
+from orbit_provider.s3.conditions import Condition
+from orbit_provider.s3.errors import ConfigError, S3Error
 
 if TYPE_CHECKING:
     from orbit_provider.s3.client import S3Client
@@ -38,33 +41,68 @@ def validate_interval(poke_interval: float, timeout: float | None) -> None:
 
 
 class OrbitPollingTrigger(BaseTrigger):
-    """Polls a core condition every `poke_interval` seconds until it holds or `timeout` passes.
+    """Evaluates a core condition every `poke_interval` seconds until it holds or `timeout`
+    passes. A subclass names the condition classes it waits for (`condition_types`).
 
     :param bucket: the bucket the condition is about.
+    :param condition: the condition, or its `to_dict()` (as `serialize()` stores it).
     :param orbit_conn_id: the Airflow connection the client is built from (in the triggerer).
     :param poke_interval: seconds between two checks.
     :param timeout: seconds after which a "timeout" event is sent; None waits for ever (the
         deferral's own timeout still applies).
     """
 
+    condition_types: ClassVar[tuple[type[Condition], ...]] = (Condition,)
+
     def __init__(
         self,
         *,
         bucket: str,
-        orbit_conn_id: str | None,
-        poke_interval: float,
-        timeout: float | None,
+        condition: Condition | Mapping[str, Any],
+        orbit_conn_id: str | None = "orbit_s3_default",
+        poke_interval: float = 60.0,
+        timeout: float | None = None,
     ) -> None:
         super().__init__()
         validate_interval(poke_interval, timeout)
+        if isinstance(condition, Mapping):
+            condition = Condition.from_dict(condition)
+        if not isinstance(condition, self.condition_types):
+            names = ", ".join(c.__name__ for c in self.condition_types)
+            raise ConfigError(
+                f"condition: {type(self).__name__} waits for {names}, got {condition!r}"
+            )
         self.bucket = bucket
+        self.condition = condition
         self.orbit_conn_id = orbit_conn_id
         self.poke_interval = poke_interval
         self.timeout = timeout
 
-    @abc.abstractmethod
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "bucket": self.bucket,
+                "condition": self.condition.to_dict(),
+                "orbit_conn_id": self.orbit_conn_id,
+                "poke_interval": self.poke_interval,
+                "timeout": self.timeout,
+            },
+        )
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when of the same class and serialized alike (a trigger rebuilt from its own
+        `serialize()` equals the original)."""
+        if not isinstance(other, OrbitPollingTrigger):
+            return NotImplemented
+        return type(self) is type(other) and self.serialize() == other.serialize()
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.serialize(), sort_keys=True))
+
     def check(self, client: S3Client) -> ConditionResult:
         """Evaluate the condition once (blocking; runs in a worker thread)."""
+        return self.condition.evaluate(client)
 
     def make_client(self) -> S3Client:
         """Build the client from the connection (blocking: the connection lookup is sync)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout, TaskDeferred
 
+from orbit_provider.s3.conditions import ArchiveRestored
 from orbit_provider.s3.errors import ConfigError
 from orbit_provider.sensors.archive import OrbitArchiveRestoreSensor
 from orbit_provider.testing.clients import client_for
@@ -97,12 +98,24 @@ def test_deferrable_defers_with_the_matching_trigger(archive):
     assert info.value.method_name == "execute_complete"
     assert trigger.serialize()[1] == {
         "bucket": bucket,
-        "keys": ["cold.csv"],
-        "fail_if_not_requested": False,
+        "condition": {
+            "kind": "archive_restored", "keys": ["cold.csv"], "fail_if_not_requested": False
+        },
         "orbit_conn_id": "orbit_s3_default",
         "poke_interval": 20.0,
         "timeout": 3600.0,
     }
+    assert trigger.condition is sensor.condition()
+    assert OrbitArchiveRestoreTrigger(**trigger.serialize()[1]) == trigger
+
+
+def test_the_arguments_build_one_condition():
+    one = OrbitArchiveRestoreSensor(task_id="wait", bucket="vault", keys="a.csv")
+    assert one.condition() == ArchiveRestored(keys=["a.csv"])
+    many = OrbitArchiveRestoreSensor(
+        task_id="wait", bucket="vault", keys=["a", "b", "a"], fail_if_not_requested=True
+    )
+    assert many.condition() == ArchiveRestored(keys=("a", "b"), fail_if_not_requested=True)
 
 
 def test_execute_complete(archive):

@@ -13,6 +13,7 @@ from airflow.sdk.exceptions import (
     TaskDeferred,
 )
 
+from orbit_provider.s3.conditions import KeysReady, ObjectReady, PrefixReady
 from orbit_provider.s3.errors import ConfigError
 from orbit_provider.sensors.base import DEFERRAL_GRACE
 from orbit_provider.sensors.object import OrbitObjectSensor
@@ -68,6 +69,41 @@ def test_template_fields():
     assert set(OrbitObjectSensor.template_fields) == {
         "bucket", "key", "keys", "prefix", "newer_than_version"
     }
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"key": "k", "min_size": 3}, ObjectReady(key="k", min_size=3)),
+        ({"keys": ["a", "b"], "no_pending_upload": True},
+         KeysReady(keys=["a", "b"], no_pending_upload=True)),
+        ({"prefix": "p/", "min_count": 2}, PrefixReady(prefix="p/", min_count=2)),
+    ],
+)
+def test_the_arguments_build_one_condition(kwargs, expected):
+    assert OrbitObjectSensor(task_id="wait", bucket="ok-bucket", **kwargs).condition() == expected
+
+
+def test_the_condition_is_built_once_from_the_rendered_fields(conn, client, monkeypatch):
+    sensor = OrbitObjectSensor(task_id="wait", bucket=conn, key="in/{{ ds }}.csv")
+    sensor.key = "in/2026-01-01.csv"  # what rendering produced
+    built = []
+    build = sensor.build_condition
+    monkeypatch.setattr(sensor, "build_condition", lambda **kw: built.append(kw) or build(**kw))
+    assert not sensor.poke({})
+    client.upload_bytes(b"x", "in/2026-01-01.csv")
+    assert sensor.poke({})
+    assert sensor.condition() == ObjectReady(key="in/2026-01-01.csv")
+    assert built == [{"rendered": True}]
+
+
+def test_keys_as_a_template_wait_for_rendering():
+    # e.g. "{{ ti.xcom_pull(...) }}" rendered as a native list: not refused as a lone string
+    sensor = OrbitObjectSensor(task_id="wait", bucket="ok-bucket", keys="{{ params.keys }}")
+    sensor.keys = ["a.csv", "b.csv"]
+    assert sensor.condition() == KeysReady(keys=["a.csv", "b.csv"])
+    with pytest.raises(ConfigError, match="list of object keys"):
+        OrbitObjectSensor(task_id="wait", bucket="ok-bucket", keys="a.csv")
 
 
 # -- poke -------------------------------------------------------------------------------------
@@ -154,17 +190,19 @@ def test_deferrable_defers_with_the_matching_trigger(conn):
     assert classpath == "orbit_provider.triggers.object.OrbitObjectTrigger"
     assert kwargs == {
         "bucket": conn,
-        "key": "later.csv",
-        "keys": None,
-        "prefix": None,
-        "min_count": 1,
-        "min_size": 3,
-        "no_pending_upload": True,
-        "newer_than_version": None,
+        "condition": {
+            "kind": "object_ready",
+            "key": "later.csv",
+            "min_size": 3,
+            "no_pending_upload": True,
+            "newer_than_version": None,
+        },
         "orbit_conn_id": "orbit_s3_default",
         "poke_interval": 15.0,
         "timeout": 600.0,
     }
+    assert deferred.trigger.condition is sensor.condition()  # the very condition it polled
+    assert OrbitObjectTrigger(**kwargs) == deferred.trigger
 
 
 def test_deferrable_does_not_defer_when_already_met(conn, client):

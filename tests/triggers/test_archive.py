@@ -10,6 +10,8 @@ import json
 import pytest
 from airflow.serialization.serialized_objects import BaseSerialization
 
+from orbit_provider.s3.conditions import ArchiveRestored, ObjectReady
+from orbit_provider.s3.errors import ConfigError
 from orbit_provider.testing.clients import client_for
 from orbit_provider.triggers.archive import OrbitArchiveRestoreTrigger
 from tests.triggers.helpers import collect, import_string, run_trigger, use_connection
@@ -32,27 +34,58 @@ def _restore(client, key: str) -> None:
 
 def test_serialize_is_exactly_the_constructor_arguments():
     trigger = OrbitArchiveRestoreTrigger(
-        bucket="vault",
-        keys=["a", "b"],
-        fail_if_not_requested=True,
-        orbit_conn_id="c",
-        poke_interval=30,
-        timeout=3600,
+        bucket="vault", condition=ArchiveRestored(keys=["a", "b"], fail_if_not_requested=True),
+        orbit_conn_id="c", poke_interval=30, timeout=3600,
     )
     classpath, kwargs = trigger.serialize()
     assert classpath == "orbit_provider.triggers.archive.OrbitArchiveRestoreTrigger"
-    params = set(inspect.signature(OrbitArchiveRestoreTrigger.__init__).parameters) - {"self"}
+    signature = inspect.signature(OrbitArchiveRestoreTrigger.__init__).parameters.values()
+    params = {p.name for p in signature if p.kind is p.KEYWORD_ONLY}
     assert set(kwargs) == params
+    assert kwargs["condition"] == {
+        "kind": "archive_restored", "keys": ["a", "b"], "fail_if_not_requested": True
+    }
     stored = json.loads(json.dumps(BaseSerialization.serialize(kwargs)))
     rebuilt = import_string(classpath)(**BaseSerialization.deserialize(stored))
     assert rebuilt.serialize() == (classpath, kwargs)
-    assert rebuilt.keys == ["a", "b"] and rebuilt.fail_if_not_requested is True
+    assert rebuilt == trigger and OrbitArchiveRestoreTrigger(**kwargs) == trigger
+    assert rebuilt.keys == ["a", "b"] and rebuilt.condition.fail_if_not_requested is True
+
+
+def test_the_condition_fields_build_the_same_trigger():
+    """OrbitArchiveRestoreOperator passes keys / fail_if_not_requested; they build the same
+    condition, and serialize() stores the condition either way."""
+    by_fields = OrbitArchiveRestoreTrigger(
+        bucket="vault", keys=["a"], fail_if_not_requested=True, poke_interval=5
+    )
+    by_condition = OrbitArchiveRestoreTrigger(
+        bucket="vault",
+        condition=ArchiveRestored(keys=["a"], fail_if_not_requested=True),
+        poke_interval=5,
+    )
+    assert by_fields == by_condition
+    assert by_fields.serialize()[1]["condition"]["keys"] == ["a"]
+    with pytest.raises(ConfigError, match="keys: at least one key"):
+        OrbitArchiveRestoreTrigger(bucket="vault", keys=[])
+    with pytest.raises(ConfigError, match="keys: missing"):
+        OrbitArchiveRestoreTrigger(bucket="vault")
+    with pytest.raises(ConfigError, match="either condition or its fields"):
+        OrbitArchiveRestoreTrigger(
+            bucket="vault", condition=ArchiveRestored(keys=["a"]), keys=["b"]
+        )
+
+
+def test_an_object_condition_is_refused():
+    with pytest.raises(ConfigError, match="waits for ArchiveRestored"):
+        OrbitArchiveRestoreTrigger(bucket="vault", condition=ObjectReady(key="a"))
 
 
 def test_keys_never_archived_succeed_at_once(archive):
     bucket, client = archive
     client.upload_bytes(b"hot", "hot.csv")
-    event = run_trigger(OrbitArchiveRestoreTrigger(bucket=bucket, keys=["hot.csv"], timeout=5))
+    event = run_trigger(OrbitArchiveRestoreTrigger(
+        bucket=bucket, condition=ArchiveRestored(keys=["hot.csv"]), timeout=5,
+    ))
     assert event["status"] == "success"
     assert event["details"]["not_archived"] == ["hot.csv"]
     assert event["polls"] == 1
@@ -72,7 +105,8 @@ def test_waits_for_a_restore_requested_while_polling(archive):
 
     async def scenario() -> list[dict]:
         trigger = Recording(
-            bucket=bucket, keys=["cold.csv", "hot.csv"], poke_interval=0.05, timeout=120
+            bucket=bucket, condition=ArchiveRestored(keys=["cold.csv", "hot.csv"]),
+            poke_interval=0.05, timeout=120,
         )
         task = asyncio.create_task(collect(trigger))
         while len(seen) < 2:  # it has looked (and found the key still archived) twice
@@ -94,7 +128,8 @@ def test_archived_without_restore_times_out_saying_why(archive):
     client.upload_bytes(b"cold", "cold.csv", storage_class="DEEP_ARCHIVE")
     event = run_trigger(
         OrbitArchiveRestoreTrigger(
-            bucket=bucket, keys=["cold.csv"], poke_interval=0.05, timeout=0.1
+            bucket=bucket, condition=ArchiveRestored(keys=["cold.csv"]), poke_interval=0.05,
+            timeout=0.1,
         )
     )
     assert event["status"] == "timeout"
@@ -107,7 +142,8 @@ def test_archived_without_restore_is_an_error_when_asked(archive):
     client.upload_bytes(b"cold", "cold.csv", storage_class="GLACIER")
     event = run_trigger(
         OrbitArchiveRestoreTrigger(
-            bucket=bucket, keys=["cold.csv"], fail_if_not_requested=True, timeout=60
+            bucket=bucket, condition=ArchiveRestored(keys=["cold.csv"], fail_if_not_requested=True),
+            timeout=60,
         )
     )
     assert event["status"] == "error"

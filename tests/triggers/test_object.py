@@ -10,6 +10,8 @@ import threading
 import pytest
 from airflow.serialization.serialized_objects import BaseSerialization
 
+from orbit_provider.s3.conditions import ArchiveRestored, KeysReady, ObjectReady, PrefixReady
+from orbit_provider.s3.errors import ConfigError
 from orbit_provider.testing.clients import client_for
 from orbit_provider.testing.faultproxy import FaultProxy
 from orbit_provider.triggers.object import OrbitObjectTrigger
@@ -25,45 +27,93 @@ def conn(monkeypatch, seaweed, seaweed_bucket) -> str:
 def test_serialize_is_exactly_the_constructor_arguments():
     trigger = OrbitObjectTrigger(
         bucket="landing",
-        prefix="day/",
-        min_count=3,
-        min_size=10,
-        no_pending_upload=True,
-        orbit_conn_id="my_conn",
-        poke_interval=7.5,
-        timeout=600,
+        condition=PrefixReady(prefix="day/", min_count=3, min_size=10, no_pending_upload=True),
+        orbit_conn_id="my_conn", poke_interval=7.5, timeout=600,
     )
     classpath, kwargs = trigger.serialize()
     assert classpath == "orbit_provider.triggers.object.OrbitObjectTrigger"
     params = set(inspect.signature(OrbitObjectTrigger.__init__).parameters) - {"self"}
     assert set(kwargs) == params
+    assert kwargs["condition"] == trigger.condition.to_dict()  # the condition, as itself
     # Through Airflow's own serialization (as the triggerer table stores it) and back.
     stored = json.loads(json.dumps(BaseSerialization.serialize(kwargs)))
     rebuilt = import_string(classpath)(**BaseSerialization.deserialize(stored))
     assert rebuilt.serialize() == (classpath, kwargs)
-    assert (rebuilt.prefix, rebuilt.min_count, rebuilt.min_size) == ("day/", 3, 10)
+    assert rebuilt == trigger
+    condition = rebuilt.condition
+    assert (condition.prefix, condition.min_count, condition.min_size) == ("day/", 3, 10)
     assert (rebuilt.poke_interval, rebuilt.timeout, rebuilt.orbit_conn_id) == (7.5, 600, "my_conn")
 
 
 def test_serialize_round_trip_with_keys_and_version():
-    trigger = OrbitObjectTrigger(bucket="landing", keys=["a", "b"], poke_interval=1)
+    trigger = OrbitObjectTrigger(
+        bucket="landing", condition=KeysReady(keys=["a", "b"]), poke_interval=1,
+    )
     classpath, kwargs = trigger.serialize()
-    assert kwargs["keys"] == ["a", "b"] and kwargs["key"] is None
+    assert kwargs["condition"]["keys"] == ["a", "b"] and kwargs["condition"]["kind"] == "keys_ready"
     assert import_string(classpath)(**kwargs).serialize() == (classpath, kwargs)
-    one = OrbitObjectTrigger(bucket="landing", key="k", newer_than_version="v1")
+    one = OrbitObjectTrigger(
+        bucket="landing", condition=ObjectReady(key="k", newer_than_version="v1"),
+    )
     assert import_string(one.serialize()[0])(**one.serialize()[1]).serialize() == one.serialize()
 
 
 @pytest.mark.parametrize("bad", [{"poke_interval": -1}, {"timeout": -5}, {"poke_interval": "x"}])
 def test_bad_interval_or_timeout(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
-        OrbitObjectTrigger(bucket="landing", key="k", **bad)
+        OrbitObjectTrigger(bucket="landing", condition=ObjectReady(key="k"), **bad)
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        ObjectReady(key="in/data.csv"),
+        ObjectReady(key="k", min_size=1, no_pending_upload=True, newer_than_version="v1"),
+        KeysReady(keys=["a", "b"], min_size=0),
+        PrefixReady(prefix="", min_count=5, no_pending_upload=True),
+    ],
+    ids=repr,
+)
+def test_trigger_round_trips_through_serialize(condition):
+    trigger = OrbitObjectTrigger(
+        bucket="landing", condition=condition, orbit_conn_id=None, poke_interval=2, timeout=None
+    )
+    classpath, kwargs = trigger.serialize()
+    assert kwargs == {
+        "bucket": "landing",
+        "condition": condition.to_dict(),
+        "orbit_conn_id": None,
+        "poke_interval": 2,
+        "timeout": None,
+    }
+    assert OrbitObjectTrigger(**kwargs) == trigger
+    assert OrbitObjectTrigger(**kwargs).condition == condition
+    stored = json.loads(json.dumps(BaseSerialization.serialize(kwargs)))
+    assert import_string(classpath)(**BaseSerialization.deserialize(stored)) == trigger
+    assert OrbitObjectTrigger(**{**kwargs, "bucket": "other"}) != trigger
+
+
+@pytest.mark.parametrize(
+    ("condition", "match"),
+    [
+        (ArchiveRestored(keys=["a"]), "OrbitObjectTrigger waits for ObjectReady"),
+        ({"kind": "archive_restored", "keys": ["a"]}, "OrbitObjectTrigger waits for"),
+        ({"kind": "object_ready", "key": ""}, "key: "),
+        ({"kind": "nope"}, "condition kind: 'nope'"),
+        ({"key": "k", "min_size": 3}, "condition kind: None"),  # an older trigger's shape
+    ],
+)
+def test_a_condition_the_trigger_cannot_wait_for_is_refused(condition, match):
+    with pytest.raises(ConfigError, match=match):
+        OrbitObjectTrigger(bucket="landing", condition=condition)
 
 
 def test_success_when_the_key_exists(conn, seaweed):
     client_for(seaweed, conn).upload_bytes(b"x" * 2048, "in/data.csv")
     event = run_trigger(
-        OrbitObjectTrigger(bucket=conn, key="in/data.csv", poke_interval=0.1, timeout=5)
+        OrbitObjectTrigger(
+            bucket=conn, condition=ObjectReady(key="in/data.csv"), poke_interval=0.1, timeout=5,
+        )
     )
     assert event["status"] == "success"
     assert event["details"]["bucket"] == conn
@@ -89,7 +139,9 @@ def test_waits_until_the_key_appears_without_blocking_the_loop(conn, seaweed):
 
     async def scenario() -> tuple[list[dict], int]:
         loop_thread = threading.get_ident()
-        trigger = GatedTrigger(bucket=conn, key="late.csv", poke_interval=0.05)
+        trigger = GatedTrigger(
+            bucket=conn, condition=ObjectReady(key="late.csv"), poke_interval=0.05,
+        )
         task = asyncio.create_task(collect(trigger))
         ticks = 0
         while not checks and not task.done():  # the first check started (in a worker thread)
@@ -114,7 +166,9 @@ def test_waits_until_the_key_appears_without_blocking_the_loop(conn, seaweed):
 
 def test_timeout_event_says_what_was_missing(conn):
     event = run_trigger(
-        OrbitObjectTrigger(bucket=conn, key="never.csv", poke_interval=0.05, timeout=0.2)
+        OrbitObjectTrigger(
+            bucket=conn, condition=ObjectReady(key="never.csv"), poke_interval=0.05, timeout=0.2,
+        )
     )
     assert event["status"] == "timeout"
     assert "timed out" in event["message"]
@@ -123,7 +177,9 @@ def test_timeout_event_says_what_was_missing(conn):
 
 
 def test_zero_timeout_checks_once(conn):
-    event = run_trigger(OrbitObjectTrigger(bucket=conn, key="never.csv", timeout=0))
+    event = run_trigger(
+        OrbitObjectTrigger(bucket=conn, condition=ObjectReady(key="never.csv"), timeout=0)
+    )
     assert event["status"] == "timeout" and event["polls"] == 1
 
 
@@ -133,13 +189,16 @@ def test_prefix_with_min_count_and_min_size(conn, seaweed):
         client.upload_bytes(b"x" * 100, f"batch/{i}.csv")
     client.upload_bytes(b"", "batch/_SUCCESS")
     ok = run_trigger(
-        OrbitObjectTrigger(bucket=conn, prefix="batch/", min_count=3, min_size=1, timeout=5)
+        OrbitObjectTrigger(
+            bucket=conn, condition=PrefixReady(prefix="batch/", min_count=3, min_size=1), timeout=5,
+        )
     )
     assert ok["status"] == "success"
     assert ok["details"]["count"] == 3 and ok["details"]["total_size"] == 300
     short = run_trigger(
         OrbitObjectTrigger(
-            bucket=conn, prefix="batch/", min_count=4, min_size=1, poke_interval=0.05, timeout=0.1
+            bucket=conn, condition=PrefixReady(prefix="batch/", min_count=4, min_size=1),
+            poke_interval=0.05, timeout=0.1,
         )
     )
     assert short["status"] == "timeout" and "waiting for 4" in short["message"]
@@ -152,7 +211,7 @@ def test_keys_with_a_pending_multipart_upload(conn, seaweed):
     upload_id = client.s3.create_multipart_upload(Bucket=conn, Key="b.bin")["UploadId"]
     waiting = run_trigger(
         OrbitObjectTrigger(
-            bucket=conn, keys=["a.bin", "b.bin"], no_pending_upload=True,
+            bucket=conn, condition=KeysReady(keys=["a.bin", "b.bin"], no_pending_upload=True),
             poke_interval=0.05, timeout=0.1,
         )
     )
@@ -160,7 +219,10 @@ def test_keys_with_a_pending_multipart_upload(conn, seaweed):
     assert waiting["details"]["waiting_for"] == ["b.bin"]
     client.s3.abort_multipart_upload(Bucket=conn, Key="b.bin", UploadId=upload_id)
     done = run_trigger(
-        OrbitObjectTrigger(bucket=conn, keys=["a.bin", "b.bin"], no_pending_upload=True, timeout=5)
+        OrbitObjectTrigger(
+            bucket=conn, condition=KeysReady(keys=["a.bin", "b.bin"], no_pending_upload=True),
+            timeout=5,
+        )
     )
     assert done["status"] == "success" and done["details"]["count"] == 2
 
@@ -171,20 +233,26 @@ def test_newer_version(conn, seaweed):
     v1 = client.upload_bytes(b"one", "model.bin").version_id
     still = run_trigger(
         OrbitObjectTrigger(
-            bucket=conn, key="model.bin", newer_than_version=v1, poke_interval=0.05, timeout=0.1
+            bucket=conn, condition=ObjectReady(key="model.bin", newer_than_version=v1),
+            poke_interval=0.05, timeout=0.1,
         )
     )
     assert still["status"] == "timeout" and "still at version" in still["message"]
     v2 = client.upload_bytes(b"two", "model.bin").version_id
     newer = run_trigger(
-        OrbitObjectTrigger(bucket=conn, key="model.bin", newer_than_version=v1, timeout=5)
+        OrbitObjectTrigger(
+            bucket=conn, condition=ObjectReady(key="model.bin", newer_than_version=v1), timeout=5,
+        )
     )
     assert newer["status"] == "success" and newer["details"]["version_id"] == v2
 
 
 def test_missing_bucket_is_an_error_event(conn):
     event = run_trigger(
-        OrbitObjectTrigger(bucket="no-such-bucket-anywhere", key="k", poke_interval=0.05, timeout=2)
+        OrbitObjectTrigger(
+            bucket="no-such-bucket-anywhere", condition=ObjectReady(key="k"), poke_interval=0.05,
+            timeout=2,
+        )
     )
     assert event["status"] == "error"
     assert "no-such-bucket-anywhere" in event["message"]
@@ -193,7 +261,9 @@ def test_missing_bucket_is_an_error_event(conn):
 
 def test_unknown_connection_is_an_error_event(conn):
     event = run_trigger(
-        OrbitObjectTrigger(bucket=conn, key="k", orbit_conn_id="nope_conn", timeout=2)
+        OrbitObjectTrigger(
+            bucket=conn, condition=ObjectReady(key="k"), orbit_conn_id="nope_conn", timeout=2,
+        )
     )
     assert event["status"] == "error"
     assert "nope_conn" in event["message"]
@@ -201,7 +271,9 @@ def test_unknown_connection_is_an_error_event(conn):
 
 def test_credentials_never_appear_in_events(monkeypatch, seaweed, seaweed_bucket):
     use_connection(monkeypatch, seaweed)
-    event = run_trigger(OrbitObjectTrigger(bucket=seaweed_bucket, key="x", timeout=0))
+    event = run_trigger(
+        OrbitObjectTrigger(bucket=seaweed_bucket, condition=ObjectReady(key="x"), timeout=0)
+    )
     assert seaweed.secret_key not in json.dumps(event)
 
 
@@ -217,7 +289,10 @@ def test_a_flaky_store_does_not_end_the_wait(monkeypatch, seaweed, seaweed_bucke
 
         use_connection(monkeypatch, Server, max_retries=0)
         failing = run_trigger(
-            OrbitObjectTrigger(bucket=seaweed_bucket, key="k.csv", poke_interval=0.05, timeout=0.2)
+            OrbitObjectTrigger(
+                bucket=seaweed_bucket, condition=ObjectReady(key="k.csv"), poke_interval=0.05,
+                timeout=0.2,
+            )
         )
         assert failing["status"] == "timeout"
         assert "last check failed" in failing["message"] and "503" in failing["message"]
@@ -226,7 +301,8 @@ def test_a_flaky_store_does_not_end_the_wait(monkeypatch, seaweed, seaweed_bucke
             task = asyncio.create_task(
                 collect(
                     OrbitObjectTrigger(
-                        bucket=seaweed_bucket, key="k.csv", poke_interval=0.05, timeout=120
+                        bucket=seaweed_bucket, condition=ObjectReady(key="k.csv"),
+                        poke_interval=0.05, timeout=120,
                     )
                 )
             )
