@@ -10,6 +10,7 @@ import pytest
 from moto import mock_aws
 
 from orbit_provider.s3 import S3Client, S3Config
+from orbit_provider.s3.recovery import reset_shared_breakers
 from orbit_provider.testing.clients import client_for, create_bucket
 from orbit_provider.testing.moto_server import MotoServer
 from orbit_provider.testing.seaweedfs import SeaweedServer
@@ -33,6 +34,15 @@ def _isolated_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory) -> None
     monkeypatch.setenv("AWS_CONFIG_FILE", str(home / "config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_breakers() -> Iterator[None]:
+    """Clients of one endpoint share a circuit breaker per process: no test inherits the
+    state another test's faults left in it."""
+    reset_shared_breakers()
+    yield
+    reset_shared_breakers()
 
 
 @pytest.fixture

@@ -219,6 +219,10 @@ class S3Config:
     max_bandwidth: int | None = None
     multipart_copy_threshold: int = 5 * GIB
     direct_io: bool = True
+    #: seconds between the circuit breaker's probes while the store fails (see recovery.py)
+    circuit_breaker_timeout: float = 30.0
+    #: failed probes in a row after which waiting work gives up with CircuitOpen
+    circuit_breaker_open_cycles: int = 3
 
     def __post_init__(self) -> None:
         validate_bucket_name(self.bucket)
@@ -267,6 +271,25 @@ class S3Config:
             )
         if not isinstance(self.direct_io, bool):
             raise ConfigError(f"direct_io: {self.direct_io!r} must be True or False")
+        if isinstance(self.circuit_breaker_timeout, bool) or not isinstance(
+            self.circuit_breaker_timeout, int | float
+        ) or self.circuit_breaker_timeout <= 0:
+            raise ConfigError(
+                f"circuit_breaker_timeout: {self.circuit_breaker_timeout!r} must be a positive "
+                "number of seconds"
+            )
+        _check_int("circuit_breaker_open_cycles", self.circuit_breaker_open_cycles)
+        if self.circuit_breaker_open_cycles < 1:
+            raise ConfigError(
+                f"circuit_breaker_open_cycles: {self.circuit_breaker_open_cycles} must be at "
+                "least 1"
+            )
+
+    @property
+    def endpoint_scope(self) -> str:
+        """The store this config talks to, as the circuit breaker's scope: the endpoint URL,
+        or AWS's regional endpoint."""
+        return self.endpoint or f"https://s3.{self.region or 'us-east-1'}.amazonaws.com"
 
     def with_changes(self, **changes: object) -> S3Config:
         """A copy of this config with some fields replaced (validated again)."""

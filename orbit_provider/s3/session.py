@@ -88,8 +88,15 @@ class S3Session:
         if not isinstance(config, S3Config):
             raise ConfigError("config: must be an S3Config")
         self.config = config
-        self.retry_policy = retry_policy or RetryPolicy.client_default(config.max_retries)
-        self.circuit_breaker = circuit_breaker or self.retry_policy.make_breaker()
+        self.retry_policy = retry_policy or RetryPolicy.client_default(
+            config.max_retries,
+            breaker_timeout=config.circuit_breaker_timeout,
+            breaker_open_cycles=config.circuit_breaker_open_cycles,
+        )
+        # one breaker per endpoint in this process: every client of a store shares its health
+        self.circuit_breaker = circuit_breaker or self.retry_policy.make_breaker(
+            scope=config.endpoint_scope
+        )
         self._boto = boto_client
         self._boto_session = boto_session  # a boto3 Session to build the client from, if given
         self._boto_lock = threading.Lock()

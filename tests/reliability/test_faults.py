@@ -2,17 +2,19 @@
 
 At 20% of requests faulted (503 SlowDown, 500, reset mid-body, stall past the timeout) a
 256 MiB multipart upload, its download and a 2,000-key batch copy complete with exact
-content. At 100% the circuit breaker (S3Client's default: 10 retryable failures in a row)
-opens: the operation fails fast with CircuitOpen after a bounded number of requests,
-nothing is half-written, and the upload / download resume once the faults stop.
+content. At 100% the circuit breaker (S3Client's default: at least 10 failures, and half of
+the last requests) opens, the work waits for its probes, and when those fail
+too (the store stays down) the operation ends with CircuitOpen after a bounded number of
+requests, nothing is half-written, and the upload / download resume once the faults stop.
 
 Why the retry counts below cannot run out at 20% (the proxy draws faults independently):
 one request fails all of max_retries + 1 = 9 attempts with probability 0.2**9 = 5e-7; the
 upload and download make < 100 requests, so < 5e-5 per run. A batch-copy attempt is two
 requests (HEAD of the destination, CopyObject), failing with 1 - 0.8**2 = 0.36; 17 attempts
-(max_retries=16) all fail with 0.36**17 = 3e-8 per key, 6e-5 for 2,000 keys. The breaker
-opens at 20% only after 10 faulted requests in a row: about n * 0.8 * 0.2**10 = 8e-7 * n
-for n requests (< 0.5% for the ~5,000 requests of this file; docs/architecture.md).
+(max_retries=16) all fail with 0.36**17 = 3e-8 per key, 6e-5 for 2,000 keys. At 20% the
+breaker (at least 10 failures, and half of a window of up to 100 requests) opens rarely,
+and when it does the work only pauses for a probe: no key fails for it
+(docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -32,7 +35,12 @@ from orbit_provider.s3.batch import BatchConfig
 from orbit_provider.s3.config import MIB
 from orbit_provider.s3.errors import CircuitOpen, UploadInterrupted
 from orbit_provider.s3.progress import PartCompleted, ProgressReporter
-from orbit_provider.s3.recovery import DEFAULT_BREAKER_THRESHOLD
+from orbit_provider.s3.recovery import (
+    DEFAULT_BREAKER_MIN_CALLS,
+    DEFAULT_BREAKER_OPEN_CYCLES,
+    DEFAULT_BREAKER_THRESHOLD,
+    BreakerState,
+)
 from orbit_provider.testing.clients import client_for
 from orbit_provider.testing.faultproxy import FAULTS, FaultProxy
 from tests.airflow_env import connection_env
@@ -45,6 +53,7 @@ BULK_TIMEOUT = 8
 STALL = 10
 MAX_RETRIES = 8
 BATCH_RETRIES = 16
+PROBE_EVERY = 0.5  # seconds between the breaker's probes (the default 30 s would only slow us)
 
 
 class Via:
@@ -63,7 +72,8 @@ def proxy(seaweed):
 
 
 def proxied(seaweed, proxy, bucket, **overrides):
-    options = {"timeout_seconds": TIMEOUT, "max_retries": MAX_RETRIES, **overrides}
+    options = {"timeout_seconds": TIMEOUT, "max_retries": MAX_RETRIES,
+               "circuit_breaker_timeout": PROBE_EVERY, **overrides}  # fmt: skip
     return client_for(Via(seaweed, proxy.endpoint), bucket, **options)
 
 
@@ -91,10 +101,24 @@ def random_file(path: Path, size: int) -> Path:
 
 def most_faults_before_open(workers: int) -> int:
     """Faulted requests a client with `workers` threads can make after the switch to 100%:
-    requests already forwarded before the switch may still succeed afterwards and reset the
-    breaker's count (fewer than threshold failures before the last such success), then
-    threshold failures in a row open it, and up to workers - 1 calls were in flight then."""
-    return (DEFAULT_BREAKER_THRESHOLD - 1) + DEFAULT_BREAKER_THRESHOLD + (workers - 1)
+    the breaker opens once at least DEFAULT_BREAKER_THRESHOLD requests failed and they are
+    half of its window; the transfer's successes before the switch (a listing, the create,
+    parts, and requests forwarded before the switch that succeed after it: fewer than
+    THRESHOLD here) can ask for up to THRESHOLD - 1 more failures. Up to workers - 1 calls
+    were in flight then, and one probe per open cycle follows before the work gives up."""
+    assert DEFAULT_BREAKER_MIN_CALLS <= DEFAULT_BREAKER_THRESHOLD
+    return (
+        (DEFAULT_BREAKER_THRESHOLD - 1) + DEFAULT_BREAKER_THRESHOLD + (workers - 1)
+        + DEFAULT_BREAKER_OPEN_CYCLES
+    )
+
+
+def wait_for_probe_time(client) -> None:
+    """A new try comes after the breaker's probe interval (as a task retry does)."""
+    deadline = time.monotonic() + 60
+    while client.circuit_breaker.state is BreakerState.OPEN:
+        assert time.monotonic() < deadline, "the breaker never allowed a probe"
+        time.sleep(0.05)
 
 
 def flip_to_full_faults_after(proxy, parts: int) -> ProgressReporter:
@@ -182,7 +206,8 @@ def test_at_full_faults_the_breaker_stops_an_upload_fast_and_it_stays_resumable(
     # bounded, far below the (MAX_RETRIES + 1) x 7 remaining parts = 63 requests a breaker-less
     # client would make: see most_faults_before_open
     assert DEFAULT_BREAKER_THRESHOLD <= faulted(proxy) <= most_faults_before_open(workers)
-    assert client.circuit_breaker.is_open
+    # it gave up because the store stayed down through every probe
+    assert client.circuit_breaker.gave_up
 
     # nothing half-written: the key does not exist; the multipart upload was kept
     assert not seaweed_client.exists("cut/data.bin")
@@ -191,6 +216,7 @@ def test_at_full_faults_the_breaker_stops_an_upload_fast_and_it_stays_resumable(
 
     # the store recovers: a new client (a new task try) resumes and finishes it exactly
     proxy.set_rate(0.0)
+    wait_for_probe_time(client)
     result = proxied(seaweed, proxy, seaweed_bucket, parallel_operations=workers).upload_file(
         source, "cut/data.bin"
     )
@@ -216,6 +242,7 @@ def test_at_full_faults_the_breaker_stops_a_download_fast_and_it_resumes(
     assert not dest.exists()  # never a partial file at the destination
 
     proxy.set_rate(0.0)
+    wait_for_probe_time(client)
     result = proxied(seaweed, proxy, seaweed_bucket, parallel_operations=workers).download_file(
         "obj.bin", dest
     )
@@ -254,7 +281,7 @@ def test_a_dag_upload_task_fails_fast_with_circuit_open_at_full_faults(
             task_id="upload", source=str(source), key="dag/dump.bin", retries=0,
             orbit_conn_id="orbit_s3_faulty", max_bandwidth=8 * MIB,
             client_options={"timeout_seconds": TIMEOUT, "max_retries": MAX_RETRIES,
-                            "parallel_operations": 4},
+                            "parallel_operations": 4, "circuit_breaker_timeout": PROBE_EVERY},
         )  # fmt: skip
     watcher = threading.Thread(target=flip_when_a_part_is_stored, daemon=True)
     watcher.start()

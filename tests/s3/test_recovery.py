@@ -348,3 +348,177 @@ def test_half_open_admits_exactly_one_probe_among_many_threads():
     with ThreadPoolExecutor(threads) as pool:
         admitted = list(pool.map(try_call, range(threads)))
     assert admitted.count(True) == 1
+
+
+# -- failure-rate opening, waiting for the probe, per-endpoint scope ---------------------------
+
+
+def rate_breaker(clock, **overrides) -> CircuitBreaker:
+    settings = {
+        "failure_threshold": 10, "timeout": 30, "clock": clock, "failure_rate": 0.5,
+        "window": 30, "window_size": 100, "minimum_calls": 20,
+    }  # fmt: skip
+    settings.update(overrides)
+    return CircuitBreaker(**settings)
+
+
+def test_rate_breaker_ignores_a_burst_of_failures_among_successes():
+    b = rate_breaker(FakeClock())
+    for _ in range(30):
+        b.record_success()
+    for _ in range(25):  # 25 in a row, as 32 concurrent timeouts would land
+        b.record_failure()
+    assert b.state is BreakerState.CLOSED  # 25 of 55: under half
+    b.record_failure()
+    b.record_failure()
+    b.record_failure()
+    b.record_failure()
+    b.record_failure()
+    assert b.state is BreakerState.OPEN  # 30 of 60
+
+
+def test_rate_breaker_needs_the_minimum_number_of_calls():
+    b = rate_breaker(FakeClock())
+    for _ in range(19):
+        b.record_failure()
+    assert b.state is BreakerState.CLOSED
+    b.record_failure()
+    assert b.state is BreakerState.OPEN
+    assert "20 of the last 20 requests failed" in b.open_message()
+
+
+def test_rate_breaker_forgets_outcomes_older_than_the_window():
+    clock = FakeClock()
+    b = rate_breaker(clock)
+    for _ in range(19):
+        b.record_failure()
+    clock.advance(31)
+    b.record_failure()  # the 19 before are out of the window
+    assert b.state is BreakerState.CLOSED
+
+
+def test_rate_breaker_window_holds_the_latest_calls_only():
+    b = rate_breaker(FakeClock())
+    for _ in range(1000):
+        b.record_success()
+    for _ in range(49):
+        b.record_failure()
+    assert b.state is BreakerState.CLOSED
+    b.record_failure()  # 50 of the last 100, however many successes came before
+    assert b.state is BreakerState.OPEN
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"failure_rate": 0}, {"failure_rate": 1.5}, {"window": 0}, {"minimum_calls": 0},
+     {"minimum_calls": 101, "window_size": 100}, {"max_open_cycles": 0}],
+)  # fmt: skip
+def test_rate_breaker_validation(kwargs):
+    with pytest.raises(ConfigError):
+        CircuitBreaker(**kwargs)
+
+
+class SleepingClock(FakeClock):
+    """A fake clock whose sleep moves it (what the waiting breaker calls)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.advance(seconds)
+
+
+def waiting_breaker(clock: SleepingClock, cycles: int = 3) -> CircuitBreaker:
+    return rate_breaker(clock, max_open_cycles=cycles, sleep=clock.sleep)
+
+
+def open_it(b: CircuitBreaker) -> None:
+    for _ in range(20):
+        b.record_failure()
+    assert b.state is BreakerState.OPEN
+
+
+def test_waiting_breaker_holds_calls_until_the_probe_succeeds():
+    clock = SleepingClock()
+    b = waiting_breaker(clock)
+    open_it(b)
+    assert b.call(lambda: "through") == "through"  # waited for the probe time, then probed
+    assert clock.slept == [30]
+    assert b.state is BreakerState.CLOSED
+
+
+def test_waiting_breaker_gives_up_after_the_open_cycles():
+    clock = SleepingClock()
+    b = waiting_breaker(clock, cycles=3)
+    open_it(b)
+    attempts = []
+
+    def down():
+        attempts.append(clock())
+        raise slow_down()
+
+    for _ in range(3):  # each probe fails; the caller's retry loop calls again
+        with pytest.raises(bce.ClientError):
+            b.call(down)
+    with pytest.raises(CircuitOpen, match="circuit open after .* 3 probe"):
+        b.call(down)
+    assert len(attempts) == 3  # the three probes, 30 s apart; no call once it gave up
+    assert attempts[1] - attempts[0] == 30 and attempts[2] - attempts[1] == 30
+
+
+def test_after_giving_up_it_fails_fast_and_still_probes_every_timeout():
+    clock = SleepingClock()
+    b = waiting_breaker(clock, cycles=1)
+    open_it(b)
+    with pytest.raises(bce.ClientError):
+        b.call(fail())  # the one allowed probe fails
+    calls = []
+    with pytest.raises(CircuitOpen, match="giving up"):
+        b.call(lambda: calls.append(1))  # given up: no waiting, no call
+    assert calls == [] and clock.slept == [30]
+    clock.advance(30)
+    assert b.call(lambda: "ok") == "ok"  # the next probe finds the store back
+    assert b.state is BreakerState.CLOSED
+
+
+def test_waiting_callers_on_many_threads_resume_after_one_probe():
+    clock = SleepingClock()
+    b = waiting_breaker(clock)
+    open_it(b)
+    threads = 16
+    calls = []
+    start = threading.Barrier(threads)
+
+    def work(n: int) -> str:
+        start.wait()
+        return b.call(lambda: calls.append(n) or "done")
+
+    with ThreadPoolExecutor(threads) as pool:
+        assert list(pool.map(work, range(threads))) == ["done"] * threads
+    assert sorted(calls) == list(range(threads)) and b.state is BreakerState.CLOSED
+
+
+def test_shared_breaker_is_one_per_endpoint_and_settings():
+    from orbit_provider.s3.recovery import shared_breaker
+
+    policy = RetryPolicy.client_default(3)
+    a = policy.make_breaker(scope="http://127.0.0.1:1")
+    assert a is policy.make_breaker(scope="http://127.0.0.1:1")
+    assert a is not policy.make_breaker(scope="http://127.0.0.1:2")
+    assert a.name == "http://127.0.0.1:1"
+    other = RetryPolicy.client_default(3, breaker_timeout=5).make_breaker(scope=a.name)
+    assert other is not a and other.timeout == 5
+    assert shared_breaker(a.name, **policy.breaker_settings()) is a
+
+
+def test_clients_of_one_endpoint_share_their_breaker(moto_s3):
+    from orbit_provider.s3 import S3Client, S3Config
+
+    one = S3Client(S3Config(bucket="bucket-one", region="us-east-1"))
+    two = S3Client(S3Config(bucket="bucket-two", region="us-east-1"))
+    elsewhere = S3Client(S3Config(bucket="bucket-one", region="eu-west-1"))
+    assert one.circuit_breaker is two.circuit_breaker
+    assert one.circuit_breaker is not elsewhere.circuit_breaker
+    assert one.circuit_breaker.max_open_cycles == 3  # the default waits for its probes

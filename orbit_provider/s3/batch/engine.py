@@ -15,7 +15,10 @@
 - Retries: the batch's requests go through a view of the client whose own retry policy is a
   single attempt, and each key's whole operation is retried under `BatchConfig.retry_policy`
   (one retry layer, attempts not multiplied). The client's circuit breaker still sees every
-  request; once it opens, the remaining keys fail at once with CircuitOpen.
+  request. While the default breaker is open the workers wait for its probe (the batch
+  pauses); a key fails with CircuitOpen only when the store stays down past the breaker's
+  open cycles, and then the batch stops: every key not yet run is counted `not_run`. With a
+  fail-fast breaker (`max_open_cycles=None`) keys met while it is open fail at once.
 """
 
 from __future__ import annotations
@@ -169,6 +172,7 @@ class BatchRun(Generic[P]):
         self._seen: set[str] = set()
         self._pending: dict[Future, _Task[P]] = {}
         self._stop = False
+        self._stop_reason = "not run: fail_fast stopped"
         self._total: int | None = None
         self._last_progress = float("-inf")
 
@@ -261,7 +265,9 @@ class BatchRun(Generic[P]):
             for key, _ in chunk:
                 self._record(key, None)
             return
-        if self.breaker is not None and self.breaker.is_open:
+        if self.breaker is not None and self.breaker.max_open_cycles is None and (
+            self.breaker.is_open
+        ):  # a fail-fast breaker (the guide's): keys meeting it open fail without a request
             for key, _ in chunk:
                 self._record(
                     key,
@@ -344,7 +350,7 @@ class BatchRun(Generic[P]):
         if key in self.results:  # cannot happen; guard the exactly-once promise
             raise RuntimeError(f"batch engine recorded {key!r} twice")
         if outcome is None:
-            self.results[key] = KeyOutcome(KeyStatus.NOT_RUN.value, "not run: fail_fast stopped")
+            self.results[key] = KeyOutcome(KeyStatus.NOT_RUN.value, self._stop_reason)
             self.counts[KeyStatus.NOT_RUN] += 1
         elif isinstance(outcome, Done):
             self.results[key] = KeyOutcome(KeyStatus.SUCCEEDED.value, outcome.detail)
@@ -355,9 +361,17 @@ class BatchRun(Generic[P]):
             self.results[key] = KeyOutcome(KeyStatus.FAILED.value, outcome.message, code)
             self.errors.append((key, code, outcome.message))
             self.counts[KeyStatus.FAILED] += 1
-            if self.config.fail_fast and not self._stop:
+            # a waiting breaker gave up: the store stays down, so the rest would fail too
+            store_down = (
+                isinstance(outcome, CircuitOpen)
+                and self.breaker is not None
+                and self.breaker.max_open_cycles is not None
+            )
+            if (self.config.fail_fast or store_down) and not self._stop:
                 self._stop = True
-                log.warning("%s: fail_fast: stopping after %s failed", self.operation, key)
+                why = "the store stays down" if store_down else "fail_fast"
+                self._stop_reason = f"not run: {why}"
+                log.warning("%s: %s: stopping after %s failed", self.operation, why, key)
                 for fut in list(self._pending):
                     if fut.cancel():
                         task = self._pending.pop(fut)

@@ -8,6 +8,7 @@ way a server would (an HTTP error with an S3 error body), or blocks it until rel
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -163,3 +164,21 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         with self._lock:
             self.now_value += seconds
+
+
+class ScaledClock:
+    """Time that runs `speed` times faster than the real clock: sleeping 30 s takes 30/speed
+    real seconds. Unlike FakeClock, concurrent work keeps its real proportions (a retry's
+    backoff still spaces its attempts while other threads' requests go on)."""
+
+    def __init__(self, speed: float = 20.0) -> None:
+        self.speed = speed
+        self.slept: list[float] = []
+        self._origin = time.monotonic()
+
+    def now(self) -> float:
+        return (time.monotonic() - self._origin) * self.speed
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        time.sleep(seconds / self.speed)

@@ -4,18 +4,21 @@ and steered through botocore's events (tests/s3/batch/faults.py)."""
 
 from __future__ import annotations
 
+import random
 import threading
 
 import pytest
 
 from orbit_provider.s3 import BatchConfig, S3Client, S3Config
+from orbit_provider.s3.batch.copy import batch_copy
 from orbit_provider.s3.batch.engine import BatchRun, Done
+from orbit_provider.s3.batch.objects import batch_tag_objects
 from orbit_provider.s3.errors import AccessDenied, ConfigError
 from orbit_provider.s3.progress import BatchProgress, ProgressReporter
-from orbit_provider.s3.recovery import BreakerState, CircuitBreaker
+from orbit_provider.s3.recovery import BreakerState, CircuitBreaker, RetryPolicy
 from orbit_provider.s3.wire.ratelimit import TokenBucket
 from tests.conftest import MOTO_BUCKET
-from tests.s3.batch.faults import FakeClock, Faults
+from tests.s3.batch.faults import FakeClock, Faults, ScaledClock
 
 FAST = {"retry_delay": 0.0}
 
@@ -230,3 +233,94 @@ def test_a_failing_task_runner_fails_its_keys_not_the_batch():
     run = BatchRun("boom", BatchConfig(max_retries=0), runner, chunk_size=3)
     result = run.run([f"k{i}" for i in range(7)], str, lambda item: item)
     assert result.failed == 7 and {c for _, c, _ in result.errors} == {"AccessDenied"}
+
+
+# -- the default breaker pauses a batch instead of failing its keys (fake clock) --------------
+
+
+def pausing_client(clock: FakeClock | ScaledClock) -> S3Client:
+    """A moto client whose breaker has the default settings (failure rate over a window, waits
+    for its probe) on a fake clock."""
+    settings = RetryPolicy.client_default(3).breaker_settings()
+    breaker = CircuitBreaker(clock=clock.now, sleep=clock.sleep, **settings)
+    return S3Client(S3Config(bucket=MOTO_BUCKET, region="us-east-1"), circuit_breaker=breaker)
+
+
+def seeded(client: S3Client, count: int, prefix: str = "k") -> list[str]:
+    names = [f"{prefix}{i:04d}" for i in range(count)]
+    for name in names:
+        client.upload_bytes(b"x", name)
+    return names
+
+
+def test_20_percent_faults_at_32_way_concurrency_never_fail_a_key(moto_s3):
+    clock = FakeClock()
+    client = pausing_client(clock)
+    names = seeded(client, 600)
+    rng = random.Random(20)
+    faults = Faults(client.s3)
+    faults.fail("PutObjectTagging", lambda _: rng.random() < 0.2, "SlowDown", 503)
+    config = BatchConfig(max_concurrent=32, max_retries=12, retry_delay=0.05)
+
+    result = batch_tag_objects(client, names, {"a": "1"}, config, merge=False, sleep=clock.sleep)
+
+    assert (result.total, result.successful, result.failed, result.not_run) == (600, 600, 0, 0)
+    assert faults.count("PutObjectTagging") > 650  # faults were met, and retried
+    assert client.get_tags(names[-1]) == {"a": "1"}
+
+
+def test_full_faults_open_the_breaker_within_the_window_and_stop_the_batch(moto_s3):
+    clock = FakeClock()
+    client = pausing_client(clock)
+    names = seeded(client, 300, prefix="src/k")
+    faults = Faults(client.s3)
+    faults.fail("CopyObject", lambda _: True, "ServiceUnavailable", 503)
+    config = BatchConfig(max_concurrent=32, max_retries=12, retry_delay=0.05)
+
+    result = batch_copy(client, names, "dst/", config, strip_prefix="src/", sleep=clock.sleep)
+
+    breaker = client.circuit_breaker
+    sent = faults.count("CopyObject")
+    # opened within its window: at most as many failures as make half of it (the seeding's
+    # successes are in it), the 31 other requests already in flight, one probe per open cycle
+    most = breaker.window_size * breaker.failure_rate + 31 + breaker.max_open_cycles
+    assert breaker.minimum_calls <= sent <= most
+    codes = {o.code for o in result.results.values() if o.status == "failed"}
+    assert "CircuitOpen" in codes and codes <= {"CircuitOpen", "ServiceUnavailable"}
+    assert result.successful == 0 and result.failed + result.not_run == 300
+    assert result.not_run > 200  # the batch stopped instead of trying every key
+    assert sorted(result.results) == sorted(names)  # every key accounted for, once
+    not_run = [o for o in result.results.values() if o.status == "not_run"]
+    assert all("store stays down" in o.detail for o in not_run)
+    plain = S3Client(S3Config(bucket=MOTO_BUCKET, region="us-east-1"), retry_policy=RetryPolicy())
+    assert list(plain.iter_objects("dst/")) == []  # nothing half-written
+    assert breaker.gave_up  # it waited for its probes, and every one of them failed
+
+
+def test_a_30_second_outage_pauses_a_2000_key_batch_and_every_key_completes(moto_s3, caplog):
+    clock = ScaledClock(speed=20)  # the outage, backoffs and probe waits in real proportion
+    client = pausing_client(clock)
+    names = seeded(client, 2000)
+    outage: dict[str, float] = {}
+    faults = Faults(client.s3)
+
+    def store_down(_: str | None) -> bool:
+        if "start" not in outage and len(faults.calls) >= 1000:
+            outage["start"] = clock.now()  # halfway through: the store goes down for 30 s
+        return "start" in outage and clock.now() < outage["start"] + 30
+
+    faults.fail("PutObjectTagging", store_down, "ServiceUnavailable", 503)
+    config = BatchConfig(max_concurrent=32, max_retries=3)  # default backoff: 0.5 s, 1 s, 2 s
+
+    with caplog.at_level("WARNING", logger="orbit_provider.s3.recovery"):
+        result = batch_tag_objects(
+            client, names, {"a": "1"}, config, merge=False, sleep=clock.sleep
+        )
+
+    assert (result.total, result.successful, result.failed, result.not_run) == (2000, 2000, 0, 0)
+    assert "circuit opened after" in caplog.text  # the batch paused on the breaker ...
+    assert client.circuit_breaker.state is BreakerState.CLOSED  # ... and went on after it
+    failed_requests = faults.count("PutObjectTagging") - 2000
+    # a bounded number of requests met the outage: the window's worth, in-flight ones, probes
+    assert 0 < failed_requests <= 100 + 32 + client.circuit_breaker.max_open_cycles
+    assert client.get_tags(names[0]) == {"a": "1"} and client.get_tags(names[-1]) == {"a": "1"}
