@@ -221,11 +221,17 @@ class S3Session:
     # -- raw single-object requests ----------------------------------------------------------
 
     def head(
-        self, key: str, *, version_id: str | None = None, bucket: str | None = None
+        self,
+        key: str,
+        *,
+        version_id: str | None = None,
+        bucket: str | None = None,
+        **params: Any,
     ) -> dict:
-        """HeadObject with ChecksumMode ENABLED: the raw answer. The one HEAD of the core; a
-        missing object raises NotFound naming the key (and the version asked for)."""
-        params: dict[str, Any] = {"ChecksumMode": "ENABLED"}
+        """HeadObject with ChecksumMode ENABLED: the raw answer. The one HEAD of the core
+        (`params`: more HeadObject arguments, e.g. PartNumber, IfMatch); a missing object
+        raises NotFound naming the key (and the version asked for)."""
+        params["ChecksumMode"] = "ENABLED"
         if version_id:
             params["VersionId"] = version_id
         try:

@@ -167,7 +167,7 @@ class DestinationIndex:
 
 def _head_or_none(bc: Any, bucket: str, key: str) -> ObjectMetadata | None:
     try:
-        return ObjectMetadata.from_head(key, bc.call("head_object", key=key, bucket=bucket))
+        return bc.get_metadata(key, bucket=bucket)
     except NotFound as exc:
         if exc.key is None:  # the bucket is missing: an error, not "not there yet"
             raise
@@ -214,9 +214,7 @@ def batch_copy(
             if existing:
                 etag = plan.etag
                 if etag is None:
-                    source_head = ObjectMetadata.from_head(
-                        plan.src, bc.call("head_object", key=plan.src)
-                    )
+                    source_head = bc.get_metadata(plan.src)
                     etag = source_head.etag
                 if etag == existing:
                     return ALREADY_DONE

@@ -58,7 +58,7 @@ def local_matches_remote(client: S3Session, path: str | os.PathLike, key: str) -
     validate_key(key)
     with LocalFile(path) as local:
         try:
-            head = client.call("head_object", key=key, ChecksumMode="ENABLED")
+            head = client.head(key)
         except NotFound:
             return Comparison(key, False, "the object does not exist", local_size=local.size)
         remote_size = int(head.get("ContentLength", -1))

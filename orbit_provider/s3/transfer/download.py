@@ -17,7 +17,6 @@ import os
 import re
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,9 +26,7 @@ from orbit_provider.s3.errors import (
     ConfigError,
     IntegrityError,
     Network,
-    NotFound,
     PreconditionFailed,
-    S3Error,
 )
 from orbit_provider.s3.models import _version
 from orbit_provider.s3.progress import ProgressReporter, TransferProgress
@@ -50,6 +47,7 @@ from orbit_provider.s3.transfer.download_state import (
     write_state,
 )
 from orbit_provider.s3.transfer.download_writer import BufferedWriter, DirectWriter, open_writer
+from orbit_provider.s3.transfer.runner import ParallelRunner
 from orbit_provider.s3.wire import checksums
 from orbit_provider.s3.wire.checksums import plain_etag
 from orbit_provider.s3.wire.range_fetch import choose_engine, make_engine
@@ -80,10 +78,6 @@ class DownloadResult:
     duration: float
     throughput: float  # bytes/s received by this call
     verification: str = "size"
-
-
-class _Cancelled(S3Error):
-    """A worker stopped because another one failed."""
 
 
 class _ObjectChanged(Exception):
@@ -183,15 +177,7 @@ def _check_bandwidth(value: int | None) -> int | None:
 
 def head_object(client: S3Session, key: str, version_id: str | None) -> ObjectFacts:
     """HEAD (ChecksumMode ENABLED), plus HEAD of part 1 for a multipart object's part size."""
-    params: dict[str, Any] = {"ChecksumMode": "ENABLED"}
-    if version_id:
-        params["VersionId"] = version_id
-    try:
-        head = client.call("head_object", key=key, **params)
-    except NotFound as exc:
-        if exc.key is None:
-            raise
-        raise NotFound(client.bucket, key, version_id=version_id) from exc
+    head = client.head(key, version_id=version_id)
     size = int(head.get("ContentLength", 0))
     etag = head.get("ETag")
     vid = _version(head.get("VersionId"))
@@ -210,17 +196,15 @@ def head_object(client: S3Session, key: str, version_id: str | None) -> ObjectFa
     part_size = None
     if parts_count and size > 0 and client.config.verify_checksums:
         p1_params: dict[str, Any] = {"PartNumber": 1}
-        if vid:
-            p1_params["VersionId"] = vid
         if etag:
             p1_params["IfMatch"] = etag
         try:
-            p1 = client.call("head_object", key=key, **p1_params)
+            p1 = client.head(key, version_id=vid, **p1_params)
         except PreconditionFailed:
             # moto compares If-Match with the part's own ETag; the ranged GETs that follow
             # are pinned to the object's ETag, so a changed object is still caught there
             p1_params.pop("IfMatch", None)
-            p1 = client.call("head_object", key=key, **p1_params)
+            p1 = client.head(key, version_id=vid, **p1_params)
         first = int(p1.get("ContentLength", 0))
         if first > 0 and math.ceil(size / first) == parts_count:
             part_size = first
@@ -488,51 +472,39 @@ class _Download:
         if not pending:
             return None
         engine = make_engine(self.client, self.engine, self.key, facts.etag, facts.version_id)
-        stop = threading.Event()
-        local = threading.local()
+        runner: ParallelRunner[int, None] = ParallelRunner(
+            min(self.client.config.parallel_operations, len(pending)),
+            name="orbit-download",
+            buffer_factory=lambda: sink.buffer(self.read_size),
+        )
 
         def work(index: int) -> None:
-            if stop.is_set():
-                raise _Cancelled("cancelled")
-            buf = getattr(local, "buf", None)
-            if buf is None:
-                buf = local.buf = sink.buffer(self.read_size)
-            crcs[index] = self._fetch_range(engine, ranges[index], buf, sink, stop, tracker)
+            crcs[index] = self._fetch_range(engine, ranges[index], sink, runner, tracker)
             span = ranges[index][1] - ranges[index][0]
             writer.mark_done(index, crcs[index], span)  # type: ignore[arg-type]
             tracker.part_done(index + 1, span)
 
-        error: BaseException | None = None
-        workers = min(self.client.config.parallel_operations, len(pending))
         try:
-            with ThreadPoolExecutor(workers, thread_name_prefix="orbit-download") as pool:
-                futures = [pool.submit(work, i) for i in pending]
-                try:
-                    for future in as_completed(futures):
-                        exc = future.exception()
-                        if exc is not None and not isinstance(exc, _Cancelled) and error is None:
-                            error = exc
-                            stop.set()
-                except BaseException:
-                    stop.set()
-                    raise
+            runner.run(pending, work)
+        except Exception as exc:  # the finished ranges are kept; the caller reports it
+            return exc
         finally:
             engine.close()
-        return error
+        return None
 
     def _fetch_range(
         self,
         engine: Any,
         span: tuple[int, int],
-        buf: memoryview,
         sink: BufferedWriter | DirectWriter,
-        stop: threading.Event,
+        runner: ParallelRunner,
         tracker: TransferProgress,
     ) -> int:
         """GET one range into the file at its offset; a retry continues where the last
         attempt stopped. Returns the CRC32 of the range's bytes."""
         start, end = span
         pos, crc = start, 0
+        buf = runner.buffer()
 
         def attempt() -> None:
             nonlocal pos, crc
@@ -540,8 +512,7 @@ class _Download:
             complete = False
             try:
                 while pos < end:
-                    if stop.is_set():
-                        raise _Cancelled("cancelled")
+                    runner.check()  # another range failed: stop here, keep what is written
                     want, got = sink.next_length(pos, end, len(buf)), 0
                     while got < want:
                         n = body.readinto(buf[got:want])

@@ -17,12 +17,17 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Generic, TypeVar
 
+from orbit_provider.s3.errors import S3Error
+
 T = TypeVar("T")
 R = TypeVar("R")
 
 
-class Cancelled(Exception):
-    """Raised by work that stopped because another item failed first."""
+class Cancelled(S3Error):
+    """Raised by work that stopped because another item failed first (an S3Error, so the
+    retry path passes it through untouched and never retries it)."""
+
+    code = "Cancelled"
 
 
 class ParallelRunner(Generic[T, R]):

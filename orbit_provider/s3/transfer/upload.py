@@ -14,7 +14,6 @@ import logging
 import os
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +27,7 @@ from orbit_provider.s3.errors import (
 from orbit_provider.s3.limits import validate_metadata
 from orbit_provider.s3.models import _version
 from orbit_provider.s3.progress import ProgressReporter, TransferProgress
+from orbit_provider.s3.transfer.runner import ParallelRunner, run_parallel
 from orbit_provider.s3.transfer.upload_io import FileSpan, LocalFile, ThrottledBody
 from orbit_provider.s3.transfer.upload_plan import (
     FINGERPRINT_METADATA_KEY,
@@ -209,20 +209,21 @@ class _MultipartUpload:
         config = self.client.config
         part_size = upload_part_size(self.local.size, config.chunk_size, self.workers)
         create_args = self._create_args(part_size)  # checked before any request
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="orbit-upload") as pool:
-            resume = find_resumable(
-                self.client,
-                self.key,
-                self.local,
-                part_size,
-                token=self.token,
-                want_crc=self.want_crc,
-                pmap=pool.map,
-            )
-            if resume is None:
-                resp = self.client.call("create_multipart_upload", key=self.key, **create_args)
-                resume = ResumePlan(resp["UploadId"], part_size)
-            return self._finish(pool, resume, started)
+        resume = find_resumable(
+            self.client,
+            self.key,
+            self.local,
+            part_size,
+            token=self.token,
+            want_crc=self.want_crc,
+            pmap=lambda check, parts: run_parallel(
+                parts, check, workers=self.workers, name="orbit-upload-check"
+            ),
+        )
+        if resume is None:
+            resp = self.client.call("create_multipart_upload", key=self.key, **create_args)
+            resume = ResumePlan(resp["UploadId"], part_size)
+        return self._finish(resume, started)
 
     def _create_args(self, part_size: int) -> dict[str, Any]:
         args = dict(self.write)
@@ -234,9 +235,7 @@ class _MultipartUpload:
             args["ChecksumAlgorithm"] = "CRC32"
         return args
 
-    def _finish(
-        self, pool: ThreadPoolExecutor, resume: ResumePlan, started: float
-    ) -> UploadResult:
+    def _finish(self, resume: ResumePlan, started: float) -> UploadResult:
         size, key = self.local.size, self.key
         parts = plan_parts(size, resume.part_size)
         token = ResumeToken(
@@ -254,7 +253,7 @@ class _MultipartUpload:
         try:
             sender = make_part_sender(self.client, key, resume.upload_id, self.limiter)
             try:
-                self._send_parts(pool, todo, sender, resume.part_size, tracker, done)
+                self._send_parts(todo, sender, resume.part_size, tracker, done)
             finally:
                 sender.close()
             change = self.local.changed()
@@ -304,40 +303,28 @@ class _MultipartUpload:
 
     def _send_parts(
         self,
-        pool: ThreadPoolExecutor,
         todo: list[PartPlan],
         sender: PartSender,
         part_size: int,
         tracker: TransferProgress,
         done: dict[int, tuple[str, str | None]],
     ) -> None:
-        """Send `todo` on the pool, recording (etag, crc) in `done`; the first error stops
-        parts not yet started and is raised once the running ones have finished."""
-        stop = threading.Event()
+        """Send `todo` on the parallel runner (one reused part buffer per worker), recording
+        (etag, crc) in `done`; the first error stops parts not yet started and is raised once
+        the running ones have finished."""
         lock = threading.Lock()
-        buffers = threading.local()  # one part buffer per worker thread, reused
         buffer_size = part_buffer_size(part_size, self.client.config.chunk_size, self.workers)
-
-        def buffer() -> memoryview:
-            buf = getattr(buffers, "view", None)
-            if buf is None:
-                buf = buffers.view = new_part_buffer(buffer_size)
-            return buf
-
-        def send(part: PartPlan) -> None:
-            if stop.is_set():
-                return
-            try:
-                send_one(part)
-            except BaseException:
-                stop.set()  # at once, so this worker's next part does not start
-                raise
+        runner: ParallelRunner[PartPlan, None] = ParallelRunner(
+            self.workers,
+            name="orbit-upload",
+            buffer_factory=lambda: new_part_buffer(buffer_size),
+        )
 
         def send_one(part: PartPlan) -> None:
             with_md5 = self.want_crc and self.client.store_ignores_crc32
             if part.size > buffer_size:
                 # a part larger than the buffer: checksums in pieces, then sent in pieces
-                buf = buffer()
+                buf = runner.buffer()
                 value, md5 = self.local.digest(part.offset, part.size, buf, md5=with_md5)
                 crc = checksums.crc32_b64(value) if self.want_crc else None
                 span = FileSpan(self.local, part.offset, part.size)
@@ -348,7 +335,7 @@ class _MultipartUpload:
             else:
                 if sender.reuses_buffers:
                     data: bytes | memoryview = self.local.read_into(
-                        buffer()[: part.size], part.offset
+                        runner.buffer()[: part.size], part.offset
                     )
                 else:
                     data = self.local.read(part.offset, part.size)
@@ -364,25 +351,7 @@ class _MultipartUpload:
             tracker.advance(part.size)
             tracker.part_done(part.number, part.size)
 
-        futures: list[Future] = [pool.submit(send, part) for part in todo]
-        first: BaseException | None = None
-        try:
-            for future in as_completed(futures):
-                if future.cancelled():
-                    continue
-                exc = future.exception()
-                if exc is not None and first is None:
-                    first = exc
-                    stop.set()
-                    for other in futures:
-                        other.cancel()
-        except BaseException:  # e.g. KeyboardInterrupt or a task timeout in this thread
-            stop.set()
-            for other in futures:
-                other.cancel()
-            raise
-        if first is not None:
-            raise first
+        runner.run(todo, send_one)
 
     def _interrupted(
         self, exc: BaseException, token: ResumeToken, parts_done: int, parts_total: int
@@ -404,11 +373,7 @@ class _MultipartUpload:
 
     def _verify_object(self, complete: dict, composite: str | None) -> None:
         """HEAD the completed object: its size, and its CRC32 when the store reports one."""
-        params: dict[str, Any] = {"ChecksumMode": "ENABLED"}
-        version = _version(complete.get("VersionId"))
-        if version:
-            params["VersionId"] = version
-        head = self.client.call("head_object", key=self.key, **params)
+        head = self.client.head(self.key, version_id=_version(complete.get("VersionId")))
         problem = None
         if int(head.get("ContentLength", -1)) != self.local.size:
             problem = f"size {head.get('ContentLength')} != {self.local.size} bytes sent"

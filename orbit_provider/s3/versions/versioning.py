@@ -347,10 +347,7 @@ def _encrypted_etag(head: dict) -> bool:
 
 
 def _head(client: S3Session, key: str, version_id: str) -> dict:
-    try:
-        return client.call("head_object", key=key, VersionId=version_id, ChecksumMode="ENABLED")
-    except NotFound as exc:
-        raise NotFound(client.bucket, key, version_id=version_id) from exc
+    return client.head(key, version_id=version_id)
 
 
 def _stream_digest(client: S3Session, key: str, version_id: str) -> str:
