@@ -28,7 +28,7 @@ from orbit_provider.s3.limits import validate_metadata
 from orbit_provider.s3.models import _version
 from orbit_provider.s3.progress import ProgressReporter, TransferProgress
 from orbit_provider.s3.transfer.runner import ParallelRunner, run_parallel
-from orbit_provider.s3.transfer.upload_io import FileSpan, LocalFile, ThrottledBody
+from orbit_provider.s3.transfer.upload_io import FileSpan, LocalFile
 from orbit_provider.s3.transfer.upload_plan import (
     FINGERPRINT_METADATA_KEY,
     Fingerprint,
@@ -40,7 +40,7 @@ from orbit_provider.s3.transfer.upload_plan import (
 from orbit_provider.s3.transfer.upload_resume import ResumePlan, ResumeToken, find_resumable
 from orbit_provider.s3.wire import checksums
 from orbit_provider.s3.wire.part_put import PartSender, make_part_sender
-from orbit_provider.s3.wire.ratelimit import TokenBucket
+from orbit_provider.s3.wire.ratelimit import ThrottledBody, TokenBucket
 
 if TYPE_CHECKING:
     from orbit_provider.s3.session import S3Session

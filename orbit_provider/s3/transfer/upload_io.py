@@ -19,9 +19,7 @@ from pathlib import Path
 
 from orbit_provider.s3.errors import ConfigError, IntegrityError
 from orbit_provider.s3.wire import checksums
-from orbit_provider.s3.wire.ratelimit import TokenBucket
 
-THROTTLE_PIECE = 1024 * 1024  # at most this many bytes are taken from the bucket at once
 DIGEST_PIECE = 8 * 1024 * 1024  # resume checks read a listed part in pieces of this size
 
 
@@ -141,44 +139,3 @@ class FileSpan:
     def read(self) -> bytes:
         """All of it at once."""
         return self.local.read(self.offset, self.size)
-
-
-class ThrottledBody:
-    """A file-like request body over `data` that takes a token per byte as botocore reads it.
-
-    Only used when a bandwidth limit is set; each read takes tokens in pieces of at most
-    THROTTLE_PIECE bytes, so all parts of a transfer share the limit smoothly.
-    """
-
-    def __init__(self, data: bytes, bucket: TokenBucket) -> None:
-        self._view = memoryview(data)
-        self._bucket = bucket
-        self._pos = 0
-
-    def read(self, amount: int | None = -1) -> bytes:
-        remaining = len(self._view) - self._pos
-        n = remaining if amount is None or amount < 0 else min(amount, remaining)
-        if n <= 0:
-            return b""
-        taken = 0
-        while taken < n:
-            piece = min(THROTTLE_PIECE, n - taken)
-            self._bucket.acquire(piece)
-            taken += piece
-        chunk = self._view[self._pos : self._pos + n].tobytes()
-        self._pos += n
-        return chunk
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: len(self._view)}[whence]
-        self._pos = max(0, min(base + offset, len(self._view)))
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seekable(self) -> bool:
-        return True
-
-    def readable(self) -> bool:
-        return True

@@ -15,10 +15,9 @@ return {"ETag": ..., "ChecksumCRC32": ... (when the store echoes it)}.
 from __future__ import annotations
 
 import http.client
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
-from orbit_provider.s3.transfer.upload_io import THROTTLE_PIECE, FileSpan, ThrottledBody
 from orbit_provider.s3.wire.plain_http import (
     ConnectionPool,
     client_error,
@@ -26,7 +25,7 @@ from orbit_provider.s3.wire.plain_http import (
     split_url,
     use_plain_http,
 )
-from orbit_provider.s3.wire.ratelimit import TokenBucket
+from orbit_provider.s3.wire.ratelimit import THROTTLE_PIECE, ThrottledBody, TokenBucket
 
 if TYPE_CHECKING:
     from orbit_provider.s3.session import S3Session
@@ -36,6 +35,17 @@ URL_LIFETIME = 3600  # seconds a presigned part URL is valid (it is used at once
 Buffer = bytes | bytearray | memoryview
 
 
+class Span(Protocol):
+    """A part too large to hold whole (transfer/upload_io.FileSpan): read in pieces into a
+    buffer, or all at once."""
+
+    size: int
+
+    def pieces(self, buf: memoryview) -> Iterator[memoryview]: ...
+
+    def read(self) -> bytes: ...
+
+
 class PartSender(Protocol):
     reuses_buffers: bool  # whether `data` may be a reused buffer (else pass bytes)
 
@@ -43,7 +53,7 @@ class PartSender(Protocol):
         self, number: int, data: Buffer, crc: str | None, md5: str | None = None
     ) -> dict[str, Any]: ...
     def send_file(
-        self, number: int, span: FileSpan, buf: memoryview, crc: str | None, md5: str | None = None
+        self, number: int, span: Span, buf: memoryview, crc: str | None, md5: str | None = None
     ) -> dict[str, Any]: ...
     def close(self) -> None: ...
 
@@ -78,7 +88,7 @@ class BotoPartSender(_Sender):
     reuses_buffers = False
 
     def send_file(
-        self, number: int, span: FileSpan, buf: memoryview, crc: str | None, md5: str | None = None
+        self, number: int, span: Span, buf: memoryview, crc: str | None, md5: str | None = None
     ) -> dict[str, Any]:
         """botocore takes the body whole (moto's mock rejects file objects): read it whole."""
         return self.send(number, span.read(), crc, md5)
@@ -121,7 +131,7 @@ class HttpPartSender(_Sender):
         return self._send(number, len(view), lambda conn: self._send_body(conn, view), crc, md5)
 
     def send_file(
-        self, number: int, span: FileSpan, buf: memoryview, crc: str | None, md5: str | None = None
+        self, number: int, span: Span, buf: memoryview, crc: str | None, md5: str | None = None
     ) -> dict[str, Any]:
         """Send the span, read into `buf` a piece at a time (each try reads it again). Bytes
         changed since `crc` was taken fail the store's checksum check: never stored."""
