@@ -12,7 +12,7 @@ from orbit_provider.operators.base import OrbitBaseOperator, OrbitTaskError, is_
 from orbit_provider.operators.batch import key_list
 from orbit_provider.operators.batch_base import OrbitBatchBaseOperator
 from orbit_provider.s3.batch.restore import TIERS
-from orbit_provider.s3.conditions import restored
+from orbit_provider.s3.conditions import ArchiveRestored
 from orbit_provider.s3.errors import ConfigError
 from orbit_provider.triggers.archive import OrbitArchiveRestoreTrigger
 from orbit_provider.triggers.polling import validate_interval
@@ -113,8 +113,7 @@ class OrbitArchiveRestoreOperator(OrbitBatchBaseOperator):
             self.defer(
                 trigger=OrbitArchiveRestoreTrigger(
                     bucket=client.bucket,
-                    keys=requested,
-                    fail_if_not_requested=True,
+                    condition=ArchiveRestored(keys=requested, fail_if_not_requested=True),
                     orbit_conn_id=self.orbit_conn_id,
                     poke_interval=self.poke_interval,
                     timeout=self.wait_timeout,
@@ -129,11 +128,10 @@ class OrbitArchiveRestoreOperator(OrbitBatchBaseOperator):
 
     def _wait(self, keys: list[str]) -> dict[str, Any]:
         """Poll (in this worker) until every key is readable; the restore state."""
+        condition = ArchiveRestored(keys=keys, fail_if_not_requested=True)
         started = time.monotonic()
         while True:
-            state = self.run_checked(
-                lambda: restored(self.client, keys, fail_if_not_requested=True)
-            )
+            state = self.run_checked(lambda: condition.evaluate(self.client))
             if state.met:
                 self.log.info("restored and readable: %s", state.reason)
                 return state.details

@@ -432,12 +432,6 @@ class ArchiveRestored(Condition):
         )
 
 
-def restored(client: S3Session, keys: Iterable[str], **options: Any) -> ConditionResult:
-    """`ArchiveRestored(keys, **options).evaluate(client)`: kept only for
-    OrbitArchiveRestoreOperator's own wait, until it builds the condition itself."""
-    return ArchiveRestored(keys=keys, **options).evaluate(client)  # type: ignore[arg-type]
-
-
 # -- registry and the object sensor's choice --------------------------------------------------
 
 _KINDS: dict[str, type[Condition]] = {

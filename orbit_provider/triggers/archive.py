@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from orbit_provider.s3.conditions import ArchiveRestored
-from orbit_provider.s3.errors import ConfigError
 from orbit_provider.triggers.polling import OrbitPollingTrigger
 
 
@@ -18,9 +17,6 @@ class OrbitArchiveRestoreTrigger(OrbitPollingTrigger):
     :param orbit_conn_id: the Airflow connection to use.
     :param poke_interval: seconds between two checks.
     :param timeout: seconds until a "timeout" event; None for no limit of its own.
-    :param condition_fields: ArchiveRestored's fields (keys=..., fail_if_not_requested=...)
-        instead of `condition`, as OrbitArchiveRestoreOperator passes them today (to go once
-        it passes an ArchiveRestored). `serialize()` always stores `condition`.
     """
 
     condition_types = (ArchiveRestored,)
@@ -29,19 +25,11 @@ class OrbitArchiveRestoreTrigger(OrbitPollingTrigger):
         self,
         *,
         bucket: str,
-        condition: ArchiveRestored | Mapping[str, Any] | None = None,
+        condition: ArchiveRestored | Mapping[str, Any],
         orbit_conn_id: str | None = "orbit_s3_default",
         poke_interval: float = 60.0,
         timeout: float | None = None,
-        **condition_fields: Any,
     ) -> None:
-        if condition is None:
-            fields = {"kind": ArchiveRestored.kind, **condition_fields}
-            condition = ArchiveRestored.from_dict(fields)
-        elif condition_fields:
-            raise ConfigError(
-                f"{sorted(condition_fields)[0]}: give either condition or its fields, not both"
-            )
         super().__init__(
             bucket=bucket,
             condition=condition,
@@ -49,8 +37,3 @@ class OrbitArchiveRestoreTrigger(OrbitPollingTrigger):
             poke_interval=poke_interval,
             timeout=timeout,
         )
-
-    @property
-    def keys(self) -> list[str]:
-        """The condition's keys as a list (for callers that read `trigger.keys`)."""
-        return list(self.condition.keys)

@@ -83,7 +83,8 @@ def test_deferrable_restore_defers_to_the_archive_trigger_and_resumes(archived):
     trigger = info.value.trigger
     assert isinstance(trigger, OrbitArchiveRestoreTrigger)
     assert info.value.method_name == "execute_complete"
-    assert trigger.keys == keys and trigger.bucket == client.bucket
+    assert list(trigger.condition.keys) == keys and trigger.bucket == client.bucket
+    assert trigger.condition.fail_if_not_requested is True
     assert ti.xcoms[REQUEST_XCOM_KEY]["succeeded"] == 3
     classpath, kwargs = trigger.serialize()
     event = run_trigger(import_string(classpath)(**kwargs))

@@ -49,30 +49,27 @@ def test_serialize_is_exactly_the_constructor_arguments():
     rebuilt = import_string(classpath)(**BaseSerialization.deserialize(stored))
     assert rebuilt.serialize() == (classpath, kwargs)
     assert rebuilt == trigger and OrbitArchiveRestoreTrigger(**kwargs) == trigger
-    assert rebuilt.keys == ["a", "b"] and rebuilt.condition.fail_if_not_requested is True
+    assert rebuilt.condition.keys == ("a", "b")
+    assert rebuilt.condition.fail_if_not_requested is True
 
 
-def test_the_condition_fields_build_the_same_trigger():
-    """OrbitArchiveRestoreOperator passes keys / fail_if_not_requested; they build the same
-    condition, and serialize() stores the condition either way."""
-    by_fields = OrbitArchiveRestoreTrigger(
-        bucket="vault", keys=["a"], fail_if_not_requested=True, poke_interval=5
+def test_the_condition_as_a_dict_builds_the_same_trigger():
+    """A trigger takes its condition, or the condition's to_dict() (what serialize() stores);
+    a bad condition dict is refused with the field named."""
+    condition = ArchiveRestored(keys=["a"], fail_if_not_requested=True)
+    by_dict = OrbitArchiveRestoreTrigger(
+        bucket="vault", condition=condition.to_dict(), poke_interval=5
     )
-    by_condition = OrbitArchiveRestoreTrigger(
-        bucket="vault",
-        condition=ArchiveRestored(keys=["a"], fail_if_not_requested=True),
-        poke_interval=5,
+    assert by_dict == OrbitArchiveRestoreTrigger(
+        bucket="vault", condition=condition, poke_interval=5
     )
-    assert by_fields == by_condition
-    assert by_fields.serialize()[1]["condition"]["keys"] == ["a"]
+    assert by_dict.serialize()[1]["condition"]["keys"] == ["a"]
     with pytest.raises(ConfigError, match="keys: at least one key"):
-        OrbitArchiveRestoreTrigger(bucket="vault", keys=[])
-    with pytest.raises(ConfigError, match="keys: missing"):
-        OrbitArchiveRestoreTrigger(bucket="vault")
-    with pytest.raises(ConfigError, match="either condition or its fields"):
         OrbitArchiveRestoreTrigger(
-            bucket="vault", condition=ArchiveRestored(keys=["a"]), keys=["b"]
+            bucket="vault", condition={"kind": "archive_restored", "keys": []}
         )
+    with pytest.raises(ConfigError, match="keys: missing"):
+        OrbitArchiveRestoreTrigger(bucket="vault", condition={"kind": "archive_restored"})
 
 
 def test_an_object_condition_is_refused():
