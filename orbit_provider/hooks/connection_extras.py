@@ -241,6 +241,16 @@ EXTRAS: tuple[ConnectionExtra, ...] = (
         default=3, config_field="max_retries", schema={"minimum": 0},
     ),
     ConnectionExtra(
+        "circuit_breaker_timeout", "number", "Breaker probe interval (s)",
+        "While the store fails most requests, work pauses and one probe is sent this often.",
+        default=30.0, config_field="circuit_breaker_timeout",
+    ),
+    ConnectionExtra(
+        "circuit_breaker_open_cycles", "integer", "Breaker probes before giving up",
+        "Failed probes in a row after which paused work fails with CircuitOpen.",
+        default=3, config_field="circuit_breaker_open_cycles", schema={"minimum": 1},
+    ),
+    ConnectionExtra(
         "verify_checksums", "boolean", "Verify checksums",
         "Check a CRC32 on every part and object (Content-MD5 and ETag on stores without).",
         default=True, config_field="verify_checksums",

@@ -43,6 +43,8 @@ SAMPLES = {
     "max_bandwidth": ("1 MB", 1_000_000),
     "timeout_seconds": ("60", 60.0),
     "max_retries": (5, 5),
+    "circuit_breaker_timeout": ("5", 5.0),
+    "circuit_breaker_open_cycles": (2, 2),
     "verify_checksums": ("false", False),
     "direct_io": (False, False),
     "multipart_copy_threshold": ("64MiB", 64 * MIB),

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from orbit_provider.s3 import Credentials, S3Config, ServerSideEncryption, StorageClass
+from orbit_provider.s3 import Credentials, S3Client, S3Config, ServerSideEncryption, StorageClass
 from orbit_provider.s3.config import (
     GIB,
     MIB,
@@ -392,3 +392,25 @@ def test_validate_key():
         validate_key(None, "src_key")
     with pytest.raises(ConfigError, match=r"^key: .*at most 1024 bytes"):
         validate_key("é" * 513)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "rule"),
+    [
+        ("circuit_breaker_timeout", 0, "must be a positive number of seconds"),
+        ("circuit_breaker_timeout", True, "must be a positive number of seconds"),
+        ("circuit_breaker_timeout", "30", "must be a positive number of seconds"),
+        ("circuit_breaker_open_cycles", 0, "must be at least 1"),
+        ("circuit_breaker_open_cycles", 1.5, "must be an integer"),
+    ],
+)
+def test_breaker_settings_are_validated(field, value, rule):
+    with pytest.raises(ConfigError, match=rf"^{field}: .*{rule}"):
+        make(**{field: value})
+
+
+def test_breaker_settings_reach_the_clients_breaker():
+    config = make(circuit_breaker_timeout=2.5, circuit_breaker_open_cycles=5)
+    breaker = S3Client(config).circuit_breaker
+    assert (breaker.timeout, breaker.max_open_cycles) == (2.5, 5)
+    assert breaker.failure_rate == 0.5 and breaker.name == config.endpoint_scope
