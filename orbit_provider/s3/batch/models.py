@@ -1,8 +1,8 @@
 """Batch work over many keys: the configuration, per-key outcomes and results.
 
-The engine that runs a batch lives in `batch_engine.py`; the operations in
-`batch_delete.py`, `batch_copy.py`, `batch_objects.py` (storage class, metadata, tags) and
-`batch_restore.py`. They are reached through one-line methods on `S3Client`.
+The engine that runs a batch lives in `engine.py` beside this module; the operations in
+`delete.py`, `copy.py`, `objects.py` (storage class, metadata, tags) and `restore.py`. They
+are reached through one-line methods on `S3Client`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Is a local file already stored, byte for byte, as an object? (size + S3 checksum, no download)
 
 Used to skip re-uploads in re-runs and backfills. One HEAD (ChecksumMode ENABLED) and, when the
-sizes agree, one read of the local file computing CRC32s (zlib: about 0.3 CPU-s/GiB):
+sizes agree, one read of the local file computing CRC32s (ISA-L: about 0.04 CPU-s/GiB):
 - a full-object CRC32 (single PUT) is compared with the file's CRC32;
 - a composite CRC32 ('xxx==-N', multipart) is recomputed from the file's part CRC32s, with the
   part size recorded by our uploads (`orbit-fingerprint` metadata) or, for objects written by

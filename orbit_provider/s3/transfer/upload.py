@@ -5,7 +5,7 @@ reuses, so at most `parallel_operations` parts are in memory; they go out as pla
 presigned URLs where possible (part_put.py). Each part carries a CRC32 (computed once)
 that the store verifies; the finished object is checked (size, composite CRC32). A failure
 that retries cannot fix leaves the multipart upload in place and raises UploadInterrupted:
-calling upload_file again, from this or any other process, resumes it (upload_resume.py).
+calling upload_file again, from this or any other process, resumes it (transfer/upload_resume.py).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import base64
 import hashlib
 import zlib
 
-try:  # the `fast` extra: the same CRC32, about 6x less CPU (docs/architecture.md)
+try:  # isal (a runtime dependency): the same CRC32, about 6x less CPU (docs/architecture.md)
     from isal.isal_zlib import crc32 as _crc32
 except ImportError:  # pragma: no cover - depends on what is installed
     _crc32 = zlib.crc32
