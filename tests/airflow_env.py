@@ -17,6 +17,7 @@ from orbit_provider.testing.airflow_run import (  # noqa: F401 - re-exported for
     DagRunResult,
     configure_airflow_home,
     connection_env,
+    forget_airflow_home,
     load_dags,
     migrate_db,
     remove_airflow_home,

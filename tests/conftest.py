@@ -120,8 +120,10 @@ def moto_server_client(moto_server: MotoServer, moto_server_bucket: str) -> S3Cl
 def pytest_configure(config) -> None:
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     # Before anything imports airflow: a throwaway AIRFLOW_HOME (see tests/airflow_env.py).
-    from tests.airflow_env import configure_airflow_home
+    from tests.airflow_env import configure_airflow_home, forget_airflow_home
 
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        forget_airflow_home()  # a parallel worker gets a home (and DB) of its own
     configure_airflow_home()
 
 

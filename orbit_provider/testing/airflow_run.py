@@ -40,6 +40,12 @@ def configure_airflow_home(prefix: str = "orbit-airflow-home-") -> Path:
     return home
 
 
+def forget_airflow_home() -> None:
+    """Forget an AIRFLOW_HOME inherited from a parent process (without deleting it), so that
+    the next `configure_airflow_home` makes one of this process's own."""
+    os.environ.pop(_OWN_HOME_VAR, None)
+
+
 def remove_airflow_home() -> None:
     """Delete the folder `configure_airflow_home` made (and forget it)."""
     home = os.environ.pop(_OWN_HOME_VAR, None)
