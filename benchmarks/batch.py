@@ -23,7 +23,6 @@ from benchmarks.harness import (
     fmt_ratio,
     human_size,
     median,
-    orbit_has,
     parse_size,
     print_profile,
     print_table,
@@ -86,10 +85,6 @@ def main(argv: list[str] | None = None) -> int:
 
     notes: list[str] = []
     available = {op: list(LABELS[op]) for op in ops}
-    for op, method in (("delete", "batch_delete"), ("copy", "batch_copy")):
-        if op in available and not orbit_has(method, method):
-            available[op] = [c for c in available[op] if not c.startswith("orbit")]
-            notes.append(f"orbit {op}: S3Client.{method} or its module is not there yet; skipped")
     if "delete" in available and not amazon_provider_available():
         available["delete"].remove("s3hook")
         notes.append("amazon provider not importable (pip install -e '.[bench]'); S3Hook skipped")

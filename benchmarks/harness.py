@@ -63,21 +63,6 @@ def human_size(n: int) -> str:
     return f"{n} B"
 
 
-def orbit_has(method: str, module: str) -> bool:
-    """True when S3Client has `method` and its module orbit_provider.s3.<module> imports."""
-    import importlib
-
-    from orbit_provider.s3.client import S3Client
-
-    if not hasattr(S3Client, method):
-        return False
-    try:
-        importlib.import_module(f"orbit_provider.s3.{module}")
-    except Exception:  # noqa: BLE001 - a module being written may not import yet
-        return False
-    return True
-
-
 def amazon_provider_available() -> bool:
     try:
         import airflow.providers.amazon.aws.hooks.s3  # noqa: F401

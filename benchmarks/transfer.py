@@ -27,7 +27,6 @@ from benchmarks.harness import (
     fmt_ratio,
     human_size,
     median,
-    orbit_has,
     parse_size,
     print_profile,
     print_table,
@@ -111,12 +110,6 @@ def main(argv: list[str] | None = None) -> int:
 
     notes: list[str] = []
     available = {"upload": list(clients), "download": list(clients)}
-    if "orbit" in clients:
-        for direction, method in (("upload", "upload_file"), ("download", "download_file")):
-            if not orbit_has(method, direction):
-                available[direction].remove("orbit")
-                notes.append(f"orbit {direction}: S3Client.{method} or its module is not there "
-                             "yet; skipped")
     if "s3hook" in clients and not amazon_provider_available():
         for d in available.values():
             d.remove("s3hook")
