@@ -35,7 +35,7 @@ from benchmarks.harness import (
     verdict,
     write_results,
 )
-from orbit_provider.s3.config import S3Config
+from orbit_provider.s3.config import DEFAULT_CHUNK_SIZE, S3Config
 from orbit_provider.s3.transfer.upload_plan import upload_part_size
 
 LABELS = {
@@ -87,8 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", default="1GiB", help="file size (1GiB, 256MiB, ...)")
     ap.add_argument("--repeat", type=int, default=None,
                     help="runs per client; the median is reported (default 1 at >= 1 GiB, else 3)")
-    ap.add_argument("--chunk-size", default=str(defaults.chunk_size),
-                    help="orbit's part size, also given to tuned boto3 (default: S3Config's)")
+    ap.add_argument("--chunk-size", default="auto",
+                    help="orbit's chunk_size, also tuned boto3's threshold (default: auto, none "
+                         "set, as S3Config's default)")
     ap.add_argument("--parallel", type=int, default=defaults.parallel_operations,
                     help="orbit's parallel_operations, also tuned boto3's max_concurrency")
     ap.add_argument("--clients", default=",".join(DEFAULT_CLIENTS),
@@ -98,15 +99,18 @@ def main(argv: list[str] | None = None) -> int:
                     help="afterwards, one extra cProfile'd run of orbit per direction")
     args = ap.parse_args(argv)
 
-    size, chunk = parse_size(args.size), parse_size(args.chunk_size)
+    size = parse_size(args.size)
+    chosen = None if args.chunk_size == "auto" else parse_size(args.chunk_size)
+    chunk = chosen or DEFAULT_CHUNK_SIZE  # the chunk size in force
     repeat = args.repeat or (1 if size >= GIB else 3)
     clients = [c.strip() for c in args.clients.split(",") if c.strip()]
     unknown = set(clients) - set(LABELS)
     if unknown:
         ap.error(f"unknown clients: {', '.join(sorted(unknown))}")
     directions = [args.only] if args.only else ["upload", "download"]
-    part_size = upload_part_size(size, chunk, args.parallel)  # what orbit's upload uses
-    params = {"chunk_size": chunk, "parallel": args.parallel, "upload_part_size": part_size}
+    part_size = upload_part_size(size, chosen, args.parallel)  # what orbit's upload uses
+    params = {"chunk_size": chosen, "threshold": chunk, "parallel": args.parallel,
+              "upload_part_size": part_size}  # fmt: skip
 
     notes: list[str] = []
     available = {"upload": list(clients), "download": list(clients)}

@@ -1,7 +1,8 @@
 """The large-file clients the transfer benchmark compares, as worker entry points.
 
 Each `prepare(spec)` builds its client outside the measured section and returns the
-measured callable. params: `path`, `key`, `chunk_size`, `parallel`.
+measured callable. params: `path`, `key`, `chunk_size` (orbit's, None: automatic),
+`threshold` (the chunk size in force), `parallel`.
 """
 
 from __future__ import annotations
@@ -29,15 +30,16 @@ def _boto3(spec: dict[str, Any], pool: int = 10, **config: Any) -> Any:
 
 
 def _tuned_config(p: dict[str, Any], part_size: int | None = None) -> Any:
-    """TransferConfig with orbit's part size and concurrency (threshold = chunk_size, like ours).
+    """TransferConfig with orbit's part size and concurrency (threshold = the chunk size in
+    force, like ours).
 
     Uploads pass `part_size`: the part size orbit's upload_file uses for this file, which is
-    larger than chunk_size for large files when chunk_size is the default (upload_plan.py)."""
+    larger than the chunk size for large files when none is set (upload_plan.py)."""
     from boto3.s3.transfer import TransferConfig
 
     return TransferConfig(
-        multipart_threshold=p["chunk_size"],
-        multipart_chunksize=part_size or p["chunk_size"],
+        multipart_threshold=p["threshold"],
+        multipart_chunksize=part_size or p["threshold"],
         max_concurrency=p["parallel"],
     )
 

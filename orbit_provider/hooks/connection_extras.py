@@ -217,8 +217,10 @@ EXTRAS: tuple[ConnectionExtra, ...] = (
     ),
     ConnectionExtra(
         "chunk_size", "size", "Part size (bytes)",
-        "Part size of multipart uploads and range size of downloads (5 MiB to 5 GiB).",
-        default=5 * _MIB, config_field="chunk_size", schema={"minimum": _MIN_PART},
+        "Part size of multipart uploads and smallest range of downloads (5 MiB to 5 GiB); "
+        "unset: 5 MiB, grown up to 16 MiB for large uploads.",
+        default_text="automatic", config_field="chunk_size",
+        schema={"minimum": _MIN_PART},
     ),
     ConnectionExtra(
         "parallel_operations", "integer", "Parallel parts",

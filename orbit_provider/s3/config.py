@@ -14,6 +14,7 @@ MIB = 1024 * KIB
 GIB = 1024 * MIB
 
 MIN_CHUNK_SIZE = 5 * MIB
+DEFAULT_CHUNK_SIZE = 5 * MIB  # the chunk size when none is set (the guide's default)
 MAX_CHUNK_SIZE = 5 * GIB
 MAX_PARTS = 10_000
 
@@ -210,7 +211,9 @@ class S3Config:
     profile: str | None = None
     storage_class: StorageClass = StorageClass.STANDARD
     server_side_encryption: ServerSideEncryption | None = None
-    chunk_size: int = 5 * MIB
+    #: part size of uploads and copies, and the smallest range of downloads; None (the
+    #: default) chooses it: DEFAULT_CHUNK_SIZE, grown for large uploads (transfer/upload_plan.py)
+    chunk_size: int | None = None
     parallel_operations: int = 4
     timeout_seconds: float = 300
     max_retries: int = 3
@@ -238,8 +241,9 @@ class S3Config:
             "server_side_encryption",
             ServerSideEncryption.parse(self.server_side_encryption),
         )
-        _check_int("chunk_size", self.chunk_size)
-        if not MIN_CHUNK_SIZE <= self.chunk_size <= MAX_CHUNK_SIZE:
+        if self.chunk_size is not None:
+            _check_int("chunk_size", self.chunk_size)
+        if self.chunk_size is not None and not MIN_CHUNK_SIZE <= self.chunk_size <= MAX_CHUNK_SIZE:
             raise ConfigError(
                 f"chunk_size: {self.chunk_size} must be between 5 MiB ({MIN_CHUNK_SIZE}) "
                 f"and 5 GiB ({MAX_CHUNK_SIZE}) bytes"
@@ -284,6 +288,11 @@ class S3Config:
                 f"circuit_breaker_open_cycles: {self.circuit_breaker_open_cycles} must be at "
                 "least 1"
             )
+
+    @property
+    def effective_chunk_size(self) -> int:
+        """The chunk size in force: the one set, else DEFAULT_CHUNK_SIZE."""
+        return self.chunk_size if self.chunk_size is not None else DEFAULT_CHUNK_SIZE
 
     @property
     def endpoint_scope(self) -> str:

@@ -119,7 +119,7 @@ def _candidate_part_sizes(
         except ConfigError:
             pass
     try:
-        candidates.append(part_size_for(size, client.config.chunk_size))
+        candidates.append(part_size_for(size, client.config.effective_chunk_size))
     except ConfigError:
         pass
     candidates.append(math.ceil(size / parts / MIB) * MIB)

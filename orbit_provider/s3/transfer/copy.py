@@ -134,7 +134,8 @@ def _copy_multipart(
     progress: ProgressReporter | None,
 ) -> CopyResult:
     size = head.size
-    part_size = min(MAX_CHUNK_SIZE, max(session.config.chunk_size, math.ceil(size / MAX_PARTS)))
+    smallest = max(session.config.effective_chunk_size, math.ceil(size / MAX_PARTS))
+    part_size = min(MAX_CHUNK_SIZE, smallest)
     ranges = [(start, min(start + part_size, size) - 1) for start in range(0, size, part_size)]
     create = dict(write)
     create.update(head.content_args())

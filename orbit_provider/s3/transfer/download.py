@@ -244,7 +244,7 @@ class _Download:
             min(READ_SIZE, max(64 * 1024, max_bandwidth // 10)) if max_bandwidth else READ_SIZE
         )
         self.engine = engine or choose_engine(client)
-        self.range_size = max(client.config.chunk_size, MIN_RANGE_SIZE)
+        self.range_size = max(client.config.effective_chunk_size, MIN_RANGE_SIZE)
         self.seed_offset: int | None = None
         self.received = 0
         self._received_lock = threading.Lock()

@@ -95,7 +95,7 @@ def upload_file(
         raise ConfigError(f"resume_token: the token is for key {token.key!r}, not {key!r}")
     with LocalFile(path) as local:
         limiter = TokenBucket(limit) if limit else None
-        if local.size < client.config.chunk_size:
+        if local.size < client.config.effective_chunk_size:
             return _put_single(client, local, key, write, limiter, progress)
         return _MultipartUpload(client, local, key, write, limiter, progress, token).run()
 

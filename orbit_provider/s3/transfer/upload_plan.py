@@ -9,7 +9,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from orbit_provider.s3.config import MAX_CHUNK_SIZE, MAX_PARTS, MIB, MIN_CHUNK_SIZE, S3Config
+from orbit_provider.s3.config import (
+    DEFAULT_CHUNK_SIZE,
+    MAX_CHUNK_SIZE,
+    MAX_PARTS,
+    MIB,
+    MIN_CHUNK_SIZE,
+)
 from orbit_provider.s3.errors import ConfigError
 
 FINGERPRINT_METADATA_KEY = "orbit-fingerprint"
@@ -38,29 +44,31 @@ def part_size_for(size: int, chunk_size: int) -> int:
     return part_size
 
 
-def upload_part_size(size: int, chunk_size: int, parallel: int) -> int:
+def upload_part_size(size: int, chunk_size: int | None, parallel: int) -> int:
     """The part size an upload of `size` bytes uses (docs/architecture.md, "Part size").
 
-    A chunk_size the user set is used as it is. When it is S3Config's default (5 MiB), a file
-    large enough to give every worker at least two parts gets bigger parts, up to 16 MiB
-    and at most 64 MiB of part buffers in all: each part costs a request (client CPU), and
-    fewer, larger parts cost less. Either way it grows further to stay within 10,000 parts.
+    A chunk_size the user set is used as it is, whatever its value. When none is set
+    (None), parts are DEFAULT_CHUNK_SIZE (5 MiB), and a file large enough to give every
+    worker at least two parts gets bigger ones, up to 16 MiB and at most 64 MiB of part
+    buffers in all: each part costs a request (client CPU), and fewer, larger parts cost
+    less. Either way the part grows further to stay within 10,000 parts.
     """
-    part_size = chunk_size
-    if chunk_size == S3Config.chunk_size and parallel > 0:
+    part_size = chunk_size if chunk_size is not None else DEFAULT_CHUNK_SIZE
+    if chunk_size is None and parallel > 0:
         auto = min(AUTO_PART_SIZE, AUTO_BUFFER_BUDGET // parallel // MIB * MIB)
-        if auto > chunk_size and size >= 2 * parallel * auto:
+        if auto > part_size and size >= 2 * parallel * auto:
             part_size = auto
     return part_size_for(size, part_size)
 
 
-def part_buffer_size(part_size: int, chunk_size: int, parallel: int) -> int:
+def part_buffer_size(part_size: int, chunk_size: int | None, parallel: int) -> int:
     """Bytes of part buffer each upload worker holds: the whole part, unless the part had to
     grow (to fit 10,000 parts) past what the chunk size and the automatic budget allow;
     such parts are streamed from the file in pieces of this size, so memory stays at about
     parallel x max(chunk_size, automatic part size) at any file size."""
     auto = min(AUTO_PART_SIZE, AUTO_BUFFER_BUDGET // max(parallel, 1) // MIB * MIB)
-    return min(part_size, max(chunk_size, auto))
+    chunk = chunk_size if chunk_size is not None else DEFAULT_CHUNK_SIZE
+    return min(part_size, max(chunk, auto))
 
 
 def part_count(size: int, part_size: int) -> int:

@@ -525,13 +525,23 @@ def test_abort_on_moto_removes_uploads(moto_client):
 
 def test_default_chunk_size_grows_for_large_files_within_a_buffer_budget():
     big = 1024 * MIB
-    assert upload_part_size(big, CHUNK, 4) == 16 * MIB
-    assert upload_part_size(big, CHUNK, 8) == 8 * MIB  # 8 x 8 MiB of buffers at most
-    assert upload_part_size(big, CHUNK, 16) == CHUNK  # no room: the default stays
-    assert upload_part_size(127 * MIB, CHUNK, 4) == CHUNK  # under two 16 MiB parts a worker
+    assert upload_part_size(big, None, 4) == 16 * MIB  # None: no chunk_size set
+    assert upload_part_size(big, None, 8) == 8 * MIB  # 8 x 8 MiB of buffers at most
+    assert upload_part_size(big, None, 16) == CHUNK  # no room: the default stays
+    assert upload_part_size(127 * MIB, None, 4) == CHUNK  # under two 16 MiB parts a worker
     assert upload_part_size(big, 6 * MIB, 4) == 6 * MIB  # a chosen chunk_size is kept
+    assert upload_part_size(big, CHUNK, 4) == CHUNK  # ... even when it equals the default
     huge = 200 * 1024 * MIB
-    assert upload_part_size(huge, CHUNK, 4) == part_size_for(huge, 16 * MIB) > 16 * MIB
+    assert upload_part_size(huge, None, 4) == part_size_for(huge, 16 * MIB) > 16 * MIB
+    assert upload_part_size(huge, CHUNK, 4) == part_size_for(huge, CHUNK)  # grown for S3 only
+
+
+def test_an_explicit_default_sized_chunk_is_kept(make_seaweed_client, tmp_path):
+    path = write_file(tmp_path, 40 * MIB + 5)  # without a chunk_size: 16 MiB parts, as below
+    client = make_seaweed_client(parallel_operations=1, chunk_size=5 * MIB)
+    result = client.upload_file(path, "five")
+    assert result.parts == 9 and result.resume_token.part_size == 5 * MIB
+    assert client.download_bytes("five") == path.read_bytes()
 
 
 def test_large_file_uses_the_grown_part_size(make_seaweed_client, tmp_path):
@@ -548,10 +558,11 @@ def test_large_file_uses_the_grown_part_size(make_seaweed_client, tmp_path):
 
 def test_part_buffer_stays_within_the_budget_when_parts_must_grow():
     huge = 200 * 1024 * MIB  # 10,000 parts of 16 MiB do not hold it
-    grown = upload_part_size(huge, CHUNK, 4)
+    grown = upload_part_size(huge, None, 4)
     assert grown > 16 * MIB
-    assert part_buffer_size(grown, CHUNK, 4) == 16 * MIB  # 4 x 16 MiB, as for 1 GiB
-    assert part_buffer_size(grown, CHUNK, 8) == 8 * MIB
+    assert part_buffer_size(grown, None, 4) == 16 * MIB  # 4 x 16 MiB, as for 1 GiB
+    assert part_buffer_size(grown, None, 8) == 8 * MIB
+    assert part_buffer_size(grown, CHUNK, 4) == 16 * MIB  # a set 5 MiB: the same budget
     assert part_buffer_size(grown, 64 * MIB, 4) == min(grown, 64 * MIB)  # chosen chunk_size
     assert part_buffer_size(16 * MIB, CHUNK, 4) == 16 * MIB  # an ordinary part: whole
 
