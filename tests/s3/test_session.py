@@ -1,0 +1,52 @@
+"""S3Session: the one raw HEAD, and the session being all a feature module needs."""
+
+from __future__ import annotations
+
+import pytest
+
+from orbit_provider.s3 import S3Config
+from orbit_provider.s3.errors import NotFound
+from orbit_provider.s3.session import S3Session
+from orbit_provider.s3.transfer.copy import copy_object
+from tests.conftest import MOTO_BUCKET
+
+
+@pytest.fixture
+def session(moto_s3) -> S3Session:
+    return S3Session(S3Config(bucket=MOTO_BUCKET, region="us-east-1"))
+
+
+def test_head_asks_for_checksums_and_passes_extra_arguments(session, moto_client):
+    moto_client.upload_bytes(b"x" * 100, "k")
+    sent = []
+    session.s3.meta.events.register(
+        "before-parameter-build.s3.HeadObject", lambda params, **_: sent.append(dict(params))
+    )
+    head = session.head("k", PartNumber=1)
+    assert head["ContentLength"] == 100
+    assert sent[-1]["ChecksumMode"] == "ENABLED" and sent[-1]["PartNumber"] == 1
+
+
+def test_head_of_a_missing_version_names_the_version(session, moto_client):
+    session.call("put_bucket_versioning", VersioningConfiguration={"Status": "Enabled"})
+    version = moto_client.upload_bytes(b"x", "k").version_id
+    moto_client.delete("k", version_id=version)
+    with pytest.raises(NotFound) as caught:
+        session.head("k", version_id=version)
+    assert caught.value.key == "k" and version in str(caught.value)
+
+
+def test_get_metadata_reads_another_bucket(session, moto_client):
+    session.s3.create_bucket(Bucket="other-bucket")
+    session.call("put_object", key="k", bucket="other-bucket", Body=b"abc")
+    meta = session.get_metadata("k", bucket="other-bucket")
+    assert (meta.key, meta.size) == ("k", 3)
+    with pytest.raises(NotFound):
+        session.get_metadata("k")  # not in the session's own bucket
+
+
+def test_a_feature_module_runs_on_a_bare_session(session, moto_client):
+    moto_client.upload_bytes(b"payload", "src", metadata={"a": "1"})
+    result = copy_object(session, "src", "dst")
+    assert result.dst_key == "dst" and moto_client.download_bytes("dst") == b"payload"
+    assert moto_client.get_metadata("dst").metadata == {"a": "1"}
