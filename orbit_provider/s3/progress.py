@@ -108,8 +108,10 @@ Callback = Callable[[ProgressEvent], None]
 class ProgressReporter:
     """Delivers events to callbacks (on the emitting thread) and/or to queues.
 
-    Thread-safe: worker threads of one transfer emit concurrently. A failing callback is
-    logged and never breaks the transfer.
+    Thread-safe: worker threads of one transfer emit concurrently. Callbacks run outside
+    the reporter's lock, so one that emits again does not deadlock and a slow one holds up
+    only the thread that emitted, never the others. A failing callback is logged and never
+    breaks the transfer.
     """
 
     def __init__(self, callbacks: Iterable[Callback] = ()) -> None:
@@ -133,13 +135,13 @@ class ProgressReporter:
         with self._lock:
             callbacks = list(self._callbacks)
             queues = list(self._queues)
-            for q in queues:
-                q.put(event)
-            for cb in callbacks:
-                try:
-                    cb(event)
-                except Exception:  # a broken consumer must not break a transfer
-                    log.exception("progress callback failed")
+        for q in queues:
+            q.put(event)
+        for cb in callbacks:
+            try:
+                cb(event)
+            except Exception:  # a broken consumer must not break a transfer
+                log.exception("progress callback failed")
 
     def close(self) -> None:
         """Tell queue readers that no more events will come."""

@@ -361,22 +361,22 @@ class RetryPolicy:
 
     @classmethod
     def fast(cls) -> RetryPolicy:
-        """Few quick retries, for interactive work."""
+        """The guide's fast preset: 3 attempts, 50 ms growing to at most 1 s."""
         return cls(max_attempts=3, initial_delay=0.05, max_delay=1.0)
 
     @classmethod
     def slow(cls) -> RetryPolicy:
-        """Many patient retries, for long batch jobs against a throttling store."""
-        return cls(max_attempts=8, initial_delay=1.0, max_delay=60.0, multiplier=2.0)
+        """The guide's slow preset: 5 attempts, 200 ms growing to at most 10 s."""
+        return cls(max_attempts=5, initial_delay=0.2, max_delay=10.0)
 
     @classmethod
     def network(cls) -> RetryPolicy:
-        """For flaky links: more attempts and a breaker that stops hammering a dead endpoint."""
+        """The guide's network preset: 5 attempts, 100 ms growing to at most 5 s, and a
+        circuit breaker that stops hammering a dead endpoint."""
         return cls(
-            max_attempts=6,
-            initial_delay=0.2,
-            max_delay=20.0,
-            jitter_factor=0.3,
+            max_attempts=5,
+            initial_delay=0.1,
+            max_delay=5.0,
             use_circuit_breaker=True,
         )
 
@@ -476,8 +476,11 @@ def with_retry(
     bucket: str | None = None,
     key: str | None = None,
 ) -> T:
-    """Call `fn` under `policy` (and `breaker`, when given); raise the last error as an
-    S3Error naming `bucket` and `key`."""
+    """Call `fn` under `policy` and `breaker`; raise the last error as an S3Error naming
+    `bucket` and `key`. With no `breaker` given, a policy with `use_circuit_breaker` uses the
+    process's breaker for its settings (`shared_breaker`), so its calls share one view."""
+    if breaker is None and policy.use_circuit_breaker:
+        breaker = policy.make_breaker(scope="with_retry")
     attempts = 0
 
     def call() -> T:

@@ -112,3 +112,43 @@ def test_the_aggregator_is_safe_from_many_threads():
         t.join()
     assert len(counts[0]) == 8 * 200
     assert len(counts[1]) <= 7 * 200
+
+
+def test_a_subscriber_that_emits_again_does_not_deadlock():
+    reporter = ProgressReporter()
+    seen: list = []
+
+    def echo(event) -> None:
+        seen.append(event)
+        if event.completed == 1:
+            reporter.emit(batch(2))  # e.g. a subscriber that reports a derived event
+
+    reporter.subscribe(echo)
+    done = threading.Event()
+    threading.Thread(target=lambda: (reporter.emit(batch(1)), done.set()), daemon=True).start()
+    assert done.wait(30), "emit from inside a subscriber deadlocked"
+    assert [e.completed for e in seen] == [1, 2]
+
+
+def test_a_slow_subscriber_does_not_hold_up_another_threads_emit():
+    reporter = ProgressReporter()
+    entered, release = threading.Event(), threading.Event()
+    got: list = []
+
+    def slow(event) -> None:
+        if event.completed == 1:
+            entered.set()
+            release.wait(30)  # held until the other thread got through
+        got.append(event.completed)
+
+    reporter.subscribe(slow)
+    first = threading.Thread(target=reporter.emit, args=(batch(1),), daemon=True)
+    first.start()
+    assert entered.wait(30)
+    other = threading.Thread(target=reporter.emit, args=(batch(2),), daemon=True)
+    other.start()
+    other.join(30)
+    assert not other.is_alive() and got == [2]  # delivered while the first is still held
+    release.set()
+    first.join(30)
+    assert got == [2, 1]

@@ -522,3 +522,33 @@ def test_clients_of_one_endpoint_share_their_breaker(moto_s3):
     assert one.circuit_breaker is two.circuit_breaker
     assert one.circuit_breaker is not elsewhere.circuit_breaker
     assert one.circuit_breaker.max_open_cycles == 3  # the default waits for its probes
+
+
+def test_presets_are_the_guides_numbers():
+    fast, slow, network = RetryPolicy.fast(), RetryPolicy.slow(), RetryPolicy.network()
+    assert (fast.max_attempts, fast.initial_delay, fast.max_delay) == (3, 0.05, 1.0)
+    assert (slow.max_attempts, slow.initial_delay, slow.max_delay) == (5, 0.2, 10.0)
+    assert (network.max_attempts, network.initial_delay, network.max_delay) == (5, 0.1, 5.0)
+    assert network.use_circuit_breaker and not fast.use_circuit_breaker
+    assert not slow.use_circuit_breaker
+    # exponential from the initial delay, capped (no jitter here)
+    steady = slow.with_changes(jitter_factor=0)
+    assert [steady.delay(n) for n in range(1, 8)] == [0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 10.0]
+
+
+def test_with_retry_honours_the_policys_breaker():
+    policy = RetryPolicy(
+        max_attempts=1, use_circuit_breaker=True, circuit_breaker_threshold=2,
+        circuit_breaker_timeout=60,
+    )  # fmt: skip
+    fn = Flaky(*[slow_down() for _ in range(5)])
+    for _ in range(2):
+        with pytest.raises(Throttled):
+            with_retry(policy, fn, sleep=lambda s: None)
+    with pytest.raises(CircuitOpen):
+        with_retry(policy, fn, sleep=lambda s: None)
+    assert fn.calls == 2  # the third call never reached the endpoint
+    without = RetryPolicy(max_attempts=1)
+    with pytest.raises(Throttled):
+        with_retry(without, fn, sleep=lambda s: None)  # no breaker asked for: it is called
+    assert fn.calls == 3
