@@ -9,6 +9,9 @@ import pendulum
 
 from orbit_provider.s3.wire.checksums import plain_etag
 
+#: The flexible checksums S3 keeps for an object, as named in its headers (ChecksumCRC64NVME...).
+CHECKSUM_ALGORITHMS = ("CRC64NVME", "CRC32C", "CRC32", "SHA256", "SHA1")
+
 
 def to_datetime(value: Any) -> pendulum.DateTime | None:
     """A boto3 datetime (or ISO string) as a pendulum DateTime in UTC."""
@@ -50,6 +53,9 @@ class ObjectMetadata:
     content_disposition: str | None = None
     content_language: str | None = None
     cache_control: str | None = None
+    sse_kms_key_id: str | None = None
+    bucket_key_enabled: bool | None = None
+    checksum_algorithm: str | None = None  # the algorithm of the checksum the store keeps
 
     @classmethod
     def from_head(cls, key: str, head: dict) -> ObjectMetadata:
@@ -70,6 +76,11 @@ class ObjectMetadata:
             content_disposition=head.get("ContentDisposition"),
             content_language=head.get("ContentLanguage"),
             cache_control=head.get("CacheControl"),
+            sse_kms_key_id=head.get("SSEKMSKeyId"),
+            bucket_key_enabled=head.get("BucketKeyEnabled"),
+            checksum_algorithm=next(
+                (name for name in CHECKSUM_ALGORITHMS if head.get(f"Checksum{name}")), None
+            ),
         )
 
     def content_args(self) -> dict[str, Any]:
@@ -84,6 +95,20 @@ class ObjectMetadata:
         ):
             if value:
                 args[name] = value
+        return args
+
+    def encryption_args(self) -> dict[str, Any]:
+        """The headers that give a rewrite of this object the same server-side encryption:
+        SSE-S3, or SSE-KMS with its key and bucket-key setting. {} when it has none we can
+        re-send (unencrypted as far as HEAD says, or SSE-C, whose key only its owner holds)."""
+        if not self.server_side_encryption:
+            return {}
+        args: dict[str, Any] = {"ServerSideEncryption": self.server_side_encryption}
+        if self.sse_kms_key_id:
+            args["SSEKMSKeyId"] = self.sse_kms_key_id
+        kms = self.server_side_encryption.startswith("aws:kms")
+        if kms and self.bucket_key_enabled is not None:
+            args["BucketKeyEnabled"] = self.bucket_key_enabled
         return args
 
     def to_dict(self) -> dict[str, Any]:

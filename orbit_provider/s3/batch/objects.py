@@ -22,7 +22,7 @@ from orbit_provider.s3.config import StorageClass
 from orbit_provider.s3.limits import tag_set, validate_metadata, validate_tags
 from orbit_provider.s3.models import ObjectMetadata
 from orbit_provider.s3.progress import ProgressReporter
-from orbit_provider.s3.transfer.copy import copy_object
+from orbit_provider.s3.transfer.copy import copy_object, kept_from_source
 
 
 def rewrite_in_place(
@@ -39,7 +39,8 @@ def rewrite_in_place(
             source_metadata=head,
         )
         return
-    args = {k: v for k, v in bc.write_args().items() if k != "StorageClass"}
+    write = {k: v for k, v in bc.write_args().items() if k != "StorageClass"}
+    args = kept_from_source(write, head, sse_given=False)
     args.update(head.content_args())
     args["Metadata"] = metadata
     args["StorageClass"] = storage_class

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Any
 
 from orbit_provider.s3.config import (
     MAX_CHUNK_SIZE,
@@ -61,9 +62,14 @@ def copy_object(
         )
     head = source_metadata
     threshold = session.config.multipart_copy_threshold
-    needs_head = in_place or metadata is not None or progress is not None
+    # a rewrite of the key (in place, or one of its versions back on top, as rollbacks do)
+    # keeps what the object had, which needs its HEAD
+    rewrite = src_bucket == dst_bucket and src_key == dst_key
+    needs_head = rewrite or metadata is not None or progress is not None
     if head is None and (needs_head or threshold < MAX_CHUNK_SIZE):
         head = session.get_metadata(src_key, version_id=src_version_id, bucket=src_bucket)
+    if head is not None:
+        write = kept_from_source(write, head, sse_given=sse is not None)
     if head is None or head.size <= threshold:
         try:
             return _copy_single(
@@ -76,6 +82,25 @@ def copy_object(
             if head.size <= threshold:
                 raise
     return _copy_multipart(session, source, dst_key, dst_bucket, head, write, metadata, progress)
+
+_SSE_ARGS = ("ServerSideEncryption", "SSEKMSKeyId", "BucketKeyEnabled")
+
+
+def kept_from_source(write: dict[str, Any], head: ObjectMetadata, *, sse_given: bool) -> dict:
+    """`write` for a copy of the object `head` describes: unless the call chose an encryption,
+    the source's own (SSE-S3, or SSE-KMS with its key and bucket-key setting) replaces the
+    config's default, and the checksum algorithm the source keeps is kept. S3 would otherwise
+    encrypt the copy with the bucket's default and drop the source's KMS key."""
+    args = dict(write)
+    source_sse = head.encryption_args()
+    if source_sse and not sse_given:
+        for name in _SSE_ARGS:
+            args.pop(name, None)
+        args.update(source_sse)
+    if head.checksum_algorithm:
+        args.setdefault("ChecksumAlgorithm", head.checksum_algorithm)
+    return args
+
 
 def _copy_single(
     session: S3Session,
@@ -138,6 +163,9 @@ def _copy_multipart(
     part_size = min(MAX_CHUNK_SIZE, smallest)
     ranges = [(start, min(start + part_size, size) - 1) for start in range(0, size, part_size)]
     create = dict(write)
+    # the parts' checksums would have to be listed at completion; a multipart copy keeps the
+    # store's default checksum instead (its encryption is kept all the same)
+    create.pop("ChecksumAlgorithm", None)
     create.update(head.content_args())
     if metadata is not None:
         create["Metadata"] = validate_metadata(metadata)
