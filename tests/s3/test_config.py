@@ -32,7 +32,8 @@ def test_defaults_follow_the_guide():
     assert cfg.profile is None
     assert cfg.storage_class is StorageClass.STANDARD
     assert cfg.server_side_encryption is None
-    assert cfg.chunk_size == 5 * MIB
+    assert cfg.chunk_size is None  # none set: chosen per transfer (upload_plan.py) ...
+    assert cfg.effective_chunk_size == 5 * MIB  # ... from the guide's 5 MiB
     assert cfg.parallel_operations == 4
     assert cfg.timeout_seconds == 300
     assert cfg.max_retries == 3
@@ -378,7 +379,7 @@ def test_with_changes_validates_again():
     changed = cfg.with_changes(chunk_size=8 * MIB, storage_class="standard_ia")
     assert changed.chunk_size == 8 * MIB
     assert changed.storage_class is StorageClass.STANDARD_IA
-    assert cfg.chunk_size == 5 * MIB
+    assert cfg.chunk_size is None and changed.effective_chunk_size == 8 * MIB
     with pytest.raises(ConfigError, match="^parallel_operations:"):
         cfg.with_changes(parallel_operations=0)
 
