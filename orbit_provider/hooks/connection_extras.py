@@ -243,6 +243,12 @@ EXTRAS: tuple[ConnectionExtra, ...] = (
         default=3, config_field="max_retries", schema={"minimum": 0},
     ),
     ConnectionExtra(
+        "use_accelerate_endpoint", "boolean", "S3 Transfer Acceleration",
+        "Send requests to BUCKET.s3-accelerate.amazonaws.com (AWS only; the bucket must have "
+        "acceleration enabled).",
+        default=False, config_field="use_accelerate_endpoint",
+    ),
+    ConnectionExtra(
         "circuit_breaker_timeout", "number", "Breaker probe interval (s)",
         "While the store fails most requests, work pauses and one probe is sent this often.",
         default=30.0, config_field="circuit_breaker_timeout",

@@ -222,6 +222,8 @@ class S3Config:
     max_bandwidth: int | None = None
     multipart_copy_threshold: int = 5 * GIB
     direct_io: bool = True
+    #: S3 Transfer Acceleration (AWS only): requests go to BUCKET.s3-accelerate.amazonaws.com
+    use_accelerate_endpoint: bool = False
     #: seconds between the circuit breaker's probes while the store fails (see recovery.py)
     circuit_breaker_timeout: float = 30.0
     #: failed probes in a row after which waiting work gives up with CircuitOpen
@@ -275,6 +277,7 @@ class S3Config:
             )
         if not isinstance(self.direct_io, bool):
             raise ConfigError(f"direct_io: {self.direct_io!r} must be True or False")
+        _check_accelerate(self)
         if isinstance(self.circuit_breaker_timeout, bool) or not isinstance(
             self.circuit_breaker_timeout, int | float
         ) or self.circuit_breaker_timeout <= 0:
@@ -305,6 +308,32 @@ class S3Config:
         from dataclasses import replace
 
         return replace(self, **changes)
+
+
+def _check_accelerate(config: S3Config) -> None:
+    """Transfer Acceleration is an AWS endpoint reached by virtual-hosted names: it cannot go
+    with a custom endpoint, path-style addressing, or a bucket name with dots."""
+    if not isinstance(config.use_accelerate_endpoint, bool):
+        raise ConfigError(
+            f"use_accelerate_endpoint: {config.use_accelerate_endpoint!r} must be True or False"
+        )
+    if not config.use_accelerate_endpoint:
+        return
+    if config.endpoint is not None:
+        raise ConfigError(
+            "use_accelerate_endpoint: S3 Transfer Acceleration is AWS's own endpoint; it "
+            f"cannot be used with endpoint {config.endpoint!r}"
+        )
+    if config.force_path_style:
+        raise ConfigError(
+            "use_accelerate_endpoint: Transfer Acceleration needs virtual-hosted addressing; "
+            "turn force_path_style off"
+        )
+    if "." in config.bucket:
+        raise ConfigError(
+            f"use_accelerate_endpoint: bucket {config.bucket!r} has dots, which S3 Transfer "
+            "Acceleration does not accept"
+        )
 
 
 def _check_int(name: str, value: object) -> None:

@@ -61,6 +61,8 @@ def build_boto_client(
         s3={
             "addressing_style": "path" if config.force_path_style else "auto",
             "payload_signing_enabled": False,
+            # presigned part and range URLs come from this client, so they follow it too
+            "use_accelerate_endpoint": config.use_accelerate_endpoint,
         },
     )
     return session.client(

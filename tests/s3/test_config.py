@@ -415,3 +415,19 @@ def test_breaker_settings_reach_the_clients_breaker():
     breaker = S3Client(config).circuit_breaker
     assert (breaker.timeout, breaker.max_open_cycles) == (2.5, 5)
     assert breaker.failure_rate == 0.5 and breaker.name == config.endpoint_scope
+
+
+@pytest.mark.parametrize(
+    ("overrides", "rule"),
+    [
+        ({"endpoint": "http://127.0.0.1:9000"}, "AWS's own endpoint"),
+        ({"force_path_style": True}, "virtual-hosted addressing"),
+        ({"bucket": "with.dots"}, "has dots"),
+        ({"use_accelerate_endpoint": "yes"}, "must be True or False"),
+    ],
+)
+def test_transfer_acceleration_is_refused_where_it_cannot_work(overrides, rule):
+    fields = {"use_accelerate_endpoint": True, **overrides}
+    with pytest.raises(ConfigError, match=rf"^use_accelerate_endpoint: .*{rule}"):
+        make(**fields)
+    assert make(use_accelerate_endpoint=True).use_accelerate_endpoint is True

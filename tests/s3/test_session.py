@@ -50,3 +50,19 @@ def test_a_feature_module_runs_on_a_bare_session(session, moto_client):
     result = copy_object(session, "src", "dst")
     assert result.dst_key == "dst" and moto_client.download_bytes("dst") == b"payload"
     assert moto_client.get_metadata("dst").metadata == {"a": "1"}
+
+
+def test_transfer_acceleration_reaches_botocore_and_the_presigned_paths(moto_s3):
+    fast = S3Session(S3Config(bucket="lake-bucket", region="us-east-1",
+                              use_accelerate_endpoint=True))  # fmt: skip
+    assert fast.s3.meta.config.s3["use_accelerate_endpoint"] is True
+    # part PUTs and range GETs go out on presigned URLs made by this client
+    url = fast.s3.generate_presigned_url(
+        "upload_part", Params={"Bucket": "lake-bucket", "Key": "k", "UploadId": "u",
+                               "PartNumber": 1},
+    )  # fmt: skip
+    assert url.startswith("https://lake-bucket.s3-accelerate.amazonaws.com/k?")
+    plain = S3Session(S3Config(bucket="lake-bucket", region="us-east-1"))
+    assert "s3-accelerate" not in plain.s3.generate_presigned_url(
+        "get_object", Params={"Bucket": "lake-bucket", "Key": "k"}
+    )
