@@ -243,6 +243,11 @@ EXTRAS: tuple[ConnectionExtra, ...] = (
         default=3, config_field="max_retries", schema={"minimum": 0},
     ),
     ConnectionExtra(
+        "require_verification", "boolean", "Require verified downloads",
+        "Fail a download, before writing anything, when only the object's size can be checked.",
+        default=False, config_field="require_verification",
+    ),
+    ConnectionExtra(
         "use_accelerate_endpoint", "boolean", "S3 Transfer Acceleration",
         "Send requests to BUCKET.s3-accelerate.amazonaws.com (AWS only; the bucket must have "
         "acceleration enabled).",

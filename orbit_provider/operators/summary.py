@@ -97,7 +97,7 @@ def _object(result: Any) -> dict:
         "etag": getattr(result, "etag", None),
         "version_id": getattr(result, "version_id", None),
     }
-    for attr in ("src_key", "parts", "parts_resumed", "resumed_bytes", "checksum"):
+    for attr in ("src_key", "parts", "parts_resumed", "resumed_bytes", "checksum", "verification"):
         value = getattr(result, attr, None)
         if value not in (None, 0, ""):
             entry[attr] = value

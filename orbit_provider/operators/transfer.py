@@ -254,6 +254,10 @@ class OrbitDownloadOperator(_TransferOperator):
         or a path ending in ``/`` receives the key's base name), a folder for ``prefix``.
         Missing parent folders are created.
     :param version_id: Download this version of ``key`` (templated).
+    :param require_verification: Fail an object, before writing anything, when only its size
+        can be checked (no CRC32 and no usable MD5 ETag; default: the connection's, else
+        False, which logs a warning naming the key). Each object's summary entry says which
+        check ran (``verification``: ``crc32``, ``crc32-composite``, ``md5`` or ``size``).
     :param max_bandwidth: Bytes per second for each file (default: the connection's).
     :param chunk_size: Range size in bytes (default: the connection's, else 5 MiB).
     :param parallel_operations: Ranges in flight at once (default: the connection's, else 4).
@@ -278,6 +282,7 @@ class OrbitDownloadOperator(_TransferOperator):
         key: str | None = None,
         prefix: str | None = None,
         version_id: str | None = None,
+        require_verification: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -287,6 +292,12 @@ class OrbitDownloadOperator(_TransferOperator):
             raise OrbitTaskError(
                 "key or prefix: give the key to download or a prefix", code="ConfigError"
             )
+        if require_verification is not None and not isinstance(require_verification, bool):
+            raise OrbitTaskError(
+                f"require_verification: {require_verification!r} must be True or False",
+                code="ConfigError",
+            )
+        self.require_verification = require_verification
         if version_id is not None and key is None:
             raise OrbitTaskError(
                 "version_id: only valid with key, not with prefix", code="ConfigError"
@@ -295,6 +306,12 @@ class OrbitDownloadOperator(_TransferOperator):
         self.key = key
         self.prefix = prefix
         self.version_id = version_id
+
+    def transfer_client(self):
+        overrides = _overrides(self.chunk_size, self.parallel_operations)
+        if self.require_verification is not None:
+            overrides["require_verification"] = self.require_verification
+        return self.get_client(**overrides)
 
     def _plan(self, client: Any) -> list[tuple[str, Path, int | None]]:
         if self.key is not None:

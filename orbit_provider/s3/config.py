@@ -222,6 +222,8 @@ class S3Config:
     max_bandwidth: int | None = None
     multipart_copy_threshold: int = 5 * GIB
     direct_io: bool = True
+    #: refuse to download an object that only its size can verify (no CRC32, no usable MD5)
+    require_verification: bool = False
     #: S3 Transfer Acceleration (AWS only): requests go to BUCKET.s3-accelerate.amazonaws.com
     use_accelerate_endpoint: bool = False
     #: seconds between the circuit breaker's probes while the store fails (see recovery.py)
@@ -278,6 +280,14 @@ class S3Config:
         if not isinstance(self.direct_io, bool):
             raise ConfigError(f"direct_io: {self.direct_io!r} must be True or False")
         _check_accelerate(self)
+        if not isinstance(self.require_verification, bool):
+            raise ConfigError(
+                f"require_verification: {self.require_verification!r} must be True or False"
+            )
+        if self.require_verification and not self.verify_checksums:
+            raise ConfigError(
+                "require_verification: needs verify_checksums=True (nothing is verified without)"
+            )
         if isinstance(self.circuit_breaker_timeout, bool) or not isinstance(
             self.circuit_breaker_timeout, int | float
         ) or self.circuit_breaker_timeout <= 0:

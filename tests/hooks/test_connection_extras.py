@@ -45,6 +45,7 @@ SAMPLES = {
     "max_retries": (5, 5),
     "circuit_breaker_timeout": ("5", 5.0),
     "use_accelerate_endpoint": ("true", True),
+    "require_verification": ("true", True),
     "circuit_breaker_open_cycles": (2, 2),
     "verify_checksums": ("false", False),
     "direct_io": (False, False),

@@ -236,3 +236,29 @@ def test_a_missing_key_fails_naming_it(moto_conn, tmp_path):
 def test_conflicting_download_arguments(kwargs, message):
     with pytest.raises(OrbitTaskError, match=message):
         OrbitDownloadOperator(task_id="d", bucket=MOTO_BUCKET, dest="/tmp/x", **kwargs)
+
+
+def test_each_download_says_which_check_ran_and_unverifiable_ones_can_be_refused(
+    moto_conn, moto_client, tmp_path
+):
+    put(moto_client, "data/plain.bin", b"p" * 1000)
+    kms = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["KeyId"]
+    moto_client.s3.put_object(  # no checksum, and an SSE-KMS ETag is no MD5: size alone
+        Bucket=MOTO_BUCKET, Key="data/sealed.bin", Body=b"s" * 1000,
+        ServerSideEncryption="aws:kms", SSEKMSKeyId=kms,
+    )  # fmt: skip
+    summary = OrbitDownloadOperator(
+        task_id="d", bucket=MOTO_BUCKET, prefix="data/", dest=str(tmp_path / "all")
+    ).execute(make_context())
+    checks = {o["key"]: o["verification"] for o in summary["objects"]}
+    assert checks == {"data/plain.bin": "md5", "data/sealed.bin": "size"}
+
+    strict = OrbitDownloadOperator(
+        task_id="d", bucket=MOTO_BUCKET, key="data/sealed.bin",
+        dest=str(tmp_path / "strict.bin"), require_verification=True,
+    )  # fmt: skip
+    with pytest.raises(OrbitTaskError, match="cannot be verified"):
+        strict.execute(make_context())
+    assert list(tmp_path.glob("*strict*")) == []  # nothing written, not even a temp file
+    with pytest.raises(OrbitTaskError, match="require_verification: 'yes'"):
+        OrbitDownloadOperator(task_id="d", key="k", dest="x", require_verification="yes")

@@ -31,11 +31,13 @@ from orbit_provider.s3.errors import (
 from orbit_provider.s3.models import _version
 from orbit_provider.s3.progress import ProgressReporter, TransferProgress
 from orbit_provider.s3.transfer.download_plan import (
+    MD5_VERIFY_LIMIT,
     MIN_RANGE_SIZE,
     READ_SIZE,
     ObjectFacts,
     crc_from_disk,
     plan_ranges,
+    planned_check,
     verify,
 )
 from orbit_provider.s3.transfer.download_state import (
@@ -257,6 +259,8 @@ class _Download:
     def run(self) -> DownloadResult:
         for attempt in range(MAX_RESTARTS + 1):
             facts = head_object(self.client, self.key, self.version_id)
+            if attempt == 0:
+                self._check_verifiable(facts)
             try:
                 return self._attempt(facts)
             except _ObjectChanged as changed:
@@ -271,6 +275,27 @@ class _Download:
                     ) from changed.cause
                 log.warning("%s changed during the download; starting over", self.where)
         raise AssertionError("unreachable")
+
+    def _check_verifiable(self, facts: ObjectFacts) -> None:
+        """Say so when only the size of this object can be checked: a warning naming the key,
+        or, with require_verification, an error before the destination is touched."""
+        config = self.client.config
+        if not config.verify_checksums or planned_check(facts) != "size":
+            return
+        why = (
+            "it has no CRC32 the store reports, and its ETag is not a usable MD5 "
+            "(SSE-KMS, SSE-C, or a multipart ETag whose parts are unknown)"
+            if not facts.md5_etag_usable or facts.size <= MD5_VERIFY_LIMIT
+            else f"it has no CRC32, and MD5 ETags are checked up to {MD5_VERIFY_LIMIT} bytes"
+        )
+        if config.require_verification:
+            raise IntegrityError(
+                f"{self.where} cannot be verified: {why}; require_verification is set, so "
+                f"nothing was downloaded to {str(self.dest)!r}",
+                bucket=self.client.bucket,
+                key=self.key,
+            )
+        log.warning("%s: only its size can be checked: %s", self.where, why)
 
     # -- one try at one version of the object -------------------------------------------
 

@@ -77,6 +77,32 @@ def group_by_part(
     return groups
 
 
+def _part_spans(facts: ObjectFacts) -> list[tuple[int, int]] | None:
+    """The object's multipart parts as byte spans, when HEAD told enough to know them."""
+    if not (facts.part_size and facts.parts_count):
+        return None
+    spans = [
+        (s, min(s + facts.part_size, facts.size)) for s in range(0, facts.size, facts.part_size)
+    ]
+    return spans if len(spans) == facts.parts_count else None
+
+
+def planned_check(facts: ObjectFacts) -> str:
+    """The check a download of this object will make, known from its HEAD alone (so that
+    an object nothing can verify is known before anything is written): "crc32",
+    "crc32-composite", "md5" or "size" (the size alone)."""
+    expected = facts.checksum_crc32
+    if expected and "-" not in expected:
+        return "crc32"
+    if expected and _part_spans(facts) is not None:
+        return "crc32-composite"
+    if facts.md5_etag_usable and facts.etag and facts.size <= MD5_VERIFY_LIMIT:
+        etag = checksums.plain_etag(facts.etag) or ""
+        if "-" not in etag or _part_spans(facts) is not None:
+            return "md5"
+    return "size"
+
+
 def verify(
     facts: ObjectFacts,
     ranges: Sequence[tuple[int, int]],
@@ -85,40 +111,32 @@ def verify(
 ) -> tuple[str | None, str]:
     """Check the finished temp file (`fd`) against the object's checksum.
 
-    Returns (problem or None, method used): "crc32", "crc32-composite", "md5", "size".
+    Returns (problem or None, method used): the `planned_check` of the object.
     """
     size = os.fstat(fd).st_size
     if size != facts.size:
         return f"file holds {size} bytes, object has {facts.size}", "size"
+    method = planned_check(facts)
     expected = facts.checksum_crc32
-    if expected and "-" not in expected:
+    if method == "crc32":
         actual = checksums.crc32_b64(crc_of_span(crcs, ranges) if ranges else 0)
-        return (None if actual == expected else f"CRC32 {actual} != {expected}"), "crc32"
-    if expected and facts.part_size:
-        parts = group_by_part(ranges, facts.part_size)
-        if len(parts) == facts.parts_count:
-            part_crcs = [
-                checksums.crc32_b64(crc_of_span([crcs[i] for i in g], [ranges[i] for i in g]))
-                for g in parts
-            ]
-            actual = checksums.composite_crc32(part_crcs)
-            ok = actual == expected
-            return (None if ok else f"CRC32 {actual} != {expected}"), "crc32-composite"
-    if facts.md5_etag_usable and facts.etag and facts.size <= MD5_VERIFY_LIMIT:
+        return (None if actual == expected else f"CRC32 {actual} != {expected}"), method
+    if method == "crc32-composite":
+        part_crcs = [
+            checksums.crc32_b64(crc_of_span([crcs[i] for i in g], [ranges[i] for i in g]))
+            for g in group_by_part(ranges, facts.part_size or 1)
+        ]
+        actual = checksums.composite_crc32(part_crcs)
+        return (None if actual == expected else f"CRC32 {actual} != {expected}"), method
+    if method == "md5":
         etag = checksums.plain_etag(facts.etag)
-        assert etag is not None
-        if "-" not in etag:
+        spans = _part_spans(facts)
+        if etag and "-" not in etag:
             actual = _md5_of(fd, [(0, facts.size)])[0]
-            return (None if actual == etag else f"MD5 {actual} != ETag {etag}"), "md5"
-        if facts.part_size and facts.parts_count:
-            part_ranges = [
-                (s, min(s + facts.part_size, facts.size))
-                for s in range(0, facts.size, facts.part_size)
-            ]
-            if len(part_ranges) == facts.parts_count:
-                actual = checksums.multipart_etag(_md5_of(fd, part_ranges))
-                return (None if actual == etag else f"ETag {actual} != {etag}"), "md5"
-    return None, "size"
+            return (None if actual == etag else f"MD5 {actual} != ETag {etag}"), method
+        actual = checksums.multipart_etag(_md5_of(fd, spans or []))
+        return (None if actual == etag else f"ETag {actual} != {etag}"), method
+    return None, method
 
 
 def _md5_of(fd: int, spans: Sequence[tuple[int, int]]) -> list[str]:

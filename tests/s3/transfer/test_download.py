@@ -12,6 +12,7 @@ import time
 import zlib
 from pathlib import Path
 
+import boto3
 import pytest
 
 from orbit_provider.s3 import (
@@ -28,7 +29,12 @@ from orbit_provider.s3 import (
 from orbit_provider.s3.config import MIB, Credentials
 from orbit_provider.s3.errors import ArchivedObject, ConfigError, IntegrityError, NotFound
 from orbit_provider.s3.transfer import download as dl
-from orbit_provider.s3.transfer.download_plan import MIN_RANGE_SIZE, plan_ranges
+from orbit_provider.s3.transfer.download_plan import (
+    MIN_RANGE_SIZE,
+    ObjectFacts,
+    plan_ranges,
+    planned_check,
+)
 from orbit_provider.s3.transfer.download_state import load_state, temp_paths
 from orbit_provider.s3.wire.checksums import crc32_b64, crc32_combine
 
@@ -458,3 +464,65 @@ def test_crc32_combine_matches_zlib():
     for a, b in [(0, 0), (1, 0), (0, 1), (7, 9), (1000, 65537), (3, 1 << 20)]:
         x, y = os.urandom(a), os.urandom(b)
         assert crc32_combine(zlib.crc32(x), zlib.crc32(y), b) == zlib.crc32(x + y)
+
+
+# -- what a download can verify, known before anything is written ---------------------------
+
+
+def facts(**overrides) -> ObjectFacts:
+    fields = {"size": 10 * MIB, "etag": '"d41d8cd98f00b204e9800998ecf8427e"', "version_id": None,
+              "checksum_crc32": None, "parts_count": None, "part_size": None,
+              "md5_etag_usable": True}  # fmt: skip
+    fields.update(overrides)
+    return ObjectFacts(**fields)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "check"),
+    [
+        ({"checksum_crc32": "AAAAAA=="}, "crc32"),
+        ({"checksum_crc32": "AAAAAA==-2", "parts_count": 2, "part_size": 5 * MIB},
+         "crc32-composite"),
+        ({"checksum_crc32": "AAAAAA==-3", "parts_count": 3, "part_size": 5 * MIB}, "md5"),
+        ({}, "md5"),
+        ({"etag": '"d41d8cd98f00b204e9800998ecf8427e-2"', "parts_count": 2,
+          "part_size": 5 * MIB}, "md5"),
+        ({"etag": '"d41d8cd98f00b204e9800998ecf8427e-2"'}, "size"),  # parts unknown
+        ({"md5_etag_usable": False}, "size"),  # SSE-KMS / SSE-C
+        ({"size": 65 * MIB}, "size"),  # MD5 only up to MD5_VERIFY_LIMIT
+    ],
+)  # fmt: skip
+def test_planned_check_is_known_from_the_head(overrides, check):
+    assert planned_check(facts(**overrides)) == check
+
+
+def unverifiable(client) -> str:
+    kms = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["KeyId"]
+    client.s3.put_object(Bucket=client.bucket, Key="sealed", Body=b"s" * 4096,
+                         ServerSideEncryption="aws:kms", SSEKMSKeyId=kms)  # fmt: skip
+    return "sealed"
+
+
+def test_an_object_only_its_size_can_check_is_named_in_a_warning(moto_client, tmp_path, caplog):
+    key = unverifiable(moto_client)
+    with caplog.at_level("WARNING", logger="orbit_provider.s3.download"):
+        result = moto_client.download_file(key, tmp_path / "out.bin")
+    assert result.verification == "size" and (tmp_path / "out.bin").read_bytes() == b"s" * 4096
+    assert f"s3://{moto_client.bucket}/sealed: only its size can be checked" in caplog.text
+
+
+def test_require_verification_refuses_before_the_destination_is_touched(
+    make_moto_client, tmp_path
+):
+    strict = make_moto_client(require_verification=True)
+    key = unverifiable(strict)
+    partial = tmp_path / "out.bin"
+    partial.write_bytes(b"s" * 100)  # a resumable download would adopt this file
+    for call in (
+        lambda: strict.download_file(key, tmp_path / "new.bin"),
+        lambda: strict.download_file_resumable(key, partial, 100),
+    ):
+        with pytest.raises(IntegrityError, match="cannot be verified: .*require_verification"):
+            call()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
+    assert partial.read_bytes() == b"s" * 100
