@@ -51,7 +51,7 @@ from orbit_provider.s3.transfer.download_state import (
 from orbit_provider.s3.transfer.download_writer import BufferedWriter, DirectWriter, open_writer
 from orbit_provider.s3.transfer.runner import ParallelRunner
 from orbit_provider.s3.wire import checksums
-from orbit_provider.s3.wire.checksums import plain_etag
+from orbit_provider.s3.wire.checksums import OTHER_ALGORITHMS, plain_etag
 from orbit_provider.s3.wire.range_fetch import choose_engine, make_engine
 from orbit_provider.s3.wire.ratelimit import TokenBucket
 
@@ -188,12 +188,20 @@ def head_object(client: S3Session, key: str, version_id: str | None) -> ObjectFa
     encrypted = head.get("ServerSideEncryption") == "aws:kms" or head.get("SSECustomerAlgorithm")
     md5_usable = bool(_MD5_ETAG_RE.match(plain)) and not encrypted
     etag_suffix = plain.rpartition("-")[2] if "-" in plain else ""
-    if crc and "-" not in crc and etag_suffix.isdigit() and head.get("ChecksumType") is None:
-        # moto reports a multipart object's composite CRC32 without its '-N' (and without a
-        # ChecksumType): the ETag's part count says it is composite. S3 names a multipart
-        # object's whole-object CRC32 ChecksumType FULL_OBJECT, which is left as it is.
-        crc = f"{crc}-{etag_suffix}"
-    suffix = (crc or plain).rpartition("-")[2] if "-" in (crc or plain) else ""
+    other = next(
+        ((n, head[f"Checksum{n}"]) for n in OTHER_ALGORITHMS if head.get(f"Checksum{n}")),
+        None,
+    )
+    if etag_suffix.isdigit() and head.get("ChecksumType") is None:
+        # moto reports a multipart object's composite checksum without its '-N' (and without
+        # a ChecksumType): the ETag's part count says it is composite. S3 names a multipart
+        # object's whole-object checksum ChecksumType FULL_OBJECT, which is left as it is.
+        if crc and "-" not in crc:
+            crc = f"{crc}-{etag_suffix}"
+        if other and "-" not in other[1]:
+            other = (other[0], f"{other[1]}-{etag_suffix}")
+    stated = crc or (other[1] if other else "") or plain
+    suffix = stated.rpartition("-")[2] if "-" in stated else ""
     parts_count = int(suffix) if suffix.isdigit() else None
     part_size = None
     if parts_count and size > 0 and client.config.verify_checksums:
@@ -219,7 +227,7 @@ def head_object(client: S3Session, key: str, version_id: str | None) -> ObjectFa
                 parts_count,
                 first,
             )
-    return ObjectFacts(size, etag, vid, crc, parts_count, part_size, md5_usable)
+    return ObjectFacts(size, etag, vid, crc, parts_count, part_size, md5_usable, other)
 
 
 class _Download:
@@ -283,10 +291,12 @@ class _Download:
         if not config.verify_checksums or planned_check(facts) != "size":
             return
         why = (
-            "it has no CRC32 the store reports, and its ETag is not a usable MD5 "
-            "(SSE-KMS, SSE-C, or a multipart ETag whose parts are unknown)"
+            "the store reports no checksum of it (CRC32, CRC32C, CRC64NVME, SHA1, SHA256) "
+            "whose parts are known, and its ETag is not a usable MD5 (SSE-KMS, SSE-C, or a "
+            "multipart ETag whose parts are unknown)"
             if not facts.md5_etag_usable or facts.size <= MD5_VERIFY_LIMIT
-            else f"it has no CRC32, and MD5 ETags are checked up to {MD5_VERIFY_LIMIT} bytes"
+            else f"it has no flexible checksum, and MD5 ETags are checked up to "
+            f"{MD5_VERIFY_LIMIT} bytes"
         )
         if config.require_verification:
             raise IntegrityError(

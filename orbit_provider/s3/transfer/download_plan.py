@@ -9,10 +9,12 @@ MD5 ETag needs a second pass over the file, so it is checked only below MD5_VERI
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from orbit_provider.s3.wire import checksums
 
@@ -36,6 +38,9 @@ class ObjectFacts:
     parts_count: int | None
     part_size: int | None  # part 1's length when the object is multipart and parts are uniform
     md5_etag_usable: bool  # ETag is an MD5 (or multipart MD5) of the plain bytes
+    #: (algorithm, value) of a flexible checksum other than CRC32 (CRC64NVME, CRC32C, SHA256,
+    #: SHA1), full-object or composite ('-N'); checked in a second pass over the file
+    other_checksum: tuple[str, str] | None = None
 
 
 def plan_ranges(
@@ -90,12 +95,19 @@ def _part_spans(facts: ObjectFacts) -> list[tuple[int, int]] | None:
 def planned_check(facts: ObjectFacts) -> str:
     """The check a download of this object will make, known from its HEAD alone (so that
     an object nothing can verify is known before anything is written): "crc32",
-    "crc32-composite", "md5" or "size" (the size alone)."""
+    "crc32-composite", "crc64nvme", "crc32c", "sha256", "sha1" (each also "-composite"),
+    "md5", or "size" (the size alone)."""
     expected = facts.checksum_crc32
     if expected and "-" not in expected:
         return "crc32"
     if expected and _part_spans(facts) is not None:
         return "crc32-composite"
+    if facts.other_checksum and not expected:
+        name, value = facts.other_checksum
+        if "-" not in value:
+            return name.lower()
+        if _part_spans(facts) is not None:
+            return f"{name.lower()}-composite"
     if facts.md5_etag_usable and facts.etag and facts.size <= MD5_VERIFY_LIMIT:
         etag = checksums.plain_etag(facts.etag) or ""
         if "-" not in etag or _part_spans(facts) is not None:
@@ -128,6 +140,17 @@ def verify(
         ]
         actual = checksums.composite_crc32(part_crcs)
         return (None if actual == expected else f"CRC32 {actual} != {expected}"), method
+    if facts.other_checksum and method.startswith(facts.other_checksum[0].lower()):
+        name, expected_other = facts.other_checksum
+        composite = method.endswith("-composite")
+        spans = (_part_spans(facts) or []) if composite else [(0, facts.size)]
+        digests = _digests_of(fd, spans, lambda: checksums.StreamingChecksum(name))
+        if composite:
+            actual = checksums.composite_b64(name, digests)
+        else:
+            actual = base64.b64encode(digests[0]).decode("ascii")
+        ok = actual == expected_other
+        return (None if ok else f"{name} {actual} != {expected_other}"), method
     if method == "md5":
         etag = checksums.plain_etag(facts.etag)
         spans = _part_spans(facts)
@@ -139,10 +162,14 @@ def verify(
     return None, method
 
 
-def _md5_of(fd: int, spans: Sequence[tuple[int, int]]) -> list[str]:
+def _digests_of(
+    fd: int, spans: Sequence[tuple[int, int]], make: Callable[[], Any]
+) -> list[bytes]:
+    """The raw digest of each span of the file, each from a fresh `make()` (anything with
+    update() and digest(): hashlib's, checksums.StreamingChecksum)."""
     out = []
     for start, end in spans:
-        h = hashlib.md5()
+        h = make()
         pos = start
         while pos < end:
             chunk = os.pread(fd, min(READ_SIZE, end - pos), pos)
@@ -150,8 +177,12 @@ def _md5_of(fd: int, spans: Sequence[tuple[int, int]]) -> list[str]:
                 break
             h.update(chunk)
             pos += len(chunk)
-        out.append(h.hexdigest())
+        out.append(h.digest())
     return out
+
+
+def _md5_of(fd: int, spans: Sequence[tuple[int, int]]) -> list[str]:
+    return [digest.hex() for digest in _digests_of(fd, spans, hashlib.md5)]
 
 
 def crc_from_disk(fd: int, start: int, end: int, buf: bytearray | None = None) -> int:

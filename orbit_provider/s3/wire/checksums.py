@@ -11,6 +11,8 @@ import base64
 import hashlib
 import zlib
 
+from awscrt import checksums as _crt
+
 try:  # isal (a runtime dependency): the same CRC32, about 6x less CPU (docs/architecture.md)
     from isal.isal_zlib import crc32 as _crc32
 except ImportError:  # pragma: no cover - depends on what is installed
@@ -102,22 +104,65 @@ def is_md5_etag(etag: str | None) -> bool:
     return bool(e) and len(e) == 32 and "-" not in e and all(c in "0123456789abcdef" for c in e)
 
 
-_HASHES = {"ChecksumSHA256": "sha256", "ChecksumSHA1": "sha1"}
+#: The flexible checksums other than CRC32, in the order an object's is looked for.
+OTHER_ALGORITHMS = ("CRC64NVME", "CRC32C", "SHA256", "SHA1")
+
+
+class StreamingChecksum:
+    """Any checksum S3 keeps (CRC32, CRC32C, CRC64NVME, SHA1, SHA256), fed piece by piece;
+    `b64()` is the value as S3 sends it. CRC32C and CRC64NVME come from AWS's common runtime
+    (`awscrt`, what botocore itself uses for them)."""
+
+    _CRCS = {"CRC32": (crc32, 4), "CRC32C": (_crt.crc32c, 4), "CRC64NVME": (_crt.crc64nvme, 8)}
+
+    def __init__(self, algorithm: str) -> None:
+        self.algorithm = algorithm.upper()
+        self._hash = None
+        if self.algorithm in self._CRCS:
+            self._crc, self._width = self._CRCS[self.algorithm]
+            self._value = 0
+        elif self.algorithm in ("SHA1", "SHA256"):
+            self._hash = hashlib.new(self.algorithm.lower())
+        else:
+            raise ValueError(f"checksum algorithm {algorithm!r} is not one S3 uses")
+
+    def update(self, data: bytes | bytearray | memoryview) -> None:
+        if self._hash is not None:
+            self._hash.update(data)
+        else:
+            self._value = self._crc(data, self._value)
+
+    def digest(self) -> bytes:
+        if self._hash is not None:
+            return self._hash.digest()
+        return self._value.to_bytes(self._width, "big")
+
+    def b64(self) -> str:
+        return base64.b64encode(self.digest()).decode("ascii")
+
+
+def checksum_b64(algorithm: str, data: bytes | bytearray | memoryview) -> str:
+    """The `algorithm` checksum of `data`, as S3 sends it."""
+    check = StreamingChecksum(algorithm)
+    check.update(data)
+    return check.b64()
+
+
+def composite_b64(algorithm: str, part_digests: list[bytes]) -> str:
+    """S3's composite checksum of a multipart object from its parts' raw digests: the
+    checksum of their concatenation, then '-<part count>'."""
+    return f"{checksum_b64(algorithm, b''.join(part_digests))}-{len(part_digests)}"
 
 
 def verify_full_object(data: bytes, response: dict) -> str | None:
     """Check `data` against a full-object checksum in a GetObject/HeadObject response.
 
     Returns a description of the mismatch, or None when the data matches or no full-object
-    checksum we can compute was returned. Composite (multipart) checksums are skipped here.
+    checksum was returned. Composite (multipart) checksums are skipped here.
     """
-    crc = response.get("ChecksumCRC32")
-    if crc and "-" not in crc:
-        actual = crc32_b64(zlib.crc32(data))
-        return None if actual == crc else f"CRC32 {actual} != {crc}"
-    for field, algo in _HASHES.items():
-        expected = response.get(field)
+    for algorithm in ("CRC32", *OTHER_ALGORITHMS):
+        expected = response.get(f"Checksum{algorithm}")
         if expected and "-" not in expected:
-            actual = base64.b64encode(hashlib.new(algo, data).digest()).decode("ascii")
-            return None if actual == expected else f"{algo} {actual} != {expected}"
+            actual = checksum_b64(algorithm, data)
+            return None if actual == expected else f"{algorithm} {actual} != {expected}"
     return None

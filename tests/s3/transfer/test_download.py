@@ -526,3 +526,54 @@ def test_require_verification_refuses_before_the_destination_is_touched(
             call()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
     assert partial.read_bytes() == b"s" * 100
+
+
+# -- every checksum S3 keeps is verified, whoever wrote the object ----------------------------
+
+
+@pytest.mark.parametrize("algorithm", ["CRC64NVME", "CRC32C", "SHA256", "SHA1"])
+def test_objects_other_tools_wrote_are_verified_by_their_own_checksum(
+    moto_client, tmp_path, algorithm
+):
+    data = os.urandom(3 * MIB + 7)
+    moto_client.s3.put_object(Bucket=moto_client.bucket, Key="k", Body=data,
+                              ChecksumAlgorithm=algorithm)  # fmt: skip
+    result = moto_client.download_file("k", tmp_path / "k.bin")
+    assert result.verification == algorithm.lower()
+    assert (tmp_path / "k.bin").read_bytes() == data
+    assert moto_client.download_bytes("k") == data
+
+
+@pytest.mark.parametrize(
+    ("server", "algorithm"),
+    [("seaweed", "CRC32C"), ("seaweed", "SHA256"), ("moto", "SHA256")],
+)  # moto's CRC32C composite is not S3's (checked against SeaweedFS)
+def test_composite_checksums_of_multipart_objects_are_verified(
+    request, tmp_path, server, algorithm
+):
+    from boto3.s3.transfer import TransferConfig
+
+    client = request.getfixturevalue(f"{server}_client")
+    data = os.urandom(12 * MIB + 3)
+    source = tmp_path / "src.bin"
+    source.write_bytes(data)
+    client.s3.upload_file(
+        str(source), client.bucket, "mp", ExtraArgs={"ChecksumAlgorithm": algorithm},
+        Config=TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB),
+    )  # fmt: skip
+    result = client.download_file("mp", tmp_path / "mp.bin")
+    assert result.verification == f"{algorithm.lower()}-composite"
+    assert (tmp_path / "mp.bin").read_bytes() == data
+
+
+def test_a_wrong_crc64nvme_fails_and_leaves_nothing(moto_client, tmp_path):
+    moto_client.s3.put_object(Bucket=moto_client.bucket, Key="k", Body=b"x" * 4096,
+                              ChecksumAlgorithm="CRC64NVME")  # fmt: skip
+
+    def tamper(parsed, **_):
+        parsed["ChecksumCRC64NVME"] = "AAAAAAAAAAA="  # what a corrupted store would answer
+
+    moto_client.s3.meta.events.register("after-call.s3.HeadObject", tamper)
+    with pytest.raises(IntegrityError, match="CRC64NVME .* != AAAAAAAAAAA="):
+        moto_client.download_file("k", tmp_path / "k.bin")
+    assert list(tmp_path.iterdir()) == []
