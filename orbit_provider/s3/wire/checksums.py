@@ -74,8 +74,7 @@ def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
 
 def composite_crc32(part_checksums_b64: list[str]) -> str:
     """S3's checksum of a multipart object built from its parts' CRC32s: 'xxxx==-N'."""
-    raw = b"".join(base64.b64decode(c) for c in part_checksums_b64)
-    return f"{crc32_b64(zlib.crc32(raw))}-{len(part_checksums_b64)}"
+    return composite_b64("CRC32", [base64.b64decode(c) for c in part_checksums_b64])
 
 
 def md5_hex(data: bytes | bytearray | memoryview) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import random
 import zlib
 
@@ -20,3 +22,44 @@ def test_crc32_equals_zlib_for_every_buffer_type_and_running_value(size):
     half = size // 2
     assert checksums.crc32(data[half:], checksums.crc32(data[:half])) == expected
     assert checksums.crc32(memoryview(bytearray(data))[half:], zlib.crc32(data[:half])) == expected
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "check_value"),
+    [  # the published check values of each CRC over b"123456789"
+        ("CRC32", 0xCBF43926),
+        ("CRC32C", 0xE3069283),
+        ("CRC64NVME", 0xAE8B14860A799888),
+    ],
+)
+def test_streaming_crcs_give_the_standard_check_values(algorithm, check_value):
+    whole = checksums.StreamingChecksum(algorithm)
+    whole.update(b"123456789")
+    assert int.from_bytes(whole.digest(), "big") == check_value
+    pieces = checksums.StreamingChecksum(algorithm.lower())
+    for piece in (b"1234", memoryview(b"567"), bytearray(b"89")):
+        pieces.update(piece)
+    assert pieces.b64() == whole.b64() == checksums.checksum_b64(algorithm, b"123456789")
+
+
+def test_streaming_hashes_and_composites():
+    data = b"orbit" * 1000
+    expected = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    assert checksums.checksum_b64("SHA256", data) == expected
+    assert checksums.checksum_b64("SHA1", data) == base64.b64encode(
+        hashlib.sha1(data).digest()
+    ).decode()
+    parts = [hashlib.sha256(p).digest() for p in (data[:100], data[100:])]
+    whole = base64.b64encode(hashlib.sha256(b"".join(parts)).digest()).decode()
+    assert checksums.composite_b64("SHA256", parts) == f"{whole}-2"
+    with pytest.raises(ValueError, match="not one S3 uses"):
+        checksums.StreamingChecksum("MD5")
+
+
+def test_full_object_checks_cover_every_algorithm():
+    data = b"payload"
+    for algorithm in ("CRC32", "CRC32C", "CRC64NVME", "SHA256", "SHA1"):
+        good = {f"Checksum{algorithm}": checksums.checksum_b64(algorithm, data)}
+        assert checksums.verify_full_object(data, good) is None
+        assert algorithm in checksums.verify_full_object(b"other", good)
+    assert checksums.verify_full_object(data, {"ChecksumCRC32C": "AAAAAA==-3"}) is None
