@@ -31,6 +31,7 @@ class IncompleteUpload:
     upload_id: str
     initiated: pendulum.DateTime
     checksum_algorithm: str | None = None
+    storage_class: str | None = None  # None where the store does not say
 
 
 def iter_incomplete_uploads(
@@ -50,6 +51,7 @@ def iter_incomplete_uploads(
                 upload_id=item["UploadId"],
                 initiated=to_datetime(item.get("Initiated")) or pendulum.now("UTC"),
                 checksum_algorithm=item.get("ChecksumAlgorithm"),
+                storage_class=item.get("StorageClass"),
             )
         if not resp.get("IsTruncated"):
             return

@@ -216,6 +216,7 @@ class _MultipartUpload:
             part_size,
             token=self.token,
             want_crc=self.want_crc,
+            storage_class=create_args.get("StorageClass", "STANDARD"),
             pmap=lambda check, parts: run_parallel(
                 parts, check, workers=self.workers, name="orbit-upload-check"
             ),

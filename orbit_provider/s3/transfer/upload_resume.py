@@ -158,6 +158,36 @@ def check_part(local: LocalFile, part: ListedPart, offset: int, want_crc: bool) 
 Mapper = Callable[[Callable, Iterable], Iterable]
 
 
+def _abort_if_ours(
+    client: S3Session,
+    key: str,
+    local: LocalFile,
+    upload: IncompleteUpload,
+    part_size: int,
+    want_crc: bool,
+    pmap: Mapper,
+    wanted: str,
+) -> None:
+    """Abort an unfinished upload of `key` made with other settings when one of its parts
+    holds this file's bytes: it was this file's, and it can never be completed as asked."""
+    try:
+        parts = list_parts(client, key, upload.upload_id)
+    except NotFound:
+        return
+    chosen = fitting_part_size(local.size, parts, [part_size])
+    if chosen is None:
+        return
+    listed = sorted(parts.values(), key=lambda p: p.number)
+    checks = pmap(lambda p: check_part(local, p, (p.number - 1) * chosen, want_crc), listed)
+    if any(crc is not None for crc in checks):
+        log.info(
+            "aborting upload %s of s3://%s/%s: it holds this file with storage class %s, "
+            "not the %s asked for",
+            upload.upload_id, client.bucket, key, upload.storage_class, wanted,
+        )
+        client.call("abort_multipart_upload", key=key, UploadId=upload.upload_id)
+
+
 def find_resumable(
     client: S3Session,
     key: str,
@@ -166,11 +196,15 @@ def find_resumable(
     *,
     token: ResumeToken | None,
     want_crc: bool,
+    storage_class: str = "STANDARD",
     pmap: Mapper = map,
 ) -> ResumePlan | None:
     """The unfinished upload of `key` to continue for this file, or None to start a new one.
 
-    `pmap` runs the per-part checks (a thread pool's `map` checks parts in parallel).
+    Only an upload whose listed settings match this call's (checksum algorithm, storage
+    class, where the store reports them) is continued, so the object is completed with the
+    settings of the call that completes it; one with other settings whose parts prove it
+    holds this file is aborted. `pmap` runs the per-part checks in parallel.
     """
     algorithm = "CRC32" if want_crc else None
     candidates: list[tuple[str, int | None, bool]] = []  # upload id, token part size, explicit
@@ -184,9 +218,11 @@ def find_resumable(
     for u in iter_incomplete_uploads(client, key):
         if u.key != key:  # listings are sorted by key: `key` itself comes before its extensions
             break
-        if (token is None or u.upload_id != token.upload_id) and (
-            u.checksum_algorithm is None or u.checksum_algorithm == algorithm
-        ):
+        if token is not None and u.upload_id == token.upload_id:
+            continue
+        if u.storage_class not in (None, storage_class):
+            _abort_if_ours(client, key, local, u, part_size, want_crc, pmap, storage_class)
+        elif u.checksum_algorithm is None or u.checksum_algorithm == algorithm:
             found.append(u)
     found.sort(key=lambda u: u.initiated, reverse=True)
     candidates += [(u.upload_id, None, False) for u in found[:MAX_CANDIDATES]]

@@ -710,3 +710,59 @@ def test_a_part_whose_etag_is_not_our_md5_is_caught(
         client.upload_file(path, "k")
     assert "is not the MD5 of the bytes we sent" in str(info.value)
     assert not client.exists("k")
+
+
+def stale_upload(client, key: str, data: bytes, storage_class: str) -> str:
+    """An unfinished upload of `key` whose part 1 holds the start of `data`, as a cut try
+    with `storage_class` leaves it. ListMultipartUploads then says its storage class, as S3
+    does (moto answers STANDARD for every upload, SeaweedFS nothing)."""
+    upload_id = client.call("create_multipart_upload", key=key, StorageClass=storage_class,
+                            ChecksumAlgorithm="CRC32")["UploadId"]  # fmt: skip
+    client.call("upload_part", key=key, UploadId=upload_id, PartNumber=1, Body=data[:CHUNK])
+
+    def as_s3_says(parsed, **_):
+        for item in parsed.get("Uploads", []):
+            if item["UploadId"] == upload_id:
+                item["StorageClass"] = storage_class
+
+    client.s3.meta.events.register("after-call.s3.ListMultipartUploads", as_s3_says)
+    return upload_id
+
+
+def test_a_retry_with_another_storage_class_starts_over_and_aborts_the_stale_upload(
+    moto_client, tmp_path
+):
+    """ListMultipartUploads says each upload's storage class on S3 (SeaweedFS says none,
+    and there the class cannot be checked)."""
+    data = random.Random(13).randbytes(3 * CHUNK)
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    stale = stale_upload(moto_client, "k", data, "STANDARD_IA")
+    (listed,) = moto_client.list_incomplete_uploads("k")
+    assert listed.upload_id == stale and listed.storage_class == "STANDARD_IA"
+
+    result = moto_client.upload_file(path, "k")  # this try asks for STANDARD
+    assert result.parts_resumed == 0 and result.resume_token.upload_id != stale
+    assert moto_client.get_metadata("k").storage_class == "STANDARD"
+    assert moto_client.list_incomplete_uploads("k") == []  # the stale one was provably ours
+    assert moto_client.download_bytes("k") == data
+
+
+def test_a_stale_upload_of_other_bytes_is_left_alone(moto_client, tmp_path):
+    data = random.Random(15).randbytes(3 * CHUNK)
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    other = stale_upload(moto_client, "k", random.Random(16).randbytes(CHUNK), "GLACIER")
+    moto_client.upload_file(path, "k")
+    assert [u.upload_id for u in moto_client.list_incomplete_uploads("k")] == [other]
+
+
+def test_a_retry_with_the_same_storage_class_resumes(moto_client, tmp_path):
+    data = random.Random(14).randbytes(3 * CHUNK)
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    stale = stale_upload(moto_client, "k", data, "STANDARD_IA")
+    result = moto_client.upload_file(path, "k", storage_class="STANDARD_IA")
+    assert result.resume_token.upload_id == stale and result.parts_resumed == 1
+    assert moto_client.get_metadata("k").storage_class == "STANDARD_IA"
+    assert moto_client.download_bytes("k") == data
