@@ -22,32 +22,18 @@ from orbit_provider.s3.config import StorageClass
 from orbit_provider.s3.limits import tag_set, validate_metadata, validate_tags
 from orbit_provider.s3.models import ObjectMetadata
 from orbit_provider.s3.progress import ProgressReporter
-from orbit_provider.s3.transfer.copy import copy_object, kept_from_source
+from orbit_provider.s3.transfer.copy import copy_object
 
 
 def rewrite_in_place(
     bc: Any, head: ObjectMetadata, storage_class: str, metadata: dict[str, str]
 ) -> None:
-    """Copy `head.key` onto itself with `storage_class` and `metadata`, keeping content
-    headers and tags."""
-    if head.size > bc.config.multipart_copy_threshold:
-        copy_object(bc,
-            head.key,
-            head.key,
-            storage_class=storage_class,
-            metadata=metadata,
-            source_metadata=head,
-        )
-        return
-    write = {k: v for k, v in bc.write_args().items() if k != "StorageClass"}
-    args = kept_from_source(write, head, sse_given=False)
-    args.update(head.content_args())
-    args["Metadata"] = metadata
-    args["StorageClass"] = storage_class
-    args["MetadataDirective"] = "REPLACE"
-    if head.etag:
-        args["CopySourceIfMatch"] = f'"{head.etag}"'
-    bc.call("copy_object", key=head.key, CopySource={"Bucket": bc.bucket, "Key": head.key}, **args)
+    """Copy `head.key` onto itself with `storage_class` and `metadata`, keeping its
+    encryption, content headers and tags (only if it is still the object `head` describes)."""
+    copy_object(
+        bc, head.key, head.key, storage_class=storage_class, metadata=metadata,
+        source_metadata=head,
+    )  # fmt: skip
 
 
 def _run(

@@ -122,6 +122,9 @@ def _copy_single(
         if metadata is not None:
             params["Metadata"] = validate_metadata(metadata)
         params["MetadataDirective"] = "REPLACE"
+    if in_place and head is not None and head.etag:
+        # rewrite only the object the HEAD described, not one written since
+        params["CopySourceIfMatch"] = f'"{head.etag}"'
     tracker = None
     if progress is not None and head is not None:
         tracker = TransferProgress(progress, "copy", dst_key, head.size)
