@@ -17,10 +17,11 @@ install: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-# Two workers, a file each at a time: every worker starts its own servers and Airflow DB.
+# Two workers that steal each other's queued tests (the long fault tests spread out); every
+# worker starts its own servers and Airflow DB.
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q -n 2 --dist loadfile
+	$(PY) -m pytest -q -n 2 --dist worksteal
 
 demo: $(STAMP)
 	$(PY) -m orbit_provider.demo
