@@ -121,7 +121,7 @@ class CircuitBreaker:
         self._changed = threading.Condition(self._lock)
         self._probe = threading.local()
         self._state = BreakerState.CLOSED
-        self._failures = 0  # in a row (the guide's rule) / in the window (rate rule)
+        self._failures = 0  # in a row (the guide's rule only)
         self._outcomes: deque[tuple[float, bool]] = deque()  # (time, failed), rate rule only
         self._window_failures = 0
         self._successes = 0
@@ -224,7 +224,6 @@ class CircuitBreaker:
             now - self._outcomes[0][0] > self.window or len(self._outcomes) > self.window_size
         ):
             self._window_failures -= self._outcomes.popleft()[1]
-        self._failures = self._window_failures
 
     def _should_open(self) -> bool:
         if self.failure_rate is None:
