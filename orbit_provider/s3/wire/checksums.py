@@ -29,47 +29,39 @@ def crc32_b64(value: int) -> str:
     return base64.b64encode(value.to_bytes(4, "big")).decode("ascii")
 
 
-_CRC32_POLY = 0xEDB88320  # zlib's CRC32, bit-reflected
+#: The CRCs whose values combine: CRC(A+B) from CRC(A), CRC(B) and len(B), in awscrt.
+CRC_ALGORITHMS = ("CRC32", "CRC32C", "CRC64NVME")
+_COMBINE = {
+    "CRC32": _crt.combine_crc32,
+    "CRC32C": _crt.combine_crc32c,
+    "CRC64NVME": _crt.combine_crc64nvme,
+}
 
 
-def _multmodp(a: int, b: int) -> int:
-    """a * b modulo the CRC32 polynomial (reflected bit order, as in zlib)."""
-    m = 1 << 31
-    p = 0
-    while True:
-        if a & m:
-            p ^= b
-            if (a & (m - 1)) == 0:
-                return p
-        m >>= 1
-        b = (b >> 1) ^ _CRC32_POLY if b & 1 else b >> 1
+def combine_crc(algorithm: str, crc1: int, crc2: int, len2: int) -> int:
+    """The `algorithm` CRC of A+B from crc1 = CRC(A), crc2 = CRC(B) and len2 = len(B).
 
-
-def _x2n_table() -> list[int]:
-    table, p = [], 1 << 30  # x^1
-    for _ in range(32):
-        table.append(p)
-        p = _multmodp(p, p)
-    return table
-
-
-_X2N = _x2n_table()
-
-
-def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
-    """CRC32 of A+B from crc1 = CRC32(A), crc2 = CRC32(B) and len2 = len(B) (zlib's algorithm).
-
-    Lets parallel range downloads check a whole-object CRC32 without a second pass.
+    Lets parallel range downloads and parallel part uploads get a whole-object CRC without a
+    second pass over the bytes.
     """
     if len2 < 0:
         raise ValueError("len2 must not be negative")
-    p, k, n = 1 << 31, 3, len2  # x^0; x^(8 * len2) = x^(len2 * 2^3)
-    while n:
-        if n & 1:
-            p = _multmodp(_X2N[k & 31], p)
-        n >>= 1
-        k += 1
-    return _multmodp(p, crc1 & 0xFFFFFFFF) ^ (crc2 & 0xFFFFFFFF)
+    try:
+        combine = _COMBINE[algorithm.upper()]
+    except KeyError:
+        raise ValueError(f"{algorithm!r} is not a CRC S3 uses (one of {CRC_ALGORITHMS})") from None
+    return combine(crc1, crc2, len2)
+
+
+def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
+    """CRC32 of A+B from CRC32(A), CRC32(B) and len(B) (combine_crc for CRC32)."""
+    return combine_crc("CRC32", crc1, crc2, len2)
+
+
+def crc_b64(algorithm: str, value: int) -> str:
+    """A CRC value in the base64 big-endian form S3 sends (8 bytes for CRC64NVME, else 4)."""
+    width = 8 if algorithm.upper() == "CRC64NVME" else 4
+    return base64.b64encode(value.to_bytes(width, "big")).decode("ascii")
 
 
 def composite_crc32(part_checksums_b64: list[str]) -> str:

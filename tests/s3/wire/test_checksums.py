@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import random
 import zlib
 
@@ -63,3 +64,27 @@ def test_full_object_checks_cover_every_algorithm():
         assert checksums.verify_full_object(data, good) is None
         assert algorithm in checksums.verify_full_object(b"other", good)
     assert checksums.verify_full_object(data, {"ChecksumCRC32C": "AAAAAA==-3"}) is None
+
+
+@pytest.mark.parametrize("algorithm", ["CRC32", "CRC32C", "CRC64NVME"])
+def test_combine_crc_equals_the_crc_of_the_joined_bytes(algorithm):
+    a, b = os.urandom(1000), os.urandom(777)
+    whole = checksums.StreamingChecksum(algorithm)
+    whole.update(a + b)
+    first, second = checksums.StreamingChecksum(algorithm), checksums.StreamingChecksum(algorithm)
+    first.update(a)
+    second.update(b)
+    combined = checksums.combine_crc(
+        algorithm,
+        int.from_bytes(first.digest(), "big"),
+        int.from_bytes(second.digest(), "big"),
+        len(b),
+    )
+    assert checksums.crc_b64(algorithm, combined) == whole.b64()
+
+
+def test_combine_crc_refuses_a_hash_and_a_negative_length():
+    with pytest.raises(ValueError, match="not a CRC"):
+        checksums.combine_crc("SHA256", 1, 2, 3)
+    with pytest.raises(ValueError, match="negative"):
+        checksums.combine_crc("CRC32", 1, 2, -1)
