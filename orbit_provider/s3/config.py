@@ -18,6 +18,11 @@ DEFAULT_CHUNK_SIZE = 5 * MIB  # the chunk size when none is set (the guide's def
 MAX_CHUNK_SIZE = 5 * GIB
 MAX_PARTS = 10_000
 
+#: checksums an upload can ask the store to verify and keep (S3's ChecksumAlgorithm)
+UPLOAD_CHECKSUM_ALGORITHMS = ("CRC32", "CRC32C", "CRC64NVME", "SHA256")
+#: how a multipart object's checksum is formed (S3's ChecksumType); SHA256 is COMPOSITE only
+CHECKSUM_TYPES = ("COMPOSITE", "FULL_OBJECT")
+
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IPV4_RE = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 # Reserved by AWS for general purpose buckets (directory buckets' "--x-s3" stays allowed).
@@ -218,6 +223,12 @@ class S3Config:
     timeout_seconds: float = 300
     max_retries: int = 3
     verify_checksums: bool = True
+    #: the checksum every upload sends and the store verifies (with verify_checksums)
+    checksum_algorithm: str = "CRC32"
+    #: a multipart upload's object checksum: "FULL_OBJECT" (the whole file's CRC, combined
+    #: from the parts), "COMPOSITE" (checksum of the part checksums, 'xxx==-N'); None
+    #: chooses: FULL_OBJECT for the CRCs, COMPOSITE for SHA256 (its only kind)
+    checksum_type: str | None = None
     force_path_style: bool = False
     max_bandwidth: int | None = None
     multipart_copy_threshold: int = 5 * GIB
@@ -280,6 +291,7 @@ class S3Config:
         if not isinstance(self.direct_io, bool):
             raise ConfigError(f"direct_io: {self.direct_io!r} must be True or False")
         _check_accelerate(self)
+        _check_checksum(self)
         if not isinstance(self.require_verification, bool):
             raise ConfigError(
                 f"require_verification: {self.require_verification!r} must be True or False"
@@ -306,6 +318,14 @@ class S3Config:
     def effective_chunk_size(self) -> int:
         """The chunk size in force: the one set, else DEFAULT_CHUNK_SIZE."""
         return self.chunk_size if self.chunk_size is not None else DEFAULT_CHUNK_SIZE
+
+    @property
+    def effective_checksum_type(self) -> str:
+        """The checksum type multipart uploads ask for: the one set, else FULL_OBJECT for a
+        CRC and COMPOSITE for SHA256."""
+        if self.checksum_type is not None:
+            return self.checksum_type
+        return "COMPOSITE" if self.checksum_algorithm == "SHA256" else "FULL_OBJECT"
 
     @property
     def endpoint_scope(self) -> str:
@@ -343,6 +363,32 @@ def _check_accelerate(config: S3Config) -> None:
         raise ConfigError(
             f"use_accelerate_endpoint: bucket {config.bucket!r} has dots, which S3 Transfer "
             "Acceleration does not accept"
+        )
+
+
+def _check_checksum(config: S3Config) -> None:
+    """checksum_algorithm and checksum_type: known names (any case), and a pair S3 accepts."""
+    algorithm = config.checksum_algorithm
+    if not isinstance(algorithm, str) or algorithm.upper() not in UPLOAD_CHECKSUM_ALGORITHMS:
+        raise ConfigError(
+            f"checksum_algorithm: {algorithm!r} is not one uploads can use "
+            f"(one of {', '.join(UPLOAD_CHECKSUM_ALGORITHMS)})"
+        )
+    object.__setattr__(config, "checksum_algorithm", algorithm.upper())
+    kind = config.checksum_type
+    if kind is None:
+        return
+    if not isinstance(kind, str) or kind.upper().replace("-", "_") not in CHECKSUM_TYPES:
+        raise ConfigError(
+            f"checksum_type: {kind!r} must be one of {', '.join(CHECKSUM_TYPES)} "
+            "(or None to choose by algorithm)"
+        )
+    kind = kind.upper().replace("-", "_")
+    object.__setattr__(config, "checksum_type", kind)
+    if kind == "FULL_OBJECT" and config.checksum_algorithm == "SHA256":
+        raise ConfigError(
+            "checksum_type: FULL_OBJECT needs a CRC (CRC32, CRC32C or CRC64NVME); "
+            "S3 keeps SHA256 of multipart objects only as COMPOSITE"
         )
 
 

@@ -431,3 +431,32 @@ def test_transfer_acceleration_is_refused_where_it_cannot_work(overrides, rule):
     with pytest.raises(ConfigError, match=rf"^use_accelerate_endpoint: .*{rule}"):
         make(**fields)
     assert make(use_accelerate_endpoint=True).use_accelerate_endpoint is True
+
+
+def test_upload_checksum_settings_default_and_normalise():
+    cfg = make()
+    assert (cfg.checksum_algorithm, cfg.checksum_type) == ("CRC32", None)
+    assert cfg.effective_checksum_type == "FULL_OBJECT"  # a CRC: the whole file's
+    cfg = make(checksum_algorithm="crc64nvme", checksum_type="composite")
+    assert (cfg.checksum_algorithm, cfg.effective_checksum_type) == ("CRC64NVME", "COMPOSITE")
+    assert make(checksum_algorithm="sha256").effective_checksum_type == "COMPOSITE"
+    assert make(checksum_type="full-object").checksum_type == "FULL_OBJECT"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"checksum_algorithm": "MD5"}, r"^checksum_algorithm: 'MD5' is not one uploads"),
+        ({"checksum_algorithm": "SHA1"}, r"^checksum_algorithm: 'SHA1' is not one uploads"),
+        ({"checksum_algorithm": None}, r"^checksum_algorithm: None is not one uploads"),
+        ({"checksum_type": "PARTS"}, r"^checksum_type: 'PARTS' must be one of"),
+        ({"checksum_type": 1}, r"^checksum_type: 1 must be one of"),
+        (
+            {"checksum_algorithm": "SHA256", "checksum_type": "FULL_OBJECT"},
+            r"^checksum_type: FULL_OBJECT needs a CRC",
+        ),
+    ],
+)
+def test_upload_checksum_settings_are_validated(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        make(**overrides)
