@@ -20,7 +20,8 @@ MAX_PARTS = 10_000
 
 #: checksums an upload can ask the store to verify and keep (S3's ChecksumAlgorithm)
 UPLOAD_CHECKSUM_ALGORITHMS = ("CRC32", "CRC32C", "CRC64NVME", "SHA256")
-#: how a multipart object's checksum is formed (S3's ChecksumType); SHA256 is COMPOSITE only
+#: how a multipart object's checksum is formed (S3's ChecksumType): SHA256 is COMPOSITE
+#: only, CRC64NVME FULL_OBJECT only (S3 and SeaweedFS refuse the other)
 CHECKSUM_TYPES = ("COMPOSITE", "FULL_OBJECT")
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -227,7 +228,7 @@ class S3Config:
     checksum_algorithm: str = "CRC32"
     #: a multipart upload's object checksum: "FULL_OBJECT" (the whole file's CRC, combined
     #: from the parts), "COMPOSITE" (checksum of the part checksums, 'xxx==-N'); None
-    #: chooses: FULL_OBJECT for the CRCs, COMPOSITE for SHA256 (its only kind)
+    #: chooses: FULL_OBJECT for the CRCs, COMPOSITE for SHA256 (CRC64NVME is FULL_OBJECT only)
     checksum_type: str | None = None
     force_path_style: bool = False
     max_bandwidth: int | None = None
@@ -389,6 +390,10 @@ def _check_checksum(config: S3Config) -> None:
         raise ConfigError(
             "checksum_type: FULL_OBJECT needs a CRC (CRC32, CRC32C or CRC64NVME); "
             "S3 keeps SHA256 of multipart objects only as COMPOSITE"
+        )
+    if kind == "COMPOSITE" and config.checksum_algorithm == "CRC64NVME":
+        raise ConfigError(
+            "checksum_type: S3 keeps CRC64NVME of multipart objects only as FULL_OBJECT"
         )
 
 

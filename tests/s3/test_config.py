@@ -437,8 +437,9 @@ def test_upload_checksum_settings_default_and_normalise():
     cfg = make()
     assert (cfg.checksum_algorithm, cfg.checksum_type) == ("CRC32", None)
     assert cfg.effective_checksum_type == "FULL_OBJECT"  # a CRC: the whole file's
-    cfg = make(checksum_algorithm="crc64nvme", checksum_type="composite")
-    assert (cfg.checksum_algorithm, cfg.effective_checksum_type) == ("CRC64NVME", "COMPOSITE")
+    cfg = make(checksum_algorithm="crc32c", checksum_type="composite")
+    assert (cfg.checksum_algorithm, cfg.effective_checksum_type) == ("CRC32C", "COMPOSITE")
+    assert make(checksum_algorithm="CRC64NVME").effective_checksum_type == "FULL_OBJECT"
     assert make(checksum_algorithm="sha256").effective_checksum_type == "COMPOSITE"
     assert make(checksum_type="full-object").checksum_type == "FULL_OBJECT"
 
@@ -454,6 +455,10 @@ def test_upload_checksum_settings_default_and_normalise():
         (
             {"checksum_algorithm": "SHA256", "checksum_type": "FULL_OBJECT"},
             r"^checksum_type: FULL_OBJECT needs a CRC",
+        ),
+        (
+            {"checksum_algorithm": "CRC64NVME", "checksum_type": "COMPOSITE"},
+            r"^checksum_type: S3 keeps CRC64NVME of multipart objects only as FULL_OBJECT",
         ),
     ],
 )
