@@ -1,7 +1,9 @@
 """The S3Error family and the one function that maps botocore/urllib3 failures onto it.
 
 Every error says whether it is worth retrying (`retryable`); the retry path retries those
-and nothing else. Messages never hold credentials.
+and nothing else. Messages never hold credentials: every S3Error's message, and the text of a
+botocore error it is made from, pass through wire/log_redaction's rules (a store or proxy may
+echo the Authorization header or the string it expected to be signed).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import socket
 import ssl
 
 from botocore import exceptions as bce
+
+from orbit_provider.s3.wire.log_redaction import redact
 
 try:  # urllib3 is what botocore sends through; its errors can leak past botocore's wrappers
     from urllib3 import exceptions as u3e
@@ -32,6 +36,7 @@ class S3Error(Exception):
         code: str | None = None,
         status: int | None = None,
     ) -> None:
+        message = redact(message)
         super().__init__(message)
         self.message = message
         self.bucket = bucket
@@ -204,6 +209,7 @@ def classify(
     """Map any exception from a boto3 call to the matching S3Error (returned, not raised)."""
     if isinstance(exc, S3Error):
         return exc
+    _redact_in_place(exc)  # it becomes the __cause__: tracebacks print its text too
     if isinstance(exc, bce.ClientError):
         return _from_client_error(exc, bucket, key)
     if isinstance(
@@ -291,6 +297,22 @@ def _kind_from_status(status: int | None) -> type[S3Error]:
     if status is not None and status >= 500:
         return ServerError
     return InvalidRequest
+
+def _redact_in_place(exc: BaseException) -> None:
+    """Mask credentials in an exception's own text (args, and a ClientError's parsed body)."""
+    try:
+        args = tuple(redact(a) if isinstance(a, str) else a for a in exc.args)
+        if args != exc.args:
+            exc.args = args
+        error = getattr(exc, "response", None)
+        error = error.get("Error") if isinstance(error, dict) else None
+        if isinstance(error, dict):
+            for name, value in list(error.items()):
+                if isinstance(value, str):
+                    error[name] = redact(value)
+    except Exception:  # an exception type with read-only args: its text is left as it is
+        pass
+
 
 def _safe(exc: BaseException) -> str:
     """The exception's text, short; botocore never puts secrets in these messages."""

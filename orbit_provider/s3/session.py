@@ -37,6 +37,11 @@ def build_boto_client(
     the config's credentials/profile.
     """
     log_redaction.install()  # botocore's DEBUG logs would print the session token
+    if config.credentials is not None:  # masked wherever an error or a log line shows them
+        creds = config.credentials
+        log_redaction.remember(
+            creds.access_key_id, creds.secret_access_key, creds.session_token
+        )
     if session is None and config.credentials is not None:
         session = boto3.session.Session(
             aws_access_key_id=config.credentials.access_key_id,
