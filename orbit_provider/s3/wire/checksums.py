@@ -64,6 +64,25 @@ def crc_b64(algorithm: str, value: int) -> str:
     return base64.b64encode(value.to_bytes(width, "big")).decode("ascii")
 
 
+def combine_parts_b64(algorithm: str, parts: list[tuple[bytes, int]]) -> str:
+    """The full-object `algorithm` CRC (base64) of an object from its parts' raw CRC digests
+    and sizes, in order: what a FULL_OBJECT multipart upload's object checksum must be."""
+    whole = 0
+    for digest, size in parts:
+        whole = combine_crc(algorithm, whole, int.from_bytes(digest, "big"), size)
+    return crc_b64(algorithm, whole)
+
+
+def param_name(algorithm: str) -> str:
+    """The boto3 parameter / response field of an algorithm's checksum: ChecksumCRC32C..."""
+    return f"Checksum{algorithm.upper()}"
+
+
+def header_name(algorithm: str) -> str:
+    """The HTTP header of an algorithm's checksum: x-amz-checksum-crc32c..."""
+    return f"x-amz-checksum-{algorithm.lower()}"
+
+
 def composite_crc32(part_checksums_b64: list[str]) -> str:
     """S3's checksum of a multipart object built from its parts' CRC32s: 'xxxx==-N'."""
     return composite_b64("CRC32", [base64.b64decode(c) for c in part_checksums_b64])

@@ -88,3 +88,22 @@ def test_combine_crc_refuses_a_hash_and_a_negative_length():
         checksums.combine_crc("SHA256", 1, 2, 3)
     with pytest.raises(ValueError, match="negative"):
         checksums.combine_crc("CRC32", 1, 2, -1)
+
+
+@pytest.mark.parametrize("algorithm", ["CRC32", "CRC32C", "CRC64NVME"])
+def test_full_object_crc_of_parts_equals_the_crc_of_the_whole(algorithm):
+    pieces = [os.urandom(n) for n in (1000, 1, 4096, 0, 333)]
+    digests = []
+    for piece in pieces:
+        check = checksums.StreamingChecksum(algorithm)
+        check.update(piece)
+        digests.append((check.digest(), len(piece)))
+    whole = checksums.checksum_b64(algorithm, b"".join(pieces))
+    assert checksums.combine_parts_b64(algorithm, digests) == whole
+    assert checksums.combine_parts_b64(algorithm, digests[:-1]) != whole
+    assert checksums.combine_parts_b64(algorithm, []) == checksums.checksum_b64(algorithm, b"")
+
+
+def test_checksum_names_for_parameters_and_headers():
+    assert checksums.param_name("crc64nvme") == "ChecksumCRC64NVME"
+    assert checksums.header_name("CRC32C") == "x-amz-checksum-crc32c"
