@@ -2,14 +2,15 @@
 
 * `HttpPartSender` PUTs the part itself with `http.client` on a presigned UploadPart URL,
   straight from the caller's buffer (about half of botocore's client CPU per part; see
-  docs/architecture.md). The part's CRC32 is passed to the presigner, so
-  x-amz-checksum-crc32 is a signed header and the store verifies it. `send_file` streams a
+  docs/architecture.md). The part's checksum (`crc`, of the sender's `algorithm`: CRC32,
+  CRC32C, CRC64NVME or SHA256) is passed to the presigner, so x-amz-checksum-<algorithm>
+  is a signed header and the store verifies it. `send_file` streams a
   part larger than the caller's buffer from the file in buffer-sized pieces.
 * `BotoPartSender` uses `upload_part`: for proxies, custom CA bundles and moto's in-process
   mock (plain_http.use_plain_http).
 
 Both retry through `S3Session.retry`, take a bandwidth token per byte sent when limited, and
-return {"ETag": ..., "ChecksumCRC32": ... (when the store echoes it)}.
+return {"ETag": ..., "Checksum<ALGORITHM>": ... (when the store echoes it)}.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import http.client
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
+from orbit_provider.s3.wire import checksums
 from orbit_provider.s3.wire.plain_http import (
     ConnectionPool,
     client_error,
@@ -59,24 +61,37 @@ class PartSender(Protocol):
 
 
 def make_part_sender(
-    client: S3Session, key: str, upload_id: str, limiter: TokenBucket | None
+    client: S3Session,
+    key: str,
+    upload_id: str,
+    limiter: TokenBucket | None,
+    algorithm: str = "CRC32",
 ) -> PartSender:
-    """The plain-HTTP sender when the environment allows it, else botocore's."""
+    """The plain-HTTP sender when the environment allows it, else botocore's; parts carry
+    checksums of `algorithm`."""
     if use_plain_http(client):
-        return HttpPartSender(client, key, upload_id, limiter)
-    return BotoPartSender(client, key, upload_id, limiter)
+        return HttpPartSender(client, key, upload_id, limiter, algorithm)
+    return BotoPartSender(client, key, upload_id, limiter, algorithm)
 
 
 class _Sender:
-    """What both senders hold: the upload they add parts to and the bandwidth limit."""
+    """What both senders hold: the upload they add parts to, the bandwidth limit and the
+    checksum algorithm of the parts."""
 
     def __init__(
-        self, client: S3Session, key: str, upload_id: str, limiter: TokenBucket | None
+        self,
+        client: S3Session,
+        key: str,
+        upload_id: str,
+        limiter: TokenBucket | None,
+        algorithm: str = "CRC32",
     ) -> None:
         self.client = client
         self.key = key
         self.upload_id = upload_id
         self.limiter = limiter
+        self.algorithm = algorithm.upper()
+        self.checksum_param = checksums.param_name(self.algorithm)
 
     def close(self) -> None:
         pass
@@ -99,7 +114,7 @@ class BotoPartSender(_Sender):
         body = data if isinstance(data, bytes) else bytes(data)
         params: dict[str, Any] = {"UploadId": self.upload_id, "PartNumber": number}
         if crc:
-            params["ChecksumCRC32"] = crc
+            params[self.checksum_param] = crc
         if md5:
             params["ContentMD5"] = md5
         if self.limiter is None or not body:
@@ -119,9 +134,14 @@ class HttpPartSender(_Sender):
     reuses_buffers = True
 
     def __init__(
-        self, client: S3Session, key: str, upload_id: str, limiter: TokenBucket | None
+        self,
+        client: S3Session,
+        key: str,
+        upload_id: str,
+        limiter: TokenBucket | None,
+        algorithm: str = "CRC32",
     ) -> None:
-        super().__init__(client, key, upload_id, limiter)
+        super().__init__(client, key, upload_id, limiter, algorithm)
         self._pool = ConnectionPool(client.config.timeout_seconds)
 
     def send(
@@ -158,8 +178,8 @@ class HttpPartSender(_Sender):
         }
         headers: dict[str, str] = {}
         if crc:
-            params["ChecksumCRC32"] = crc  # signed: the store verifies the part against it
-            headers["x-amz-checksum-crc32"] = crc
+            params[self.checksum_param] = crc  # signed: the store verifies the part against it
+            headers[checksums.header_name(self.algorithm)] = crc
         if md5:
             params["ContentMD5"] = md5  # for stores without flexible checksums
             headers["Content-MD5"] = md5
@@ -213,9 +233,9 @@ class HttpPartSender(_Sender):
         else:
             self._pool.put(conn)
         result: dict[str, Any] = {"ETag": resp.getheader("ETag")}
-        returned = resp.getheader("x-amz-checksum-crc32")
+        returned = resp.getheader(checksums.header_name(self.algorithm))
         if returned:
-            result["ChecksumCRC32"] = returned
+            result[self.checksum_param] = returned
         return result
 
     def _send_body(self, conn: http.client.HTTPConnection, view: memoryview) -> None:

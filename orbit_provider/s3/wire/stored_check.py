@@ -1,7 +1,8 @@
-"""Did the store keep the bytes we sent? Its echoed CRC32, else its MD5 ETag.
+"""Did the store keep the bytes we sent? Its echoed checksum, else its MD5 ETag.
 
-Every PUT and part carries a signed CRC32 (x-amz-checksum-crc32) that a store with flexible
-checksums verifies and echoes back. A store without them ignores the header and echoes
+Every PUT and part carries a signed checksum (x-amz-checksum-crc32, or of the algorithm
+configured: crc32c, crc64nvme, sha256) that a store with flexible checksums verifies and
+echoes back. A store without them ignores the header and echoes
 nothing; then the answer's ETag, the MD5 of the bytes it stored, is compared with ours, and
 the upload sends Content-MD5 with its later parts so the store itself refuses bad bytes.
 """
@@ -27,21 +28,23 @@ def check_stored(
     md5_hex: Callable[[], str],
     *,
     warn: bool = True,
+    algorithm: str = "CRC32",
 ) -> bool:
     """Raise IntegrityError when the store's answer shows other bytes than we sent.
 
-    Returns True when the store acknowledged our CRC32 (or none was sent), False when it
-    ignored it: the bytes were then checked by MD5 ETag (`md5_hex` computes ours), or could
-    not be checked at all when the ETag is not an MD5 (SSE-KMS, SSE-C): logged when `warn`.
+    `sent_crc` is the `algorithm` checksum we sent (base64). Returns True when the store
+    acknowledged it (or none was sent), False when it ignored it: the bytes were then
+    checked by MD5 ETag (`md5_hex` computes ours), or could not be checked at all when the
+    ETag is not an MD5 (SSE-KMS, SSE-C): logged when `warn`.
     """
     if not sent_crc:
         return True
-    returned = resp.get("ChecksumCRC32")
+    returned = resp.get(checksums.param_name(algorithm))
     if returned:
         if returned != sent_crc:
             raise IntegrityError(
-                f"s3://{bucket}/{key}: {what}: the store recorded CRC32 {returned}, "
-                f"we sent {sent_crc}",
+                f"s3://{bucket}/{key}: {what}: the store recorded {algorithm.upper()} "
+                f"{returned}, we sent {sent_crc}",
                 bucket=bucket,
                 key=key,
             )
@@ -58,10 +61,11 @@ def check_stored(
             )
     elif warn:
         log.warning(
-            "s3://%s/%s: %s: the store neither verified our CRC32 nor returned an MD5 ETag; "
+            "s3://%s/%s: %s: the store neither verified our %s nor returned an MD5 ETag; "
             "only the size can be checked",
             bucket,
             key,
             what,
+            algorithm.upper(),
         )
     return False

@@ -106,3 +106,25 @@ def test_plain_http_unless_botocore_must_handle_the_connection(
 def test_moto_in_process_uses_botocore(moto_client):
     assert use_plain_http(moto_client) is False
     assert isinstance(make_part_sender(moto_client, "k", "u", None), BotoPartSender)
+
+
+@pytest.mark.parametrize("algorithm", ["CRC32C", "CRC64NVME", "SHA256"])
+@pytest.mark.parametrize("engine", [HttpPartSender, BotoPartSender])
+def test_parts_carry_the_configured_algorithm_and_the_store_verifies_it(
+    seaweed_client, algorithm, engine
+):
+    kind = {"ChecksumType": "FULL_OBJECT"} if algorithm == "CRC64NVME" else {}
+    upload_id = seaweed_client.call(
+        "create_multipart_upload", key="k", ChecksumAlgorithm=algorithm, **kind
+    )["UploadId"]
+    sender = engine(seaweed_client, "k", upload_id, None, algorithm)
+    data = random.Random(6).randbytes(MIB)
+    good = checksums.checksum_b64(algorithm, data)
+    try:
+        with pytest.raises(IntegrityError):
+            sender.send(1, data, checksums.checksum_b64(algorithm, data + b"x"))
+        answer = sender.send(1, memoryview(bytearray(data)), good)
+    finally:
+        sender.close()
+    assert answer[f"Checksum{algorithm}"] == good  # SeaweedFS echoes what it verified
+    assert list(list_parts(seaweed_client, "k", upload_id)) == [1]

@@ -49,3 +49,14 @@ def test_nothing_sent_nothing_to_check():
         raise AssertionError("MD5 computed without need")
 
     assert check_stored("b", "k", None, {"ETag": '"x"'}, "PutObject", never) is True
+
+
+def test_the_echo_of_the_algorithm_sent_is_compared():
+    sha = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+    resp = {"ChecksumSHA256": sha, "ChecksumCRC32": "BBBBBB==", "ETag": '"x"'}
+    assert check_stored("b", "k", sha, resp, "part 1", lambda: MD5, algorithm="SHA256") is True
+    with pytest.raises(IntegrityError, match="recorded CRC64NVME AAAAAAAAAAE=, we sent"):
+        check_stored("b", "k", "AAAAAAAAAAA=", {"ChecksumCRC64NVME": "AAAAAAAAAAE="},
+                     "part 1", lambda: MD5, algorithm="CRC64NVME")  # fmt: skip
+    # an echo of another algorithm is not ours: the MD5 ETag decides
+    assert check({"ChecksumCRC32C": "AAAAAA==", "ETag": f'"{MD5}"'}) is False
