@@ -66,7 +66,8 @@ class S3Client(S3Session):
         tags: dict[str, str] | None = None,
         if_none_match: bool = False,
     ) -> PutResult:
-        """PUT `data` as `key` in one request; the server verifies a CRC32 of the bytes."""
+        """PUT `data` as `key` in one request; the server verifies a checksum of the bytes
+        (the config's checksum_algorithm)."""
         validate_key(key)
         if not isinstance(data, bytes | bytearray | memoryview):
             raise ConfigError(f"data: expected bytes, got {type(data).__name__}")
@@ -84,7 +85,7 @@ class S3Client(S3Session):
             etag=checksums.plain_etag(resp.get("ETag")),
             version_id=_version(resp.get("VersionId")),
             size=len(data),
-            checksum_crc32=crc,
+            checksum_crc32=crc if self.config.checksum_algorithm == "CRC32" else None,
         )
 
     def download_bytes(self, key: str, *, version_id: str | None = None) -> bytes:

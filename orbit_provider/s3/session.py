@@ -162,15 +162,20 @@ class S3Session:
     # -- integrity of what we write --------------------------------------------------------
 
     def integrity_args(
-        self, data: bytes | bytearray | memoryview, args: dict[str, Any]
+        self,
+        data: bytes | bytearray | memoryview,
+        args: dict[str, Any],
+        algorithm: str | None = None,
     ) -> tuple[str | None, str | None]:
-        """Add the checksums a PUT of `data` carries to `args`: a signed CRC32 with
-        verify_checksums, plus Content-MD5 once this store showed that it ignores CRC32
-        (stored_check.py). Returns (CRC32 sent, MD5 hex sent), None where not sent."""
+        """Add the checksums a PUT of `data` carries to `args`: a signed checksum of
+        `algorithm` (default: the config's checksum_algorithm) with verify_checksums, plus
+        Content-MD5 once this store showed that it ignores flexible checksums
+        (stored_check.py). Returns (checksum sent, MD5 hex sent), None where not sent."""
         if not self.config.verify_checksums:
             return None, None
-        crc = checksums.crc32_b64(checksums.crc32(data))
-        args["ChecksumCRC32"] = crc
+        algorithm = algorithm or self.config.checksum_algorithm
+        crc = checksums.checksum_b64(algorithm, data)
+        args[checksums.param_name(algorithm)] = crc
         if not self.store_ignores_crc32:
             return crc, None
         md5 = checksums.md5_hex(data)
@@ -178,12 +183,25 @@ class S3Session:
         return crc, md5
 
     def check_stored(
-        self, key: str, crc: str | None, resp: dict, what: str, md5_hex: Callable[[], str]
+        self,
+        key: str,
+        crc: str | None,
+        resp: dict,
+        what: str,
+        md5_hex: Callable[[], str],
+        algorithm: str | None = None,
     ) -> bool:
-        """stored_check.check_stored, remembering a store that ignores our CRC32 (and saying
-        so once, not for every part)."""
+        """stored_check.check_stored for a checksum of `algorithm` (default: the config's),
+        remembering a store that ignores it (and saying so once, not for every part)."""
         acknowledged = check_stored(
-            self.bucket, key, crc, resp, what, md5_hex, warn=not self.store_ignores_crc32
+            self.bucket,
+            key,
+            crc,
+            resp,
+            what,
+            md5_hex,
+            warn=not self.store_ignores_crc32,
+            algorithm=algorithm or self.config.checksum_algorithm,
         )
         if not acknowledged:
             self.store_ignores_crc32 = True

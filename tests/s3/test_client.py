@@ -28,6 +28,7 @@ from orbit_provider.s3.errors import (
     Timeout,
 )
 from orbit_provider.s3.recovery import RetryPolicy
+from orbit_provider.s3.wire import checksums
 from orbit_provider.testing.clients import config_for, create_bucket
 from orbit_provider.testing.ports import free_port
 
@@ -712,3 +713,16 @@ def test_persistent_throttling_raises_throttled(make_seaweed_client, seaweed):
         assert proxy.methods == ["HEAD"] * 3
         assert info.value.retryable is True
         assert info.value.status == 503
+
+
+@pytest.mark.parametrize("algorithm", ["CRC32", "CRC32C", "CRC64NVME", "SHA256"])
+def test_upload_bytes_sends_the_configured_checksum_and_the_store_keeps_it(
+    make_seaweed_client, algorithm
+):
+    client = make_seaweed_client(checksum_algorithm=algorithm)
+    data = b"checksummed" * 1000
+    result = client.upload_bytes(data, "k")
+    head = client.head("k")
+    assert head[f"Checksum{algorithm}"] == checksums.checksum_b64(algorithm, data)
+    assert result.checksum_crc32 == (head["ChecksumCRC32"] if algorithm == "CRC32" else None)
+    assert client.store_ignores_crc32 is False  # SeaweedFS echoed and verified it
