@@ -3,7 +3,7 @@
 Parts sent over plain HTTP are read with `os.preadv` into a buffer each worker thread
 allocates once and reuses, and sent from it (part_put.py): no allocation or copy per part.
 A part larger than that buffer (a file so large that 10,000 parts of the usual size do not
-hold it) is read twice in buffer-sized pieces, once for its CRC32 and once to send, so
+hold it) is read twice in buffer-sized pieces, once for its checksum and once to send, so
 memory stays bounded at any file size. The botocore path reads one `bytes` object per part
 (moto's in-process mock rejects `bytearray` bodies).
 """
@@ -96,16 +96,33 @@ class LocalFile:
     def digest(
         self, offset: int, size: int, buf: memoryview | None = None, *, md5: bool = False
     ) -> tuple[int, str | None]:
-        """CRC32 (and, if asked, MD5 hex) of `size` bytes at `offset`, read in pieces of
-        len(`buf`) (default: DIGEST_PIECE bytes) so memory does not grow with the range."""
+        """CRC32 (and, if asked, MD5 hex) of `size` bytes at `offset` (see `digests`)."""
+        values, md5_hex = self.digests(offset, size, buf, algorithms=("CRC32",), md5=md5)
+        return int.from_bytes(values["CRC32"], "big"), md5_hex
+
+    def digests(
+        self,
+        offset: int,
+        size: int,
+        buf: memoryview | None = None,
+        *,
+        algorithms: tuple[str, ...] = ("CRC32",),
+        md5: bool = False,
+    ) -> tuple[dict[str, bytes], str | None]:
+        """The raw `algorithms` checksums (and, if asked, MD5 hex) of `size` bytes at
+        `offset`, in one read in pieces of len(`buf`) (default: DIGEST_PIECE bytes) so
+        memory does not grow with the range."""
         if buf is None:
             buf = memoryview(bytearray(max(1, min(size, DIGEST_PIECE))))
-        crc, hasher = 0, hashlib.md5() if md5 else None
+        running = {name: checksums.StreamingChecksum(name) for name in algorithms}
+        hasher = hashlib.md5() if md5 else None
         for piece in FileSpan(self, offset, size).pieces(buf):
-            crc = checksums.crc32(piece, crc)
+            for check in running.values():
+                check.update(piece)
             if hasher is not None:
                 hasher.update(piece)
-        return crc, (hasher.hexdigest() if hasher is not None else None)
+        digests = {name: check.digest() for name, check in running.items()}
+        return digests, (hasher.hexdigest() if hasher is not None else None)
 
     def changed(self) -> str | None:
         """How the file differs from when it was opened (size or mtime), or None."""

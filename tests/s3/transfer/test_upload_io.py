@@ -35,3 +35,22 @@ def test_digest_of_a_range_past_the_end_says_the_file_shrank(tmp_path):
     path.write_bytes(b"x" * 100)
     with LocalFile(path) as local, pytest.raises(IntegrityError, match="shrank"):
         local.digest(50, 100)
+
+
+def test_digests_of_several_algorithms_in_one_read(tmp_path):
+    from orbit_provider.s3.wire import checksums
+
+    data = os.urandom(1024 * 1024 + 5)
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    names = ("CRC32", "CRC32C", "CRC64NVME", "SHA256")
+    with LocalFile(path) as local:
+        values, md5 = local.digests(7, len(data) - 7, memoryview(bytearray(4096)),
+                                    algorithms=names, md5=True)  # fmt: skip
+    part = data[7:]
+    for name in names:
+        assert checksums.StreamingChecksum(name).algorithm == name
+        check = checksums.StreamingChecksum(name)
+        check.update(part)
+        assert values[name] == check.digest(), name
+    assert md5 == hashlib.md5(part).hexdigest()
