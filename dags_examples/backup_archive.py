@@ -5,7 +5,11 @@ Shows:
 - ``OrbitArchiveRestoreOperator`` requesting a restore (RestoreObject, days and tier);
 - ``OrbitArchiveRestoreSensor(deferrable=True)`` waiting in the triggerer, not in a worker
   slot (on AWS a Standard restore takes hours);
-- ``OrbitDownloadOperator`` bringing the restored copy back and a SHA-256 comparison.
+- ``OrbitDownloadOperator`` bringing the restored copy back and a SHA-256 comparison;
+- retries: a killed upload or download is retried and resumes from what is already done.
+
+The dump is keyed by the run's date: the logical date, or the trigger's day for a run
+triggered without one (``RUN_DATE`` works for both).
 
 Connection: ``orbit_s3_archive`` (``AIRFLOW_CONN_ORBIT_S3_ARCHIVE``), or the id in
 ``ORBIT_EXAMPLES_ARCHIVE_CONN_ID``. It is a separate id because a store must support archive
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pendulum
@@ -33,8 +38,9 @@ BUCKET = os.environ.get(
     "ORBIT_EXAMPLES_ARCHIVE_BUCKET", os.environ.get("ORBIT_EXAMPLES_BUCKET", "orbit-examples")
 )
 WORK_DIR = os.environ.get("ORBIT_EXAMPLES_DIR", "/tmp/orbit-examples")
-KEY = "backups/db/{{ ds }}/dump.sql"
-LOCAL = "{{ params.work_dir }}/backup/{{ ds }}"
+RUN_DATE = "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"
+KEY = f"backups/db/{RUN_DATE}/dump.sql"
+LOCAL = "{{ params.work_dir }}/backup/" + RUN_DATE
 
 
 def sha256(path: str | Path) -> str:
@@ -50,6 +56,7 @@ with DAG(
     schedule="@weekly",
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
     params={
         "work_dir": Param(WORK_DIR, type="string", description="local scratch folder"),
         "rows": Param(100_000, type="integer", minimum=1, description="rows in the dump"),

@@ -8,7 +8,8 @@ Shows:
 - ``OrbitBatchDeleteOperator.partial(...).expand(keys=...)`` deleting the originals, only
   after everything before succeeded;
 - ``aggregate_batch_summaries`` summing the mapped summaries and checking every key is
-  accounted for exactly once.
+  accounted for exactly once;
+- retries: a failed or killed shard is retried and redoes only what is not done yet.
 
 ``raw/x`` is archived as ``archive/raw/x``. Params: ``source_prefix`` (default ``raw/``),
 ``archive_prefix`` (``archive/``); keys per mapped task from ``ORBIT_EXAMPLES_SHARD_SIZE``
@@ -21,6 +22,7 @@ param ``bucket``, default ``ORBIT_EXAMPLES_BUCKET`` or ``orbit-examples``.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 import pendulum
 from airflow.sdk import DAG, Param, task
@@ -37,11 +39,15 @@ from orbit_provider.operators.listing import OrbitListKeysOperator
 SHARD_SIZE = int(os.environ.get("ORBIT_EXAMPLES_SHARD_SIZE", "500"))
 BUCKET = "{{ params.bucket }}"
 ARCHIVED = "{{ params.archive_prefix }}{{ params.source_prefix }}"
+# The logical date's day, or the trigger's day for a run without a logical date (this DAG
+# has no schedule: a manual or API-triggered run has no logical date unless it is given one).
+RUN_DATE = "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"
 
 with DAG(
     "orbit_example_batch_archive",
     schedule=None,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
     params={
         "bucket": Param(os.environ.get("ORBIT_EXAMPLES_BUCKET", "orbit-examples"), type="string"),
         "source_prefix": Param("raw/", type="string", pattern="^.+/$"),
@@ -63,7 +69,7 @@ with DAG(
 
     tag = OrbitBatchTagOperator(
         task_id="tag", bucket=BUCKET, prefix=ARCHIVED,
-        tags={"archived": "{{ ds }}", "by": "{{ dag.dag_id }}"},
+        tags={"archived": RUN_DATE, "by": "{{ dag.dag_id }}"},
     )
 
     storage_class = OrbitStorageClassOperator(

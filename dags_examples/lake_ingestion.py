@@ -1,15 +1,20 @@
 """Data-lake ingestion: land a folder of files in a date-partitioned prefix, then read it.
 
 Shows:
-- ``OrbitUploadOperator`` uploading a folder to ``raw/dt={{ ds }}/`` in INTELLIGENT_TIERING,
-  with parallel multipart for the large file (5 MiB parts, resumable across task retries);
-- an ``Asset("s3://<bucket>/raw/")`` outlet on the upload: when it succeeds, Airflow queues
-  ``orbit_example_lake_reader`` (below, scheduled on that asset);
-- ``OrbitObjectSensor`` checking that the whole partition landed (no pending multipart
-  upload), and ``OrbitBatchTagOperator`` tagging it.
+- ``OrbitUploadOperator`` uploading a folder to ``raw/dt=<run date>/`` in INTELLIGENT_TIERING,
+  with parallel multipart for the large file (5 MiB parts). The run date is the logical date,
+  or for a run triggered without one (the UI, ``airflow dags trigger``, the REST API) the
+  day it was triggered: ``RUN_DATE`` works for both;
+- retries: a task killed mid-upload is retried, and the retry resumes the multipart upload
+  from the parts S3 already holds (each checked against the file) instead of starting over;
+- ``OrbitObjectSensor`` checking that the partition's data landed (no pending multipart
+  upload), then the ``_manifest.json`` published last, with an ``Asset("s3://<bucket>/raw/")``
+  outlet: Airflow then queues ``orbit_example_lake_reader`` (below, scheduled on that asset),
+  and a reader never sees a manifest before the files it lists;
+- ``OrbitBatchTagOperator`` tagging the partition.
 
-The reader DAG downloads ``raw/`` and checks every partition against the ``_manifest.json``
-written next to the data (sizes and SHA-256).
+The reader DAG downloads ``raw/`` and checks every partition that has a ``_manifest.json``
+(sizes and SHA-256).
 
 Configuration: the connection ``orbit_s3_default`` (e.g. ``AIRFLOW_CONN_ORBIT_S3_DEFAULT``
 as JSON with ``login``, ``password`` and extras ``endpoint_url``, ``region_name``); the bucket
@@ -23,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pendulum
@@ -36,8 +42,12 @@ BUCKET = os.environ.get("ORBIT_EXAMPLES_BUCKET", "orbit-examples")
 WORK_DIR = os.environ.get("ORBIT_EXAMPLES_DIR", "/tmp/orbit-examples")
 MIB = 1024 * 1024
 RAW = Asset(f"s3://{BUCKET}/raw/")
-PARTITION = "raw/dt={{ ds }}/"
-LOCAL = "{{ params.work_dir }}/lake/{{ ds }}"
+# The logical date's day, or the trigger's day for a run without a logical date.
+RUN_DATE = "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"
+PARTITION = f"raw/dt={RUN_DATE}/"
+LOCAL = "{{ params.work_dir }}/lake/" + RUN_DATE
+# A failed or killed task is retried; a retried upload resumes where the killed one stopped.
+RETRIES = {"retries": 2, "retry_delay": timedelta(seconds=30)}
 
 
 def sha256(path: Path) -> str:
@@ -53,6 +63,7 @@ with DAG(
     schedule="@daily",
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
+    default_args=RETRIES,
     params={
         "work_dir": Param(WORK_DIR, type="string", description="local scratch folder"),
         "files": Param(5, type="integer", minimum=1, description="small event files"),
@@ -63,9 +74,10 @@ with DAG(
 
     @task
     def generate(folder: str, files: str, large_mib: str) -> dict:
-        """Write small JSON-lines files, one large binary file and a manifest."""
+        """Write small JSON-lines files and one large binary file under data/, and a manifest
+        of them beside it."""
         files, large_mib = int(files), int(large_mib)  # rendered templates are strings
-        out = Path(folder)
+        out = Path(folder) / "data"
         out.mkdir(parents=True, exist_ok=True)
         for i in range(files):
             rows = (json.dumps({"event": i * 1000 + n, "value": n * n}) for n in range(1000))
@@ -73,48 +85,56 @@ with DAG(
         if large_mib:
             (out / "blob.bin").write_bytes(os.urandom(large_mib * MIB))
         manifest = {p.name: {"size": p.stat().st_size, "sha256": sha256(p)}
-                    for p in sorted(out.iterdir()) if p.name != "_manifest.json"}  # fmt: skip
-        (out / "_manifest.json").write_text(json.dumps(manifest, indent=1))
-        return {"files": len(manifest) + 1, "bytes": sum(m["size"] for m in manifest.values())}
+                    for p in sorted(out.iterdir())}  # fmt: skip
+        (Path(folder) / "_manifest.json").write_text(json.dumps(manifest, indent=1))
+        return {"files": len(manifest), "bytes": sum(m["size"] for m in manifest.values())}
 
     generated = generate(LOCAL, "{{ params.files }}", "{{ params.large_mib }}")
 
     upload = OrbitUploadOperator(
         task_id="upload",
         bucket=BUCKET,
-        source=LOCAL,
+        source=LOCAL + "/data",
         prefix=PARTITION,
         storage_class="INTELLIGENT_TIERING",
         metadata={"source": "orbit-example", "run": "{{ run_id }}"},
         chunk_size=5 * MIB,
         parallel_operations=4,
-        outlets=[RAW],
     )
 
     landed = OrbitObjectSensor(
         task_id="landed",
         bucket=BUCKET,
         prefix=PARTITION,
-        min_count=2,  # the manifest and at least one data file
+        min_count=1,  # at least one data file
         no_pending_upload=True,  # and no multipart upload still open under the prefix
         poke_interval=5,
         timeout=600,
+    )
+
+    publish = OrbitUploadOperator(
+        task_id="publish_manifest",
+        bucket=BUCKET,
+        source=LOCAL + "/_manifest.json",
+        key=PARTITION + "_manifest.json",
+        outlets=[RAW],  # the reader runs once the partition is complete
     )
 
     tag = OrbitBatchTagOperator(
         task_id="tag",
         bucket=BUCKET,
         prefix=PARTITION,
-        tags={"layer": "raw", "dt": "{{ ds }}"},
+        tags={"layer": "raw", "dt": RUN_DATE},
     )
 
-    generated >> upload >> landed >> tag
+    generated >> upload >> landed >> publish >> tag
 
 
 with DAG(
     "orbit_example_lake_reader",
     schedule=[RAW],
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    default_args=RETRIES,
     params={"work_dir": Param(WORK_DIR, type="string")},
     tags=["orbit", "example"],
 ) as reader:

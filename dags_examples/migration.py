@@ -3,7 +3,8 @@
 Shows ``OrbitUploadOperator(skip_if_identical=True)``: each file is compared with its object
 (size, then CRC32 / composite CRC32 of the parts / MD5 ETag) and identical ones are skipped,
 so the DAG can run again and again (or be backfilled) while a migration is in progress. It
-copies new and changed files; it deletes nothing on either side.
+copies new and changed files; it deletes nothing on either side. A failed or killed run is
+retried, and a large file's upload resumes from the parts already uploaded.
 
 Params: ``source_dir`` (default ``ORBIT_EXAMPLES_DIR``/migration-source, filled with a small
 sample tree when empty so the DAG runs as is), ``dest_prefix`` (default ``migrated/``),
@@ -14,6 +15,7 @@ Connection: ``orbit_s3_default`` (``AIRFLOW_CONN_ORBIT_S3_DEFAULT``).
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pendulum
@@ -29,6 +31,7 @@ with DAG(
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
     params={
         "bucket": Param(os.environ.get("ORBIT_EXAMPLES_BUCKET", "orbit-examples"), type="string"),
         "source_dir": Param(f"{WORK_DIR}/migration-source", type="string"),

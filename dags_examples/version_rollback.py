@@ -9,8 +9,11 @@ Shows:
   destroyed: each change adds history);
 - a download of the prefix compared with the good files.
 
-In production the timestamp would be a known-good moment, e.g. ``"{{ data_interval_start }}"``
-or a Param. Params: ``prefix`` (default ``config/``), ``work_dir``. Connection:
+In production the timestamp would be a known-good moment, e.g. a Param, or
+``"{{ data_interval_start }}"`` in a scheduled DAG (a run triggered without a logical date has
+no data interval). The run's local files go under its ``run_id``, which every run has.
+Failed tasks are retried (``retries``); each step is safe to repeat.
+Params: ``prefix`` (default ``config/``), ``work_dir``. Connection:
 ``orbit_s3_default``; bucket (must exist): param ``bucket``, default ``ORBIT_EXAMPLES_BUCKET``
 or ``orbit-examples``.
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 import filecmp
 import os
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pendulum
@@ -34,7 +38,7 @@ from orbit_provider.operators.versioning import (
 
 BUCKET = "{{ params.bucket }}"
 PREFIX = "{{ params.prefix }}"
-LOCAL = "{{ params.work_dir }}/rollback/{{ ts_nodash }}"
+LOCAL = "{{ params.work_dir }}/rollback/{{ run_id }}"
 
 GOOD = {"settings.json": '{"threshold": 10}\n', "rules.csv": "id,rule\n1,allow\n",
         "users.csv": "id,name\n1,ada\n"}  # fmt: skip
@@ -44,6 +48,7 @@ with DAG(
     "orbit_example_version_rollback",
     schedule=None,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
     params={
         "bucket": Param(os.environ.get("ORBIT_EXAMPLES_BUCKET", "orbit-examples"), type="string"),
         "prefix": Param("config/", type="string", pattern="^.+/$"),

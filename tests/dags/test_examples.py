@@ -71,15 +71,16 @@ def test_lake_ingestion_and_the_asset_scheduled_reader(
     assert seaweed_client.get_tags(prefix + "events-000.jsonl") == {
         "layer": "raw", "dt": _ds(result)
     }
+    assert seaweed_client.get_tags(prefix + "_manifest.json")["dt"] == _ds(result)
 
     generated = result.xcom("generate")
     upload = result.xcom("upload")
-    assert upload["succeeded"] == 5 and upload["bytes"] == generated["bytes"] + len(
-        seaweed_client.download_bytes(prefix + "_manifest.json")
-    )
+    assert generated["files"] == 4  # the data files; the manifest is published after them
+    assert upload["succeeded"] == 4 and upload["bytes"] == generated["bytes"]
     assert {o["key"]: o.get("parts") for o in upload["objects"]}[prefix + "blob.bin"] == 3
     assert result.xcom("upload", key=XCOM_KEY)["percent"] == 100.0
-    assert result.xcom("landed")["count"] == 5
+    assert result.xcom("landed")["count"] == 4
+    assert result.xcom("publish_manifest")["succeeded"] == 1
     assert result.xcom("tag")["succeeded"] == 5
     assert "orbit progress: upload 100.0%" in capsys.readouterr().out
 
@@ -90,8 +91,22 @@ def test_lake_ingestion_and_the_asset_scheduled_reader(
     read = dag_runner(reader)
     assert read.state == "success", read.task_states()
     assert read.xcom("check") == {
-        "partitions": 1, "files_checked": 4, "bytes_downloaded": upload["bytes"]
+        "partitions": 1, "files_checked": 4, "bytes_downloaded": upload["bytes"] + len(
+            seaweed_client.download_bytes(prefix + "_manifest.json")
+        )
     }
+
+
+def test_examples_need_no_logical_date(examples, dag_runner, orbit_conn, seaweed_client):
+    """A run triggered by hand or through the API has no logical date: the examples key their
+    data by the day the run was triggered instead (`dag_run.run_after`)."""
+    dag = examples("batch_archive")["orbit_example_batch_archive"]
+    seaweed_client.upload_bytes(b"a,b\n", "raw/one.csv")
+    result = dag_runner(dag, logical_date=None)
+    assert result.state == "success", result.task_states()
+    assert result.dag_run.logical_date is None
+    day = result.dag_run.run_after.strftime("%Y-%m-%d")
+    assert seaweed_client.get_tags("archive/raw/one.csv")["archived"] == day
 
 
 def test_backup_archive_on_the_moto_server(
