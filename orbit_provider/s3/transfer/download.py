@@ -36,8 +36,11 @@ from orbit_provider.s3.transfer.download_plan import (
     READ_SIZE,
     ObjectFacts,
     crc_from_disk,
+    crc_value,
     plan_ranges,
     planned_check,
+    range_algorithm,
+    range_check,
     verify,
 )
 from orbit_provider.s3.transfer.download_state import (
@@ -50,7 +53,6 @@ from orbit_provider.s3.transfer.download_state import (
 )
 from orbit_provider.s3.transfer.download_writer import BufferedWriter, DirectWriter, open_writer
 from orbit_provider.s3.transfer.runner import ParallelRunner
-from orbit_provider.s3.wire import checksums
 from orbit_provider.s3.wire.checksums import OTHER_ALGORITHMS, plain_etag
 from orbit_provider.s3.wire.range_fetch import choose_engine, make_engine
 from orbit_provider.s3.wire.ratelimit import TokenBucket
@@ -68,7 +70,8 @@ _MD5_ETAG_RE = re.compile(r"^[0-9a-f]{32}(-\d+)?$")
 class DownloadResult:
     """What a download produced. `bytes_received` were fetched by this call; `resumed_bytes`
     were already on disk from an earlier, interrupted try. `verification` names the check
-    the bytes passed: "crc32", "crc32-composite", "md5" or "size"."""
+    the bytes passed: "crc32", "crc32c", "crc64nvme", "sha256", "sha1" (each also
+    "-composite"), "md5" or "size"."""
 
     key: str
     path: Path
@@ -192,10 +195,10 @@ def head_object(client: S3Session, key: str, version_id: str | None) -> ObjectFa
         ((n, head[f"Checksum{n}"]) for n in OTHER_ALGORITHMS if head.get(f"Checksum{n}")),
         None,
     )
-    if etag_suffix.isdigit() and head.get("ChecksumType") is None:
-        # moto reports a multipart object's composite checksum without its '-N' (and without
-        # a ChecksumType): the ETag's part count says it is composite. S3 names a multipart
-        # object's whole-object checksum ChecksumType FULL_OBJECT, which is left as it is.
+    if etag_suffix.isdigit() and head.get("ChecksumType") in (None, "COMPOSITE"):
+        # moto reports a multipart object's composite checksum without its '-N' (with no
+        # ChecksumType, or COMPOSITE): the ETag's part count says it is composite. S3 names a
+        # multipart object's whole-object checksum ChecksumType FULL_OBJECT, left as it is.
         if crc and "-" not in crc:
             crc = f"{crc}-{etag_suffix}"
         if other and "-" not in other[1]:
@@ -319,6 +322,7 @@ class _Download:
             range_size=self.range_size,
             part_size=facts.part_size,
             extra_boundaries=extra,
+            algorithm=range_algorithm(facts),
         )
 
     def _seed(self, facts: ObjectFacts, offset: int) -> None:
@@ -350,6 +354,19 @@ class _Download:
                 self.temp,
             )
             state = None
+        elif state is not None and state.algorithm != fresh.algorithm:
+            # a record from before per-range CRC32C / CRC64NVME: its CRC32s cannot combine
+            # into the object's checksum, and re-reading every range would cost what
+            # fetching does on a fast link
+            log.warning(
+                "the partial download %s recorded %s range checksums, %s needs %s: "
+                "starting over",
+                self.temp,
+                state.algorithm,
+                self.where,
+                fresh.algorithm,
+            )
+            state = None
         if state is None:
             remove_quietly(self.temp, self.state_path)
             return fresh
@@ -376,14 +393,14 @@ class _Download:
     def _resume_from_disk(
         self, state: DownloadState, ranges: list[tuple[int, int]], fd: int
     ) -> list[int | None]:
-        """CRC32 of each complete range as it is on disk now; a range whose bytes no longer
-        match the CRC recorded when they were received is fetched again."""
+        """CRC (state.algorithm) of each complete range as it is on disk now; a range whose
+        bytes no longer match the CRC recorded when they were received is fetched again."""
         crcs: list[int | None] = [None] * len(ranges)
         buf = bytearray(READ_SIZE)
         for i, recorded in sorted(state.done.items()):
             start, end = ranges[i]
             try:
-                actual = crc_from_disk(fd, start, end, buf)
+                actual = crc_from_disk(fd, start, end, buf, state.algorithm)
             except OSError:
                 actual = None
             if actual is not None and (recorded is None or actual == recorded):
@@ -513,8 +530,12 @@ class _Download:
             buffer_factory=lambda: sink.buffer(self.read_size),
         )
 
+        algorithm = writer.state.algorithm
+
         def work(index: int) -> None:
-            crcs[index] = self._fetch_range(engine, ranges[index], sink, runner, tracker)
+            crcs[index] = self._fetch_range(
+                engine, ranges[index], sink, runner, tracker, algorithm
+            )
             span = ranges[index][1] - ranges[index][0]
             writer.mark_done(index, crcs[index], span)  # type: ignore[arg-type]
             tracker.part_done(index + 1, span)
@@ -534,15 +555,16 @@ class _Download:
         sink: BufferedWriter | DirectWriter,
         runner: ParallelRunner,
         tracker: TransferProgress,
+        algorithm: str,
     ) -> int:
         """GET one range into the file at its offset; a retry continues where the last
-        attempt stopped. Returns the CRC32 of the range's bytes."""
+        attempt stopped. Returns the `algorithm` CRC of the range's bytes."""
         start, end = span
-        pos, crc = start, 0
+        pos, check = start, range_check(algorithm)
         buf = runner.buffer()
 
         def attempt() -> None:
-            nonlocal pos, crc
+            nonlocal pos
             body = engine.open(pos, end)
             complete = False
             try:
@@ -563,7 +585,7 @@ class _Download:
                             self.limiter.acquire(n)
                     chunk = buf[:got]
                     sink.write(pos, chunk)
-                    crc = checksums.crc32(chunk, crc)
+                    check.update(chunk)
                     pos += got
                     with self._received_lock:
                         self.received += got
@@ -573,7 +595,7 @@ class _Download:
                 body.close(complete)
 
         self.client.retry(attempt, key=self.key)
-        return crc
+        return crc_value(check)
 
 
 def _fsync_dir(folder: Path) -> None:

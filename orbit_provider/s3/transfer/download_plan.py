@@ -1,10 +1,12 @@
 """How a download is split into ranges, and how the finished bytes are verified.
 
-Ranges are aligned to the object's multipart parts when their size is known, so that the
-CRC32s of the ranges combine (crc32_combine) into each part's CRC32 and then into S3's
-composite `xxx==-N` checksum; a full-object CRC32 is the combination of all ranges. Only an
-MD5 ETag needs a second pass over the file, so it is checked only below MD5_VERIFY_LIMIT
-(MD5 costs about 1.5 CPU-s/GiB here, CRC32 about 0.3).
+Each range is checksummed as it arrives with the CRC the object keeps (CRC32, CRC32C or
+CRC64NVME; CRC32 when it keeps none of them: `range_algorithm`). Ranges are aligned to the
+object's multipart parts when their size is known, so that the range CRCs combine
+(`checksums.combine_crc`) into each part's CRC and then into S3's composite `xxx==-N`
+checksum; a full-object CRC is the combination of all ranges. No second read is needed for
+them. SHA1 / SHA256 (which cannot be combined) and an MD5 ETag need a second pass over the
+file; an MD5 ETag is checked only below MD5_VERIFY_LIMIT (MD5 costs about 1.5 CPU-s/GiB here).
 """
 
 from __future__ import annotations
@@ -39,8 +41,29 @@ class ObjectFacts:
     part_size: int | None  # part 1's length when the object is multipart and parts are uniform
     md5_etag_usable: bool  # ETag is an MD5 (or multipart MD5) of the plain bytes
     #: (algorithm, value) of a flexible checksum other than CRC32 (CRC64NVME, CRC32C, SHA256,
-    #: SHA1), full-object or composite ('-N'); checked in a second pass over the file
+    #: SHA1), full-object or composite ('-N'); CRCs combined from the ranges, SHAs checked in
+    #: a second pass over the file
     other_checksum: tuple[str, str] | None = None
+
+
+def range_algorithm(facts: ObjectFacts) -> str:
+    """The CRC each range is checksummed with as it arrives (and recorded with for resume):
+    the object's own CRC when it keeps one, so that the ranges combine into it; else CRC32."""
+    if facts.checksum_crc32:
+        return "CRC32"
+    if facts.other_checksum and facts.other_checksum[0] in checksums.CRC_ALGORITHMS:
+        return facts.other_checksum[0]
+    return "CRC32"
+
+
+def range_check(algorithm: str) -> checksums.StreamingChecksum:
+    """A running checksum of one range in `algorithm` (a CRC); `crc_value` reads it."""
+    return checksums.StreamingChecksum(algorithm)
+
+
+def crc_value(check: checksums.StreamingChecksum) -> int:
+    """The CRC a range_check holds, as the integer combine_crc and the record take."""
+    return int.from_bytes(check.digest(), "big")
 
 
 def plan_ranges(
@@ -61,11 +84,13 @@ def plan_ranges(
     return ranges
 
 
-def crc_of_span(crcs: Sequence[int], ranges: Sequence[tuple[int, int]]) -> int:
-    """The CRC32 of consecutive ranges from each range's own CRC32."""
+def crc_of_span(
+    crcs: Sequence[int], ranges: Sequence[tuple[int, int]], algorithm: str = "CRC32"
+) -> int:
+    """The `algorithm` CRC of consecutive ranges from each range's own CRC."""
     value = 0
     for crc, (start, end) in zip(crcs, ranges, strict=True):
-        value = checksums.crc32_combine(value, crc, end - start)
+        value = checksums.combine_crc(algorithm, value, crc, end - start)
     return value
 
 
@@ -123,34 +148,36 @@ def verify(
 ) -> tuple[str | None, str]:
     """Check the finished temp file (`fd`) against the object's checksum.
 
-    Returns (problem or None, method used): the `planned_check` of the object.
+    `crcs` are the ranges' CRCs in `range_algorithm(facts)`. Returns (problem or None, method
+    used): the `planned_check` of the object.
     """
     size = os.fstat(fd).st_size
     if size != facts.size:
         return f"file holds {size} bytes, object has {facts.size}", "size"
     method = planned_check(facts)
-    expected = facts.checksum_crc32
-    if method == "crc32":
-        actual = checksums.crc32_b64(crc_of_span(crcs, ranges) if ranges else 0)
-        return (None if actual == expected else f"CRC32 {actual} != {expected}"), method
-    if method == "crc32-composite":
-        part_crcs = [
-            checksums.crc32_b64(crc_of_span([crcs[i] for i in g], [ranges[i] for i in g]))
-            for g in group_by_part(ranges, facts.part_size or 1)
-        ]
-        actual = checksums.composite_crc32(part_crcs)
-        return (None if actual == expected else f"CRC32 {actual} != {expected}"), method
-    if facts.other_checksum and method.startswith(facts.other_checksum[0].lower()):
-        name, expected_other = facts.other_checksum
-        composite = method.endswith("-composite")
+    name = method.removesuffix("-composite").upper()
+    composite = method.endswith("-composite")
+    expected = facts.checksum_crc32 if name == "CRC32" else (facts.other_checksum or ("", ""))[1]
+    if name in checksums.CRC_ALGORITHMS and name == range_algorithm(facts):
+        if composite:
+            part_crcs = [
+                crc_of_span([crcs[i] for i in g], [ranges[i] for i in g], name)
+                for g in group_by_part(ranges, facts.part_size or 1)
+            ]
+            actual = checksums.composite_b64(
+                name, [base64.b64decode(checksums.crc_b64(name, c)) for c in part_crcs]
+            )
+        else:
+            actual = checksums.crc_b64(name, crc_of_span(crcs, ranges, name) if ranges else 0)
+        return (None if actual == expected else f"{name} {actual} != {expected}"), method
+    if facts.other_checksum and name == facts.other_checksum[0]:
         spans = (_part_spans(facts) or []) if composite else [(0, facts.size)]
         digests = _digests_of(fd, spans, lambda: checksums.StreamingChecksum(name))
         if composite:
             actual = checksums.composite_b64(name, digests)
         else:
             actual = base64.b64encode(digests[0]).decode("ascii")
-        ok = actual == expected_other
-        return (None if ok else f"{name} {actual} != {expected_other}"), method
+        return (None if actual == expected else f"{name} {actual} != {expected}"), method
     if method == "md5":
         etag = checksums.plain_etag(facts.etag)
         spans = _part_spans(facts)
@@ -185,15 +212,18 @@ def _md5_of(fd: int, spans: Sequence[tuple[int, int]]) -> list[str]:
     return [digest.hex() for digest in _digests_of(fd, spans, hashlib.md5)]
 
 
-def crc_from_disk(fd: int, start: int, end: int, buf: bytearray | None = None) -> int:
-    """CRC32 of bytes [start, end) of the file, read in large blocks into one buffer."""
+def crc_from_disk(
+    fd: int, start: int, end: int, buf: bytearray | None = None, algorithm: str = "CRC32"
+) -> int:
+    """The `algorithm` CRC of bytes [start, end) of the file, read in large blocks into one
+    buffer."""
     buf = buf or bytearray(min(READ_SIZE, max(end - start, 1)))
     mv = memoryview(buf)
-    value, pos = 0, start
+    check, pos = range_check(algorithm), start
     while pos < end:
         n = os.preadv(fd, [mv[: min(len(buf), end - pos)]], pos)
         if n <= 0:
             raise OSError(f"file ends at {pos}, expected {end} bytes")
-        value = checksums.crc32(mv[:n], value)
+        check.update(mv[:n])
         pos += n
-    return value
+    return crc_value(check)

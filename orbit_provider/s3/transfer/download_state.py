@@ -2,9 +2,11 @@
 
 It lives beside the temporary file (`.<name>.orbit-part` + `.json`) and says which object
 version the bytes belong to (bucket, key, ETag, version id, size), how the object was split
-into ranges, and which ranges are complete with the CRC32 of their bytes. It is written
-atomically (temp + fsync + rename) and only after the data file itself was fsync'd, so it
-never claims bytes that a crash could lose.
+into ranges, and which ranges are complete with the CRC of their bytes (in `algorithm`:
+the object's own CRC32, CRC32C or CRC64NVME, so the ranges combine into its checksum; format
+1 records, written before the algorithm was recorded, hold CRC32s). It is written atomically
+(temp + fsync + rename) and only after the data file itself was fsync'd, so it never claims
+bytes that a crash could lose.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from pathlib import Path
 
 log = logging.getLogger("orbit_provider.s3.transfer.download")
 
-FORMAT = 1
+FORMAT = 2
+_CRC32_ONLY_FORMAT = 1  # records before `algorithm` existed: their CRCs are CRC32s
 TEMP_SUFFIX = ".orbit-part"
 STATE_SUFFIX = ".orbit-part.json"
 
@@ -44,8 +47,9 @@ class DownloadState:
     range_size: int
     part_size: int | None = None
     extra_boundaries: list[int] = field(default_factory=list)
-    # range index -> CRC32 of its bytes (None: bytes came from elsewhere, hash from disk)
+    # range index -> CRC of its bytes (None: bytes came from elsewhere, hash from disk)
     done: dict[int, int | None] = field(default_factory=dict)
+    algorithm: str = "CRC32"  # the CRC of the values in `done`
 
     def same_object(self, other: DownloadState) -> bool:
         """Whether both records describe the same version of the same object."""
@@ -61,6 +65,7 @@ class DownloadState:
         return json.dumps(
             {
                 "format": FORMAT,
+                "algorithm": self.algorithm,
                 "bucket": self.bucket,
                 "key": self.key,
                 "etag": self.etag,
@@ -77,8 +82,9 @@ class DownloadState:
     @classmethod
     def from_json(cls, text: str) -> DownloadState:
         d = json.loads(text)
-        if d.get("format") != FORMAT:
+        if d.get("format") not in (FORMAT, _CRC32_ONLY_FORMAT):
             raise ValueError(f"unknown state format {d.get('format')!r}")
+        algorithm = "CRC32" if d["format"] == _CRC32_ONLY_FORMAT else str(d["algorithm"])
         return cls(
             bucket=str(d["bucket"]),
             key=str(d["key"]),
@@ -89,6 +95,7 @@ class DownloadState:
             part_size=None if d.get("part_size") is None else int(d["part_size"]),
             extra_boundaries=[int(b) for b in d.get("extra_boundaries", [])],
             done={int(i): (None if c is None else int(c)) for i, c in d["done"].items()},
+            algorithm=algorithm,
         )
 
 
@@ -104,15 +111,23 @@ def load_state(path: Path) -> DownloadState | None:
 
 
 def write_state(path: Path, state: DownloadState) -> None:
-    """Replace the record atomically: a crash leaves either the old or the new one."""
+    """Replace the record atomically: a crash leaves either the old or the new one, and a
+    failed write (a full disk) leaves no half-written temporary record behind."""
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    data = state.to_json().encode()
     try:
-        os.write(fd, state.to_json().encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        remove_quietly(tmp)
+        raise
 
 
 def remove_quietly(*paths: Path) -> None:
@@ -163,7 +178,7 @@ class StateWriter:
         self._last_flush = time.monotonic()
 
     def mark_done(self, index: int, crc: int, size: int = 0) -> None:
-        """Note range `index` (of `size` bytes) as complete with its CRC32."""
+        """Note range `index` (of `size` bytes) as complete with its CRC (state.algorithm)."""
         with self._lock:
             self.state.done[index] = crc
             self._unsaved_bytes += size

@@ -3,8 +3,11 @@ persisted after the data file was fsync'd."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
+
+import pytest
 
 from orbit_provider.s3.transfer import download_state
 from orbit_provider.s3.transfer.download_state import DownloadState, StateWriter, load_state
@@ -67,3 +70,30 @@ def test_persists_after_the_interval_and_on_flush(tmp_path):
         assert load_state(path).done == {3: 33, 4: 44}
     finally:
         os.close(fd)
+
+
+def test_the_record_keeps_its_crc_algorithm_and_reads_format_1_as_crc32():
+    state = _state()
+    state.algorithm, state.done = "CRC64NVME", {0: 2**64 - 1, 2: None}
+    again = DownloadState.from_json(state.to_json())
+    assert (again.algorithm, again.done) == ("CRC64NVME", {0: 2**64 - 1, 2: None})
+    old = json.loads(state.to_json())
+    old["format"] = 1
+    del old["algorithm"]
+    assert DownloadState.from_json(json.dumps(old)).algorithm == "CRC32"
+
+
+def test_a_failed_write_leaves_the_old_record_and_no_temporary_file(tmp_path, monkeypatch):
+    path = tmp_path / "s.json"
+    download_state.write_state(path, _state())
+
+    def full(fd, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(download_state.os, "write", full)
+    changed = _state()
+    changed.done = {1: 5}
+    with pytest.raises(OSError, match="No space"):
+        download_state.write_state(path, changed)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.json"]
+    assert load_state(path).done == {}
