@@ -137,6 +137,14 @@ class IntegrityError(S3Error):
     code = "IntegrityError"
 
 
+class LocalWriteError(S3Error):
+    """The local side cannot take the bytes (disk full, quota, a path that cannot be
+    written): another request cannot help, so it is never retried. The message says where,
+    and how much space was needed."""
+
+    code = "LocalWriteError"
+
+
 class CircuitOpen(S3Error):
     """The circuit breaker is open after repeated failures: calls fail fast until it cools."""
 
