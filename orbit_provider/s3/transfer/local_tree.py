@@ -7,9 +7,10 @@ folder, two keys landing on one file.
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,3 +171,36 @@ def plan_downloads(
             "nothing was downloaded"
         )
     return planned
+
+
+def check_patterns(name: str, patterns: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Include/exclude globs as a tuple (one string is one pattern); refuses anything else."""
+    if patterns is None:
+        return ()
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    if not isinstance(patterns, Sequence) or not all(
+        isinstance(p, str) and p for p in patterns
+    ):
+        raise ConfigError(f"{name}: {patterns!r} must be a glob or a list of non-empty globs")
+    return tuple(patterns)
+
+
+def selected(relative: str, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> bool:
+    """Whether a path relative to the tree's folder or prefix (forward slashes) is included.
+
+    A pattern matches the whole relative path (`*` also crosses '/', so `*.csv` matches
+    `a/b.csv`) or, when it holds no '/', the file's name alone. With `include` given, only
+    paths matching one of them are selected; `exclude` wins over `include`.
+    """
+    name = relative.rsplit("/", 1)[-1]
+
+    def hit(patterns: Sequence[str]) -> bool:
+        return any(
+            fnmatch.fnmatchcase(relative, p) or ("/" not in p and fnmatch.fnmatchcase(name, p))
+            for p in patterns
+        )
+
+    if include and not hit(include):
+        return False
+    return not (exclude and hit(exclude))

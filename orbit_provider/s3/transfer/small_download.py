@@ -1,0 +1,318 @@
+"""The short path for small objects of a tree download: one GET, straight to a temp file.
+
+A small object needs none of what makes large downloads resumable: no HEAD (the GET's answer
+carries size, ETag and checksum), no state record, no writer thread, no ranges. Its bytes go
+into `.<name>.orbit-small` beside the destination while their checksum is computed on the
+way; a verified temp file is handed to a `DurableBatch`, which makes many of them durable at
+once (one `syncfs` per batch on Linux instead of an fsync per file) before renaming them into
+place and syncing each folder once. The destination never holds a partial or unsynced file.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import hashlib
+import logging
+import os
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from orbit_provider.s3.errors import IntegrityError, Network, S3Error
+from orbit_provider.s3.models import _version
+from orbit_provider.s3.wire.checksums import OTHER_ALGORITHMS, StreamingChecksum, plain_etag
+from orbit_provider.s3.wire.ratelimit import TokenBucket
+
+if TYPE_CHECKING:
+    from orbit_provider.s3.session import S3Session
+
+log = logging.getLogger("orbit_provider.s3.transfer.download")
+
+SMALL_SUFFIX = ".orbit-small"
+_MD5_RE = re.compile(r"^[0-9a-f]{32}$")
+
+
+def small_temp(dest: Path) -> Path:
+    """The temporary file of a short-path download of `dest` (hidden, beside it)."""
+    return dest.with_name(f".{dest.name}{SMALL_SUFFIX}")
+
+
+@dataclass(frozen=True)
+class SmallFetch:
+    """A verified temporary file waiting to be made durable and renamed onto `dest`."""
+
+    key: str
+    temp: Path
+    dest: Path
+    size: int
+    etag: str | None
+    version_id: str | None
+    verification: str
+
+
+class NeedsLargePath(S3Error):
+    """The object turned out not to suit the short path (composite checksum, larger than
+    expected): the caller downloads it with download_file instead. Never retried."""
+
+    code = "NeedsLargePath"
+
+
+def _check_for(resp: dict) -> tuple[str, Any, str | None]:
+    """(verification name, streaming checker, expected value) from a GetObject answer."""
+    for algorithm in ("CRC32", *OTHER_ALGORITHMS):
+        value = resp.get(f"Checksum{algorithm}")
+        if value:
+            if "-" in value:
+                raise NeedsLargePath(f"composite {algorithm} checksum")
+            return algorithm.lower(), StreamingChecksum(algorithm), value
+    etag = plain_etag(resp.get("ETag")) or ""
+    encrypted = resp.get("ServerSideEncryption") == "aws:kms" or resp.get("SSECustomerAlgorithm")
+    if _MD5_RE.match(etag) and not encrypted:
+        return "md5", hashlib.md5(), etag
+    return "size", None, None
+
+
+def _digest(checker: Any, verification: str) -> str:
+    return checker.hexdigest() if verification == "md5" else checker.b64()
+
+
+def fetch_small(
+    session: S3Session,
+    key: str,
+    dest: Path,
+    *,
+    max_size: int,
+    buffer: memoryview,
+    limiter: TokenBucket | None = None,
+    version_id: str | None = None,
+) -> SmallFetch:
+    """GET `key` into its temp file beside `dest`, verified; raises NeedsLargePath when the
+    object is larger than `max_size` or only checkable part by part."""
+    temp = small_temp(dest)
+    where = f"s3://{session.bucket}/{key}"
+    config = session.config
+    params: dict[str, Any] = {"Bucket": session.bucket, "Key": key}
+    if version_id:
+        params["VersionId"] = version_id
+    if config.verify_checksums:
+        params["ChecksumMode"] = "ENABLED"
+    outcome: dict[str, Any] = {}
+
+    def attempt() -> None:
+        resp = session.s3.get_object(**params)
+        body = resp["Body"]
+        try:
+            size = int(resp.get("ContentLength", 0))
+            if size > max_size:
+                raise NeedsLargePath(f"{size} bytes")
+            verification, checker, expected = (
+                _check_for(resp) if config.verify_checksums else ("size", None, None)
+            )
+            if verification == "size" and config.verify_checksums:
+                _unverifiable(session, key, dest, config.require_verification)
+            got = _stream(body, temp, buffer, checker, limiter, key)
+        finally:
+            body.close()
+        if got != size:
+            raise Network(f"{where}: got {got} of {size} bytes", bucket=session.bucket, key=key)
+        if checker is not None:
+            actual = _digest(checker, verification)
+            if actual != expected:
+                raise IntegrityError(
+                    f"{where}: downloaded bytes do not match the object: {verification.upper()} "
+                    f"{actual} != {expected}; nothing was written to {str(dest)!r}",
+                    bucket=session.bucket,
+                    key=key,
+                )
+        outcome.update(
+            size=size,
+            etag=plain_etag(resp.get("ETag")),
+            version_id=_version(resp.get("VersionId")),
+            verification=verification,
+        )
+
+    try:
+        session.retry(attempt, key=key)
+    except BaseException:
+        _remove(temp)
+        raise
+    return SmallFetch(key, temp, dest, **outcome)
+
+
+def _unverifiable(session: S3Session, key: str, dest: Path, required: bool) -> None:
+    where = f"s3://{session.bucket}/{key}"
+    why = "the store reports no checksum of it and its ETag is not a usable MD5"
+    if required:
+        raise IntegrityError(
+            f"{where} cannot be verified: {why}; require_verification is set, so nothing "
+            f"was downloaded to {str(dest)!r}",
+            bucket=session.bucket,
+            key=key,
+        )
+    log.warning("%s: only its size can be checked: %s", where, why)
+
+
+def _stream(
+    body: Any,
+    temp: Path,
+    buffer: memoryview,
+    checker: Any,
+    limiter: TokenBucket | None,
+    key: str,
+) -> int:
+    """Copy the response body into `temp` (truncated first), feeding `checker`."""
+    raw = getattr(body, "_raw_stream", None)
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    except OSError as exc:
+        raise _write_error(temp, key, exc) from exc
+    total = 0
+    try:
+        while True:
+            if raw is not None:  # urllib3's response: straight into our buffer
+                n = raw.readinto(buffer)
+                chunk = buffer[:n]
+            else:
+                data = body.read(len(buffer))
+                n, chunk = len(data), memoryview(data)
+            if not n:
+                return total
+            if limiter is not None:
+                limiter.acquire(n)
+            if checker is not None:
+                checker.update(chunk)
+            try:
+                view = chunk
+                while view:
+                    view = view[os.write(fd, view):]
+            except OSError as exc:
+                raise _write_error(temp, key, exc) from exc
+            total += n
+    finally:
+        os.close(fd)
+
+
+def _write_error(temp: Path, key: str, exc: OSError) -> S3Error:
+    """A local write failure: not retryable, and it names the file."""
+    return S3Error(
+        f"{temp.parent}: cannot write the download of {key!r}: {exc.strerror or exc}",
+        key=key,
+        code="LocalWriteError",
+    )
+
+
+def _remove(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+# -- durability ------------------------------------------------------------------------------
+
+_libc = None
+
+
+def _syncfs(fd: int) -> bool:
+    """Linux syncfs(2): flush every dirty page of the filesystem holding `fd` at once."""
+    global _libc
+    if not hasattr(os, "sched_getaffinity"):  # not Linux
+        return False
+    if _libc is None:
+        try:
+            _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+            _libc.syncfs  # noqa: B018 - probe that the symbol exists
+        except (OSError, AttributeError):
+            _libc = False
+    if not _libc:
+        return False
+    return _libc.syncfs(fd) == 0
+
+
+def fsync_path(path: Path) -> None:
+    """fsync a file or folder by path (errors on folders that cannot be opened are ignored)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class DurableBatch:
+    """Makes verified temp files durable in batches, then renames them into place.
+
+    `add` queues a SmallFetch; once `max_files` or `max_bytes` are queued (or on `flush`),
+    the batch is synced (one syncfs on Linux, else an fsync per file), every file renamed onto
+    its destination, and each folder fsync'd once. `durable=False` skips the syncs (renames
+    only). Returns the fetches that reached their destination.
+    """
+
+    def __init__(self, durable: bool = True, max_files: int = 256, max_bytes: int = 64 << 20):
+        self.durable = durable
+        self.max_files = max_files
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._queued: list[SmallFetch] = []
+        self._bytes = 0
+        self.syncs = 0  # batches made durable (for tests and benchmarks)
+
+    def add(self, fetch: SmallFetch) -> list[SmallFetch]:
+        """Queue `fetch`; when the batch is full, flush it and return what was placed."""
+        with self._lock:
+            self._queued.append(fetch)
+            self._bytes += fetch.size
+            full = len(self._queued) >= self.max_files or self._bytes >= self.max_bytes
+            batch = self._take() if full else []
+        return self._place(batch) if batch else []
+
+    def flush(self) -> list[SmallFetch]:
+        """Place everything queued now."""
+        with self._lock:
+            batch = self._take()
+        return self._place(batch) if batch else []
+
+    def discard(self) -> None:
+        """Drop queued temp files (the run failed before they were placed)."""
+        with self._lock:
+            batch = self._take()
+        for fetch in batch:
+            _remove(fetch.temp)
+
+    def _take(self) -> list[SmallFetch]:
+        batch, self._queued, self._bytes = self._queued, [], 0
+        return batch
+
+    def _place(self, batch: list[SmallFetch]) -> list[SmallFetch]:
+        with self._flush_lock:
+            if self.durable:
+                self._sync(batch)
+            folders: set[Path] = set()
+            for fetch in batch:
+                os.replace(fetch.temp, fetch.dest)
+                folders.add(fetch.dest.parent)
+            if self.durable:
+                for folder in folders:
+                    fsync_path(folder)
+            return batch
+
+    def _sync(self, batch: list[SmallFetch]) -> None:
+        self.syncs += 1
+        fd = os.open(batch[0].temp.parent, os.O_RDONLY)
+        try:
+            st = os.fstat(fd)
+            same_fs = all(f.temp.parent.stat().st_dev == st.st_dev for f in batch)
+            if same_fs and _syncfs(fd):
+                return
+        finally:
+            os.close(fd)
+        for fetch in batch:
+            fsync_path(fetch.temp)

@@ -1,0 +1,218 @@
+"""upload_tree / download_tree against SeaweedFS (and moto where it says so): every file
+moved and verified, skips, include/exclude, dry runs, reports, failures per file, the stop at
+an error that would fail every file, and a killed tree resumed."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+
+import pytest
+
+from orbit_provider.s3.config import MIB, Credentials
+from orbit_provider.s3.errors import ConfigError, S3Error
+from orbit_provider.s3.progress import ProgressReporter, TransferCompleted
+from orbit_provider.s3.transfer import tree
+from orbit_provider.s3.transfer.download_state import temp_paths
+from orbit_provider.s3.transfer.tree import download_tree, upload_tree
+from orbit_provider.s3.transfer.tree_run import TreeStopped
+from orbit_provider.testing.clients import client_for
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """40 small files in nested folders and one 6 MiB file (multipart at 5 MiB parts)."""
+    src = tmp_path / "src"
+    for i in range(40):
+        sub = src / f"d{i % 4}" / ("deep" if i % 3 == 0 else "")
+        sub.mkdir(parents=True, exist_ok=True)
+        (sub / f"f{i}.csv").write_bytes(os.urandom(1000 + i))
+    (src / "big.bin").write_bytes(os.urandom(6 * MIB))
+    (src / "notes.txt").write_bytes(b"notes")
+    return src
+
+
+def local_files(root) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*")) if p.is_file()
+    }  # fmt: skip
+
+
+def keys(client, prefix="") -> list[str]:
+    return sorted(o.key for o in client.iter_objects(prefix))
+
+
+def test_a_folder_goes_up_and_comes_back_byte_for_byte(seaweed_client, folder, tmp_path):
+    events = []
+    reporter = ProgressReporter([events.append])
+    up = upload_tree(seaweed_client, folder, "t/", progress=reporter)
+    want = local_files(folder)
+    assert up.ok and up.files_sent == len(want) == 42 and up.files_skipped == 0
+    assert up.bytes_sent == sum(len(v) for v in want.values())
+    assert keys(seaweed_client, "t/") == sorted(f"t/{k}" for k in want)
+    assert up.verification == {"crc32": 41, "crc32-composite": 1}
+    completed = {e.key for e in events if isinstance(e, TransferCompleted)}
+    assert completed == {f"t/{k}" for k in want}
+
+    events.clear()
+    down = download_tree(seaweed_client, "t/", tmp_path / "back", progress=reporter)
+    assert down.ok and down.files_sent == 42
+    assert local_files(tmp_path / "back") == want
+    assert {e.key for e in events if isinstance(e, TransferCompleted)} == {f"t/{k}" for k in want}
+    assert set(down.verification) <= {"crc32", "crc32-composite"}
+    assert not [p for p in (tmp_path / "back").rglob(".*")]  # no temp files left
+
+
+def test_identical_files_are_skipped_and_changed_ones_sent(seaweed_client, folder, tmp_path):
+    upload_tree(seaweed_client, folder, "t/")
+    (folder / "notes.txt").write_bytes(b"NOTES")  # same size, other bytes
+    again = upload_tree(seaweed_client, folder, "t/")
+    assert again.files_sent == 1 and again.files_skipped == 41
+    assert [e.dest for e in again.entries if e.status == "sent"] == ["t/notes.txt"]
+
+    download_tree(seaweed_client, "t/", tmp_path / "back")
+    (tmp_path / "back" / "d1" / "f1.csv").write_bytes(b"x" * 1001)
+    down = download_tree(seaweed_client, "t/", tmp_path / "back")
+    assert down.files_sent == 1 and down.files_skipped == 41
+    assert local_files(tmp_path / "back") == local_files(folder)
+    every = upload_tree(seaweed_client, folder, "t/", skip_identical=False)
+    assert every.files_sent == 42
+
+
+def test_size_and_mtime_compare_skips_without_reading_files(seaweed_client, folder, monkeypatch):
+    upload_tree(seaweed_client, folder, "t/")
+
+    def no_reads(*args, **kwargs):
+        raise AssertionError("size-mtime must not compare checksums")
+
+    monkeypatch.setattr(tree.compare, "local_matches_remote", no_reads)
+    again = upload_tree(seaweed_client, folder, "t/", compare_by="size-mtime")
+    assert again.files_skipped == 42 and again.files_sent == 0
+
+
+def test_include_exclude_and_dry_run(seaweed_client, folder, tmp_path):
+    plan = upload_tree(seaweed_client, folder, "t/", include="*.csv", exclude="d1/*",
+                       dry_run=True)  # fmt: skip
+    assert keys(seaweed_client) == []
+    assert plan.files_planned == 30 and plan.files_sent == 0
+    assert all(e.status == "would_send" and e.dest.endswith(".csv") for e in plan.entries)
+    assert not any("/d1/" in e.dest for e in plan.entries)
+    done = upload_tree(seaweed_client, folder, "t/", include=["*.csv"], exclude="d1/*")
+    assert done.files_sent == 30 and len(keys(seaweed_client)) == 30
+    down = download_tree(seaweed_client, "t/", tmp_path / "b", include="deep/*", dry_run=True)
+    assert not (tmp_path / "b").exists()
+    assert down.files_planned == 0  # 'deep/*' matches from the prefix's root only
+    down = download_tree(seaweed_client, "t/", tmp_path / "b", include="*/deep/*")
+    assert down.files_sent == len([k for k in keys(seaweed_client) if "/deep/" in k]) > 0
+
+
+def test_entries_are_capped_and_the_full_report_written(seaweed_client, folder, tmp_path):
+    report = tmp_path / "r" / "report.jsonl"
+    up = upload_tree(seaweed_client, folder, "t/", max_entries=5, report_path=report)
+    assert len(up.entries) == 5 and up.entries_truncated
+    lines = [json.loads(line) for line in report.read_text().splitlines()]
+    assert len(lines) == 42 and {x["status"] for x in lines} == {"sent"}
+    assert up.report_path == str(report)
+    assert up.to_dict()["files_sent"] == 42
+
+
+def test_bad_input_fails_before_any_request(seaweed_client, folder, tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        upload_tree(seaweed_client, tmp_path / "nope", "t/")
+    with pytest.raises(ConfigError, match="compare"):
+        upload_tree(seaweed_client, folder, "t/", compare_by="md5")
+    with pytest.raises(ConfigError, match="include"):
+        upload_tree(seaweed_client, folder, "t/", include=[""])
+    with pytest.raises(ConfigError, match="storage class"):
+        upload_tree(seaweed_client, folder, "t/", storage_class="PLATINUM")
+    with pytest.raises(ConfigError, match="workers"):
+        upload_tree(seaweed_client, folder, "t/", workers=0)
+    (tmp_path / "file").write_bytes(b"x")
+    with pytest.raises(ConfigError, match="not a folder"):
+        download_tree(seaweed_client, "t/", tmp_path / "file")
+    assert keys(seaweed_client) == []
+
+
+def test_keys_escaping_the_folder_refuse_the_whole_download(moto_client, tmp_path):
+    moto_client.upload_bytes(b"g", "p/good.txt")
+    moto_client.upload_bytes(b"e", "p/../../evil.txt")
+    with pytest.raises(ConfigError, match="escape"):
+        download_tree(moto_client, "p/", tmp_path / "d")
+    assert not (tmp_path / "d").exists() or list((tmp_path / "d").iterdir()) == []
+
+
+def test_one_failed_file_is_reported_and_the_others_go_on(seaweed_client, folder, monkeypatch):
+    real = tree.upload.upload_file
+
+    def flaky(session, path, key, **kw):
+        if key == "t/notes.txt":
+            raise S3Error("PutObject failed: InternalError", key=key, code="InternalError")
+        return real(session, path, key, **kw)
+
+    monkeypatch.setattr(tree.upload, "upload_file", flaky)
+    up = upload_tree(seaweed_client, folder, "t/")
+    assert not up.ok and up.files_failed == 1 and up.files_sent == 41
+    assert up.failures[0].dest == "t/notes.txt" and up.failures[0].code == "InternalError"
+    assert up.entries[0].status == "failed"  # failures come first in the kept entries
+
+
+def test_a_bad_secret_stops_the_tree_at_once_with_one_error(seaweed, seaweed_bucket, folder):
+    bad = client_for(seaweed, seaweed_bucket,
+                     credentials=Credentials(seaweed.access_key, "wrong"))  # fmt: skip
+    sent = []
+    bad.s3.meta.events.register("before-send.s3.*", lambda request, **kw: sent.append(request))
+    with pytest.raises(TreeStopped, match="SignatureDoesNotMatch") as info:
+        upload_tree(bad, folder, "t/", skip_identical=False, workers=4)
+    assert info.value.code == "SignatureDoesNotMatch"
+    assert info.value.result.files_sent == 0
+    assert len(sent) <= 4  # at most one request per worker, none after the first answer
+    with pytest.raises(S3Error, match="SignatureDoesNotMatch"):
+        download_tree(bad, "t/", folder / "x")  # the listing itself is refused: one error
+    assert not (folder / "x").exists()
+
+
+def test_a_missing_bucket_stops_the_tree(seaweed, folder):
+    ghost = client_for(seaweed, "no-such-bucket-here")
+    with pytest.raises(S3Error) as info:
+        upload_tree(ghost, folder, "t/", skip_identical=False, workers=2)
+    assert isinstance(info.value, TreeStopped) and info.value.code == "NoSuchBucket"
+
+
+def test_a_killed_download_resumes_the_large_file_and_skips_finished_ones(
+    seaweed_client, folder, tmp_path, monkeypatch
+):
+    upload_tree(seaweed_client, folder, "t/")
+    dest = tmp_path / "back"
+    from orbit_provider.s3.transfer import download as download_module
+
+    real_fetch = download_module._Download._fetch_range
+
+    first_range = threading.Event()
+
+    def dying(self, engine, span, *rest):
+        if span[0] > 0:  # the second range of big.bin fails once the first one is in
+            assert first_range.wait(60)
+            raise S3Error("connection reset", key=self.key, code="InternalError")
+        try:
+            return real_fetch(self, engine, span, *rest)
+        finally:
+            first_range.set()
+
+    client = seaweed_client
+    monkeypatch.setattr(download_module, "MIN_RANGE_SIZE", 1 * MIB)
+    monkeypatch.setattr(tree, "MIN_RANGE_SIZE", 1 * MIB)
+    monkeypatch.setattr(download_module._Download, "_fetch_range", dying)
+    first = download_tree(client, "t/", dest)
+    assert first.files_failed == 1 and first.failures[0].source == "t/big.bin"
+    assert first.files_sent == 41
+    temp, state = temp_paths(dest / "big.bin")
+    assert temp.exists() and state.exists()  # the first range is kept for the next try
+
+    monkeypatch.setattr(download_module._Download, "_fetch_range", real_fetch)
+    second = download_tree(client, "t/", dest)
+    assert second.ok and second.files_skipped == 41 and second.files_sent == 1
+    big = next(e for e in second.entries if e.status == "sent")
+    assert big.resumed_bytes == 5 * MIB
+    assert local_files(dest) == local_files(folder)
