@@ -153,6 +153,7 @@ class OrbitArchiveRestoreOperator(OrbitBatchBaseOperator):
             raise OrbitTaskError(
                 f"restore: waiting ended with {event['status']}: {event.get('message', '')}",
                 code="Timeout" if event["status"] == "timeout" else None,
+                retryable=(event.get("details") or {}).get("retryable", True),
             )
         self.log.info("restored and readable: %s", event.get("message", ""))
         summary = context["ti"].xcom_pull(task_ids=self.task_id, key=REQUEST_XCOM_KEY)

@@ -12,20 +12,21 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from airflow.sdk import BaseOperator
 
 from orbit_provider.hooks.lineage import s3_uri
-from orbit_provider.hooks.orbit_s3 import OrbitS3Hook
+from orbit_provider.hooks.orbit_s3 import NOTSET, OrbitS3Hook, resolve_conn_id
 from orbit_provider.operators.progress_sink import run_with_progress
 from orbit_provider.s3.config import validate_bucket_name
-from orbit_provider.s3.errors import ConfigError, S3Error
+from orbit_provider.s3.errors import CircuitOpen, ConfigError, S3Error, UploadInterrupted
 
 if TYPE_CHECKING:
     from orbit_provider.s3.client import S3Client
 
-try:  # AirflowException lives in airflow.sdk on Airflow 3; fall back for older layouts.
-    from airflow.sdk.exceptions import AirflowException
-except ImportError:  # pragma: no cover - depends on the installed Airflow
-    from airflow.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 T = TypeVar("T")
+
+# Task-error codes that no retry can fix: bad input, refused credentials or permissions, a
+# missing bucket or key, a failed condition, bytes that did not match.
+NOT_RETRYABLE_CODES = frozenset({"ConfigError"})
 
 
 class OrbitTaskError(AirflowException):
@@ -33,11 +34,31 @@ class OrbitTaskError(AirflowException):
 
     The message names the problem (and the bucket/key when known); it never holds credentials.
     `code` is the core error's kind (e.g. "NotFound", "ConfigError", "UploadInterrupted").
+    Built with ``retryable=False`` (or the code "ConfigError") it is an `OrbitTaskFailure`,
+    which Airflow fails at once without using the task's retries.
     """
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    retryable = True
+
+    def __new__(cls, message: str, *, code: str | None = None, retryable: bool | None = None):
+        if cls is OrbitTaskError and (
+            retryable is False or (retryable is None and code in NOT_RETRYABLE_CODES)
+        ):
+            cls = OrbitTaskFailure
+        return super().__new__(cls, message)
+
+    def __init__(
+        self, message: str, *, code: str | None = None, retryable: bool | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
+
+
+class OrbitTaskFailure(OrbitTaskError, AirflowFailException):
+    """An OrbitTaskError that retrying cannot fix (bad input, AccessDenied, NotFound, ...):
+    an AirflowFailException, so the task fails without spending its retries."""
+
+    retryable = False
 
 
 def is_template(value: Any) -> bool:
@@ -58,10 +79,27 @@ def is_unrendered(value: Any) -> bool:
 
 
 def task_error(exc: S3Error) -> OrbitTaskError:
-    """The task error for a core error: its kind and its (credential-free) message."""
+    """The task error for a core error: its kind, its (credential-free) message, and whether
+    a retry can help (`exc.retryable`): an OrbitTaskFailure when it cannot."""
     if isinstance(exc, ConfigError):
-        return OrbitTaskError(f"invalid input: {exc}", code="ConfigError")
-    return OrbitTaskError(f"{type(exc).__name__}: {exc}", code=type(exc).__name__)
+        return OrbitTaskError(f"invalid input: {exc}", code="ConfigError", retryable=False)
+    return OrbitTaskError(
+        f"{type(exc).__name__}: {exc}", code=type(exc).__name__, retryable=task_retryable(exc)
+    )
+
+
+def task_retryable(exc: BaseException) -> bool:
+    """Whether a task retry can help with this failure. A core error's own `retryable`, except:
+    an interrupted upload (kept, resumed by the retry) follows the failure that stopped it, and
+    an open circuit breaker (the store kept failing) is worth a later try."""
+    if isinstance(exc, UploadInterrupted):
+        cause = exc.__cause__ or exc.__context__
+        return cause is None or task_retryable(cause)
+    if isinstance(exc, CircuitOpen):
+        return True
+    if isinstance(exc, S3Error):
+        return exc.retryable
+    return not isinstance(exc, ValueError | TypeError)
 
 
 class OrbitBaseOperator(BaseOperator):
@@ -70,7 +108,11 @@ class OrbitBaseOperator(BaseOperator):
     :param bucket: The bucket to work on (templated); default: the connection's ``bucket``
         extra. Validated against S3's naming rules when the operator is built (unless it is a
         Jinja template) and again after rendering.
-    :param orbit_conn_id: The ``orbit_s3`` (or ``aws``) connection to use.
+    :param orbit_conn_id: The ``orbit_s3`` (or ``aws``) connection to use (templated).
+        Default ``orbit_s3_default``; None, or an id that names no connection, uses boto3's
+        standard credential chain (environment, IRSA web identity, ECS, instance profile).
+    :param aws_conn_id: Alias of `orbit_conn_id` (the amazon provider's name); giving both
+        with different ids is an error when the DAG is parsed.
     :param client_options: S3Config overrides for this task only, e.g.
         ``{"chunk_size": 16 * 1024 * 1024, "parallel_operations": 8, "max_bandwidth": 50_000_000}``.
 
@@ -87,12 +129,14 @@ class OrbitBaseOperator(BaseOperator):
         self,
         *,
         bucket: str | None = None,
-        orbit_conn_id: str = OrbitS3Hook.default_conn_name,
+        orbit_conn_id: str | None = NOTSET,
+        aws_conn_id: str | None = NOTSET,
         client_options: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if bucket is not None and not is_template(bucket):
+        orbit_conn_id = self._fail_fast(lambda: resolve_conn_id(orbit_conn_id, aws_conn_id))
+        if bucket is not None and not is_unrendered(bucket):
             self._fail_fast(lambda: validate_bucket_name(bucket))
         if client_options is not None and not isinstance(client_options, Mapping):
             raise OrbitTaskError(

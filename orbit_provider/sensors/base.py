@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.configuration import conf
-from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
+from airflow.sdk.exceptions import AirflowSensorTimeout
 
-from orbit_provider.operators.base import is_template
+from orbit_provider.hooks.orbit_s3 import NOTSET, resolve_conn_id
+from orbit_provider.operators.base import OrbitTaskError, is_unrendered, task_error
 from orbit_provider.s3.config import validate_bucket_name
 from orbit_provider.s3.errors import S3Error
 
@@ -36,17 +37,18 @@ DEFERRAL_GRACE = timedelta(minutes=5)
 
 
 def is_templated(value: Any) -> bool:
-    """A string (or a list holding one) still holding Jinja: checked again after rendering."""
-    if isinstance(value, list | tuple):
-        return any(is_templated(v) for v in value)
-    return is_template(value)
+    """Not a plain value yet: a string holding Jinja, an XComArg or mapped argument, or a list
+    holding one. Checked again after rendering."""
+    return is_unrendered(value)
 
 
 class OrbitBaseSensor(BaseSensorOperator):
     """Base of the orbit sensors.
 
     :param bucket: the bucket to watch (templated).
-    :param orbit_conn_id: the Airflow connection to use (type ``orbit_s3`` or ``aws``).
+    :param orbit_conn_id: the Airflow connection to use (type ``orbit_s3`` or ``aws``); None,
+        or an id that names no connection, uses boto3's standard credential chain.
+    :param aws_conn_id: alias of `orbit_conn_id` (the amazon provider's name).
     :param deferrable: wait in the triggerer instead of a worker slot.
     """
 
@@ -56,13 +58,14 @@ class OrbitBaseSensor(BaseSensorOperator):
         self,
         *,
         bucket: str,
-        orbit_conn_id: str | None = "orbit_s3_default",
+        orbit_conn_id: str | None = NOTSET,
+        aws_conn_id: str | None = NOTSET,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.bucket = bucket
-        self.orbit_conn_id = orbit_conn_id
+        self.orbit_conn_id = resolve_conn_id(orbit_conn_id, aws_conn_id)
         self.deferrable = deferrable
         self._clients: dict[str, S3Client] = {}
         self._condition: Condition | None = None
@@ -81,9 +84,15 @@ class OrbitBaseSensor(BaseSensorOperator):
         return self.build_condition(rendered=rendered)
 
     def condition(self) -> Condition:
-        """The condition from the rendered arguments, built and checked once per task try."""
+        """The condition from the rendered arguments, built and checked once per task try;
+        bad arguments fail the task without retries."""
         if self._condition is None:
-            self._condition = self.validate(rendered=True)
+            try:
+                self._condition = self.validate(rendered=True)
+            except S3Error as exc:
+                raise task_error(exc) from exc
+            except (TypeError, ValueError) as exc:  # a rendered value of the wrong shape
+                raise OrbitTaskError(f"invalid input: {exc}", retryable=False) from exc
         return self._condition
 
     def make_trigger(self) -> OrbitPollingTrigger:
@@ -111,7 +120,10 @@ class OrbitBaseSensor(BaseSensorOperator):
     def client(self) -> S3Client:
         """One client per bucket for the life of this task try (pokes reuse it)."""
         if self.bucket not in self._clients:
-            self._clients[self.bucket] = self.hook.get_client(self.bucket)
+            try:
+                self._clients[self.bucket] = self.hook.get_client(self.bucket)
+            except S3Error as exc:  # the connection or its settings: no retry fixes them
+                raise task_error(exc) from exc
         return self._clients[self.bucket]
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
@@ -120,7 +132,7 @@ class OrbitBaseSensor(BaseSensorOperator):
             result = condition.evaluate(self.client())
         except S3Error as exc:
             if not exc.retryable:
-                raise AirflowException(str(exc)) from exc
+                raise task_error(exc) from exc
             # The client already retried; a flaky store is no reason to fail a long wait.
             self.log.warning("Check failed, will try again at the next poke: %s", exc)
             return False
@@ -146,7 +158,7 @@ class OrbitBaseSensor(BaseSensorOperator):
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger fired: return the summary, or fail with its message."""
         if not isinstance(event, dict) or "status" not in event:
-            raise AirflowException(f"{self.task_id}: trigger sent no usable event: {event!r}")
+            raise OrbitTaskError(f"{self.task_id}: trigger sent no usable event: {event!r}")
         status, message = event["status"], event.get("message", "")
         if status == "success":
             self.log.info("Condition met: %s", message)
@@ -155,4 +167,9 @@ class OrbitBaseSensor(BaseSensorOperator):
             return self.summarize(details)
         if status == "timeout":
             raise AirflowSensorTimeout(f"{self.task_id}: {message}")
-        raise AirflowException(f"{self.task_id}: {message}")
+        details = event.get("details") or {}
+        raise OrbitTaskError(
+            f"{self.task_id}: {message}",
+            code=details.get("error_type"),
+            retryable=details.get("retryable", True),
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from orbit_provider.hooks.orbit_s3 import NOTSET
 from orbit_provider.s3.conditions import ArchiveRestored
 from orbit_provider.triggers.polling import OrbitPollingTrigger
 
@@ -14,7 +15,8 @@ class OrbitArchiveRestoreTrigger(OrbitPollingTrigger):
 
     :param bucket: the bucket holding the keys.
     :param condition: the ArchiveRestored condition, or its `to_dict()`.
-    :param orbit_conn_id: the Airflow connection to use.
+    :param orbit_conn_id: the Airflow connection to use (None: the standard AWS chain).
+    :param aws_conn_id: alias of `orbit_conn_id`.
     :param poke_interval: seconds between two checks.
     :param timeout: seconds until a "timeout" event; None for no limit of its own.
     """
@@ -26,9 +28,10 @@ class OrbitArchiveRestoreTrigger(OrbitPollingTrigger):
         *,
         bucket: str,
         condition: ArchiveRestored | Mapping[str, Any],
-        orbit_conn_id: str | None = "orbit_s3_default",
+        orbit_conn_id: str | None = NOTSET,
         poke_interval: float = 60.0,
         timeout: float | None = None,
+        aws_conn_id: str | None = NOTSET,
     ) -> None:
         super().__init__(
             bucket=bucket,
@@ -36,4 +39,5 @@ class OrbitArchiveRestoreTrigger(OrbitPollingTrigger):
             orbit_conn_id=orbit_conn_id,
             poke_interval=poke_interval,
             timeout=timeout,
+            aws_conn_id=aws_conn_id,
         )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from orbit_provider.hooks.orbit_s3 import NOTSET, resolve_conn_id
 from orbit_provider.s3.conditions import Condition
 from orbit_provider.s3.errors import ConfigError, S3Error
 
@@ -40,13 +41,22 @@ def validate_interval(poke_interval: float, timeout: float | None) -> None:
         raise ValueError(f"timeout: {timeout!r} must be None or a non-negative number of seconds")
 
 
+def _retryable(exc: BaseException) -> bool:
+    """Whether the task's retry may help: a core error says so itself; bad input never."""
+    if isinstance(exc, S3Error):
+        return exc.retryable
+    return not isinstance(exc, ValueError | TypeError)
+
+
 class OrbitPollingTrigger(BaseTrigger):
     """Evaluates a core condition every `poke_interval` seconds until it holds or `timeout`
     passes. A subclass names the condition classes it waits for (`condition_types`).
 
     :param bucket: the bucket the condition is about.
     :param condition: the condition, or its `to_dict()` (as `serialize()` stores it).
-    :param orbit_conn_id: the Airflow connection the client is built from (in the triggerer).
+    :param orbit_conn_id: the Airflow connection the client is built from (in the triggerer);
+        None uses boto3's standard credential chain.
+    :param aws_conn_id: alias of `orbit_conn_id` (the amazon provider's name).
     :param poke_interval: seconds between two checks.
     :param timeout: seconds after which a "timeout" event is sent; None waits for ever (the
         deferral's own timeout still applies).
@@ -59,11 +69,13 @@ class OrbitPollingTrigger(BaseTrigger):
         *,
         bucket: str,
         condition: Condition | Mapping[str, Any],
-        orbit_conn_id: str | None = "orbit_s3_default",
+        orbit_conn_id: str | None = NOTSET,
         poke_interval: float = 60.0,
         timeout: float | None = None,
+        aws_conn_id: str | None = NOTSET,
     ) -> None:
         super().__init__()
+        orbit_conn_id = resolve_conn_id(orbit_conn_id, aws_conn_id)
         validate_interval(poke_interval, timeout)
         if isinstance(condition, Mapping):
             condition = Condition.from_dict(condition)
@@ -143,7 +155,7 @@ class OrbitPollingTrigger(BaseTrigger):
                 await asyncio.sleep(wait)
         except Exception as exc:  # every failure becomes an event the task can report
             self.log.error("stopped by an error: %s", exc)
-            details = {"error_type": type(exc).__name__}
+            details = {"error_type": type(exc).__name__, "retryable": _retryable(exc)}
             yield self._event("error", str(exc) or type(exc).__name__, details, polls)
 
     def _event(

@@ -10,6 +10,7 @@ import pytest
 from orbit_provider.hooks.connection import ConnectionConfigError
 from orbit_provider.hooks.orbit_s3 import OrbitS3Hook
 from orbit_provider.s3.config import MIB
+from orbit_provider.s3.errors import ConfigError
 from tests.airflow_env import connection_env
 
 
@@ -127,3 +128,46 @@ def test_secrets_stay_out_of_reprs_logs_and_errors(
         assert seaweed.secret_key not in text
         assert token not in text
     assert json.dumps(hook.settings.config_fields, default=repr).count(seaweed.secret_key) == 0
+
+
+# -- no connection: boto3's standard credential chain (as the amazon provider) ----------------
+
+
+@pytest.fixture
+def chain_env(monkeypatch, seaweed):
+    """The standard chain's environment pointing at SeaweedFS (what IRSA, ECS or an instance
+    profile give on AWS): keys in AWS_* variables, the endpoint in AWS_ENDPOINT_URL_S3."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", seaweed.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", seaweed.secret_key)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", seaweed.endpoint)
+    monkeypatch.delenv("AIRFLOW_CONN_ORBIT_S3_DEFAULT", raising=False)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"orbit_conn_id": None}, {"aws_conn_id": None}, {}, {"orbit_conn_id": "no_such_conn"}],
+    ids=["none", "aws-alias-none", "default-undefined", "undefined-id"],
+)
+def test_no_connection_uses_the_standard_credential_chain(
+    chain_env, seaweed_bucket, kwargs, capsys
+):
+    hook = OrbitS3Hook(**kwargs)
+    assert hook.settings.uses_credential_chain
+    client = hook.get_client(seaweed_bucket)
+    client.upload_bytes(b"chain", "k")
+    assert client.download_bytes("k") == b"chain"
+    if kwargs.get("orbit_conn_id") or not kwargs:  # an id Airflow does not know: a warning
+        assert "falling back to boto3's standard credential chain" in capsys.readouterr().out
+
+
+def test_aws_conn_id_is_an_alias_of_orbit_conn_id(monkeypatch, seaweed, seaweed_bucket):
+    seaweed_conn(monkeypatch, seaweed, conn_id="my_aws")
+    hook = OrbitS3Hook(aws_conn_id="my_aws")
+    assert hook.orbit_conn_id == "my_aws"
+    hook.get_client(seaweed_bucket).upload_bytes(b"x", "k")
+    assert OrbitS3Hook(orbit_conn_id="my_aws", aws_conn_id="my_aws").orbit_conn_id == "my_aws"
+    with pytest.raises(ConfigError, match="name different connections"):
+        OrbitS3Hook(orbit_conn_id="a", aws_conn_id="b")

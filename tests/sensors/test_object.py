@@ -8,6 +8,7 @@ import pytest
 from airflow.sdk import PokeReturnValue
 from airflow.sdk.exceptions import (
     AirflowException,
+    AirflowFailException,
     AirflowSensorTimeout,
     AirflowSkipException,
     TaskDeferred,
@@ -61,7 +62,7 @@ def test_bad_arguments_fail_at_construction(kwargs, match):
 def test_templated_values_are_checked_after_rendering(conn):
     sensor = OrbitObjectSensor(task_id="wait", bucket="{{ params.bucket }}", key="k")
     sensor.bucket = "Not A Bucket"  # what rendering produced
-    with pytest.raises(ConfigError, match="bucket"):
+    with pytest.raises(AirflowFailException, match="bucket"):  # no retry can fix it
         sensor.poke({})
 
 

@@ -32,7 +32,10 @@ def test_serialize_is_exactly_the_constructor_arguments():
     )
     classpath, kwargs = trigger.serialize()
     assert classpath == "orbit_provider.triggers.object.OrbitObjectTrigger"
-    params = set(inspect.signature(OrbitObjectTrigger.__init__).parameters) - {"self"}
+    # every argument but the alias aws_conn_id, which the constructor folds into orbit_conn_id
+    params = set(inspect.signature(OrbitObjectTrigger.__init__).parameters) - {
+        "self", "aws_conn_id"
+    }
     assert set(kwargs) == params
     assert kwargs["condition"] == trigger.condition.to_dict()  # the condition, as itself
     # Through Airflow's own serialization (as the triggerer table stores it) and back.
@@ -259,14 +262,37 @@ def test_missing_bucket_is_an_error_event(conn):
     assert event["details"]["error_type"] == "NotFound"
 
 
-def test_unknown_connection_is_an_error_event(conn):
-    event = run_trigger(
-        OrbitObjectTrigger(
-            bucket=conn, condition=ObjectReady(key="k"), orbit_conn_id="nope_conn", timeout=2,
+def test_an_unknown_connection_falls_back_to_the_credential_chain(
+    monkeypatch, seaweed, seaweed_bucket
+):
+    """As the amazon provider: the environment's credentials and endpoint are used."""
+    client_for(seaweed, seaweed_bucket).upload_bytes(b"x", "k")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", seaweed.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", seaweed.secret_key)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", seaweed.endpoint)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    for conn_id in ("nope_conn", None):
+        event = run_trigger(
+            OrbitObjectTrigger(
+                bucket=seaweed_bucket, condition=ObjectReady(key="k"), aws_conn_id=conn_id,
+                timeout=30,
+            )
         )
+        assert event["status"] == "success", event
+
+
+def test_a_bad_connection_is_a_non_retryable_error_event(monkeypatch):
+    use_connection(monkeypatch, type("S", (), {"access_key": "a", "secret_key": "s"})(),
+                   conn_id="bad_conn", no_such_extra=1)
+    event = run_trigger(
+        OrbitObjectTrigger(bucket="ok-bucket", condition=ObjectReady(key="k"),
+                           orbit_conn_id="bad_conn", timeout=2)
     )
     assert event["status"] == "error"
-    assert "nope_conn" in event["message"]
+    assert "no_such_extra" in event["message"]
+    assert event["details"]["retryable"] is False
 
 
 def test_credentials_never_appear_in_events(monkeypatch, seaweed, seaweed_bucket):
