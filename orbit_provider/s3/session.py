@@ -28,6 +28,33 @@ from orbit_provider.s3.wire.stored_check import check_stored
 T = TypeVar("T")
 
 
+def boto_session(config: S3Config) -> Any:
+    """The boto3 Session of `config`: its static credentials, else the standard chain (env,
+    ~/.aws files and profile, web identity, container and instance roles)."""
+    if config.credentials is not None:
+        return boto3.session.Session(
+            aws_access_key_id=config.credentials.access_key_id,
+            aws_secret_access_key=config.credentials.secret_access_key,
+            aws_session_token=config.credentials.session_token,
+            region_name=config.region,
+        )
+    return boto3.session.Session(profile_name=config.profile, region_name=config.region)
+
+
+def build_control_client(config: S3Config, session: Any = None) -> Any:
+    """A boto3 s3control client (S3 Batch Operations jobs) with `config`'s credentials and
+    region, botocore's own standard retries (job calls are few and idempotent by token)."""
+    log_redaction.install()
+    return (session or boto_session(config)).client(
+        "s3control",
+        region_name=config.region,
+        config=BotoConfig(
+            retries={"max_attempts": config.max_retries + 1, "mode": "standard"},
+            user_agent_extra=f"orbit-provider/{__version__}",
+        ),
+    )
+
+
 def build_boto_client(
     config: S3Config, pool_size: int | None = None, session: Any = None
 ) -> Any:
@@ -42,15 +69,7 @@ def build_boto_client(
         log_redaction.remember(
             creds.access_key_id, creds.secret_access_key, creds.session_token
         )
-    if session is None and config.credentials is not None:
-        session = boto3.session.Session(
-            aws_access_key_id=config.credentials.access_key_id,
-            aws_secret_access_key=config.credentials.secret_access_key,
-            aws_session_token=config.credentials.session_token,
-            region_name=config.region,
-        )
-    elif session is None:  # the standard chain: env, ~/.aws files, container and instance roles
-        session = boto3.session.Session(profile_name=config.profile, region_name=config.region)
+    session = session or boto_session(config)
     boto_config = BotoConfig(
         retries={"total_max_attempts": 1, "mode": "standard"},
         max_pool_connections=pool_size or max(32, config.parallel_operations * 2),
@@ -107,6 +126,7 @@ class S3Session:
         self._boto = boto_client
         self._boto_session = boto_session  # a boto3 Session to build the client from, if given
         self._boto_lock = threading.Lock()
+        self._control: Any = None
         # set once an answer shows the store ignores our CRC32 header (stored_check.py): from
         # then on PUTs and parts also carry Content-MD5, which every S3 store verifies
         self.store_ignores_crc32 = False
@@ -129,6 +149,15 @@ class S3Session:
                 if self._boto is None:
                     self._boto = build_boto_client(self.config, session=self._boto_session)
         return self._boto
+
+    @property
+    def s3control(self) -> Any:
+        """A boto3 s3control client with the same credentials (S3 Batch Operations jobs)."""
+        if self._control is None:
+            with self._boto_lock:
+                if self._control is None:
+                    self._control = build_control_client(self.config, self._boto_session)
+        return self._control
 
     # -- the one retry path -------------------------------------------------------------
 

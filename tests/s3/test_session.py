@@ -66,3 +66,17 @@ def test_transfer_acceleration_reaches_botocore_and_the_presigned_paths(moto_s3)
     assert "s3-accelerate" not in plain.s3.generate_presigned_url(
         "get_object", Params={"Bucket": "lake-bucket", "Key": "k"}
     )
+
+
+def test_s3control_client_shares_the_config_credentials_and_region():
+    from orbit_provider.s3.config import Credentials, S3Config
+    from orbit_provider.s3.session import S3Session
+
+    session = S3Session(
+        S3Config(bucket="b", region="eu-west-1", credentials=Credentials("AKIAEXAMPLE", "secret"))
+    )
+    control = session.s3control
+    assert control is session.s3control  # built once
+    assert control.meta.service_model.service_name == "s3control"
+    assert control.meta.region_name == "eu-west-1"
+    assert control._request_signer._credentials.access_key == "AKIAEXAMPLE"
