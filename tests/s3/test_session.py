@@ -73,7 +73,7 @@ def test_s3control_client_shares_the_config_credentials_and_region():
     from orbit_provider.s3.session import S3Session
 
     session = S3Session(
-        S3Config(bucket="b", region="eu-west-1", credentials=Credentials("AKIAEXAMPLE", "secret"))
+        S3Config(bucket="bkt", region="eu-west-1", credentials=Credentials("AKIAEXAMPLE", "secret"))
     )
     control = session.s3control
     assert control is session.s3control  # built once
