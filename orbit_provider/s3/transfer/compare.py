@@ -1,17 +1,21 @@
 """Is a local file already stored, byte for byte, as an object? (size + S3 checksum, no download)
 
 Used to skip re-uploads in re-runs and backfills. One HEAD (ChecksumMode ENABLED) and, when the
-sizes agree, one read of the local file computing CRC32s (ISA-L: about 0.04 CPU-s/GiB):
-- a full-object CRC32 (single PUT) is compared with the file's CRC32;
-- a composite CRC32 ('xxx==-N', multipart) is recomputed from the file's part CRC32s, with the
-  part size recorded by our uploads (`orbit-fingerprint` metadata) or, for objects written by
-  other tools, the part sizes that give N parts (ours, ceil(size/N) in MiB, 8 MiB);
+sizes agree, one read of the local file computing the checksum the object keeps, whichever
+it is (CRC64NVME, CRC32C, CRC32, SHA256, SHA1; CRCs cost about 0.02-0.04 CPU-s/GiB, SHA256
+0.67):
+- a full-object checksum (single PUT, or a FULL_OBJECT multipart upload) is compared with
+  the file's;
+- a composite one ('xxx==-N', multipart) is recomputed from the file's part checksums, with
+  the part size recorded by our uploads (`orbit-fingerprint` metadata) or, for objects
+  written by other tools, the part sizes that give N parts (ours, ceil(size/N) in MiB, 8 MiB);
 - without a checksum, a plain-MD5 ETag (single part, no SSE-KMS) is compared with the MD5.
 Anything else cannot be proven identical and counts as different (the upload then runs).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import math
 import os
@@ -21,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from orbit_provider.s3.config import MIB, validate_key
 from orbit_provider.s3.errors import ConfigError, NotFound
+from orbit_provider.s3.models import CHECKSUM_ALGORITHMS
 from orbit_provider.s3.transfer.upload_io import LocalFile
 from orbit_provider.s3.transfer.upload_plan import (
     FINGERPRINT_METADATA_KEY,
@@ -45,7 +50,8 @@ class Comparison:
     key: str
     identical: bool
     reason: str
-    method: str | None = None  # "crc32", "crc32-composite", "md5" (None: nothing compared)
+    method: str | None = None  # "crc32", "crc64nvme", "sha256-composite", "md5", ... (None:
+    # nothing compared)
     remote_size: int | None = None
     local_size: int | None = None
 
@@ -68,20 +74,25 @@ def local_matches_remote(client: S3Session, path: str | os.PathLike, key: str) -
 
         if remote_size != local.size:
             return answer(False, f"sizes differ ({remote_size} != {local.size} bytes)")
-        crc = head.get("ChecksumCRC32")
+        algorithm = next((a for a in CHECKSUM_ALGORITHMS if head.get(f"Checksum{a}")), None)
+        crc = head.get(f"Checksum{algorithm}") if algorithm else None
         etag = checksums.plain_etag(head.get("ETag")) or ""
         parts = _remote_parts(crc, etag, head)
-        if crc and parts is None:
-            actual = checksums.crc32_b64(_file_crc32s(local, None)[0])
-            return answer(actual == crc, _differs("CRC32", actual, crc), "crc32")
-        if crc and parts is not None:
+        if algorithm and crc and parts is None:
+            (digest,) = _file_digests(local, algorithm, None)
+            actual = base64.b64encode(digest).decode("ascii")
+            return answer(actual == crc, _differs(algorithm, actual, crc), algorithm.lower())
+        if algorithm and crc and parts is not None:
+            method = f"{algorithm.lower()}-composite"
             for part_size in _candidate_part_sizes(client, head, local.size, parts):
-                composite = checksums.composite_crc32(_file_crc32s(local, part_size)[1])
+                composite = checksums.composite_b64(
+                    algorithm, _file_digests(local, algorithm, part_size)
+                )
                 expected = composite if "-" in crc else composite.split("-", 1)[0]
                 if expected == crc:
-                    return answer(True, "composite CRC32 matches", "crc32-composite")
-            return answer(False, f"composite CRC32 {crc} matches no part layout of the file",
-                          "crc32-composite")  # fmt: skip
+                    return answer(True, f"composite {algorithm} matches", method)
+            return answer(False, f"composite {algorithm} {crc} matches no part layout of the "
+                          "file", method)  # fmt: skip
         if checksums.is_md5_etag(etag):
             actual = _file_md5(local)
             return answer(actual == etag, _differs("MD5", actual, etag), "md5")
@@ -132,20 +143,19 @@ def _candidate_part_sizes(
             yield part_size
 
 
-def _file_crc32s(local: LocalFile, part_size: int | None) -> tuple[int, list[str]]:
-    """The whole file's CRC32 and (with `part_size`) each part's base64 CRC32, in one pass."""
+def _file_digests(local: LocalFile, algorithm: str, part_size: int | None) -> list[bytes]:
+    """The raw `algorithm` checksum of each `part_size` part of the file (of the whole file
+    without a part size), in one pass in READ_BLOCK pieces."""
     size = local.size
     step = part_size or max(size, 1)
-    whole = 0
-    part_crcs: list[str] = []
+    digests: list[bytes] = []
     for start in range(0, max(size, 1), step):
         end = min(start + step, size)
-        crc = 0
+        check = checksums.StreamingChecksum(algorithm)
         for offset in range(start, end, READ_BLOCK):
-            crc = checksums.crc32(local.read(offset, min(READ_BLOCK, end - offset)), crc)
-        part_crcs.append(checksums.crc32_b64(crc))
-        whole = checksums.crc32_combine(whole, crc, end - start)
-    return whole, part_crcs
+            check.update(local.read(offset, min(READ_BLOCK, end - offset)))
+        digests.append(check.digest())
+    return digests
 
 
 def _file_md5(local: LocalFile) -> str:

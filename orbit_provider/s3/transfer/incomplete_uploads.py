@@ -32,6 +32,7 @@ class IncompleteUpload:
     initiated: pendulum.DateTime
     checksum_algorithm: str | None = None
     storage_class: str | None = None  # None where the store does not say
+    checksum_type: str | None = None  # COMPOSITE / FULL_OBJECT, where the store says
 
 
 def iter_incomplete_uploads(
@@ -52,6 +53,7 @@ def iter_incomplete_uploads(
                 initiated=to_datetime(item.get("Initiated")) or pendulum.now("UTC"),
                 checksum_algorithm=item.get("ChecksumAlgorithm"),
                 storage_class=item.get("StorageClass"),
+                checksum_type=item.get("ChecksumType"),
             )
         if not resp.get("IsTruncated"):
             return

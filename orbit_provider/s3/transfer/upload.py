@@ -2,14 +2,17 @@
 
 Parts are read from disk when a worker is ready to send them, into a buffer each worker
 reuses, so at most `parallel_operations` parts are in memory; they go out as plain PUTs on
-presigned URLs where possible (part_put.py). Each part carries a CRC32 (computed once)
-that the store verifies; the finished object is checked (size, composite CRC32). A failure
+presigned URLs where possible (part_put.py). Each part carries a checksum of the config's
+`checksum_algorithm` (computed once) that the store verifies; the object's checksum is the
+whole file's (FULL_OBJECT, combined from the part CRCs) or the composite of the parts', and
+the finished object is checked against it (and its size). A failure
 that retries cannot fix leaves the multipart upload in place and raises UploadInterrupted:
 calling upload_file again, from this or any other process, resumes it (transfer/upload_resume.py).
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import threading
@@ -62,8 +65,9 @@ class UploadResult:
     bytes_sent: int
     duration: float
     throughput: float
-    checksum: str | None = None  # CRC32 (single PUT) or composite 'xxx==-N' (multipart)
+    checksum: str | None = None  # the object's: whole-file, or composite 'xxx==-N'
     resume_token: ResumeToken | None = None  # the multipart upload used (None: single PUT)
+    checksum_algorithm: str | None = None  # of `checksum` (None: checksums off)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form (the resume token as its string)."""
@@ -178,6 +182,7 @@ def _put_single(
         duration=duration,
         throughput=local.size / duration,
         checksum=crc,
+        checksum_algorithm=client.config.checksum_algorithm if crc else None,
     )
 
 
@@ -201,8 +206,10 @@ class _MultipartUpload:
         self.limiter = limiter
         self.progress = progress
         self.token = token
-        self.want_crc = client.config.verify_checksums
-        self.workers = client.config.parallel_operations
+        config = client.config
+        self.algorithm = config.checksum_algorithm if config.verify_checksums else None
+        self.checksum_type = config.effective_checksum_type if self.algorithm else None
+        self.workers = config.parallel_operations
 
     def run(self) -> UploadResult:
         started = time.monotonic()
@@ -215,7 +222,8 @@ class _MultipartUpload:
             self.local,
             part_size,
             token=self.token,
-            want_crc=self.want_crc,
+            algorithm=self.algorithm,
+            checksum_type=self.checksum_type,
             storage_class=create_args.get("StorageClass", "STANDARD"),
             pmap=lambda check, parts: run_parallel(
                 parts, check, workers=self.workers, name="orbit-upload-check"
@@ -223,7 +231,7 @@ class _MultipartUpload:
         )
         if resume is None:
             resp = self.client.call("create_multipart_upload", key=self.key, **create_args)
-            resume = ResumePlan(resp["UploadId"], part_size)
+            resume = ResumePlan(resp["UploadId"], part_size, resumed=False)
         return self._finish(resume, started)
 
     def _create_args(self, part_size: int) -> dict[str, Any]:
@@ -232,8 +240,10 @@ class _MultipartUpload:
         metadata = dict(args.get("Metadata") or {})
         metadata[FINGERPRINT_METADATA_KEY] = str(fingerprint)
         args["Metadata"] = validate_metadata(metadata)
-        if self.want_crc:
-            args["ChecksumAlgorithm"] = "CRC32"
+        if self.algorithm:
+            args["ChecksumAlgorithm"] = self.algorithm
+            if self.checksum_type == "FULL_OBJECT":  # COMPOSITE is S3's default: not sent
+                args["ChecksumType"] = "FULL_OBJECT"
         return args
 
     def _finish(self, resume: ResumePlan, started: float) -> UploadResult:
@@ -249,10 +259,12 @@ class _MultipartUpload:
         tracker = TransferProgress(self.progress, "upload", key, size, len(parts))
         tracker.start(resume.resumed_bytes, len(resume.verified))
         done: dict[int, tuple[str, str | None]] = {
-            n: (p.etag, resume.crc32.get(n)) for n, p in resume.verified.items()
+            n: (p.etag, resume.checksums.get(n)) for n, p in resume.verified.items()
         }
         try:
-            sender = make_part_sender(self.client, key, resume.upload_id, self.limiter)
+            sender = make_part_sender(
+                self.client, key, resume.upload_id, self.limiter, self.algorithm or "CRC32"
+            )
             try:
                 self._send_parts(todo, sender, resume.part_size, tracker, done)
             finally:
@@ -260,15 +272,13 @@ class _MultipartUpload:
             change = self.local.changed()
             if change:
                 raise _file_changed(self.client, key, self.local, change)
-            listing = [
-                {"PartNumber": n, "ETag": etag, **({"ChecksumCRC32": crc} if crc else {})}
-                for n, (etag, crc) in sorted(done.items())
-            ]
+            expected = self._object_checksums(done, parts)
             resp = self.client.call(
                 "complete_multipart_upload",
                 key=key,
                 UploadId=resume.upload_id,
-                MultipartUpload={"Parts": listing},
+                MultipartUpload={"Parts": self._part_listing(done)},
+                **self._complete_args(expected),
             )
         except (S3Error, OSError) as exc:
             error = self._interrupted(exc, token, len(done), len(parts))
@@ -277,11 +287,8 @@ class _MultipartUpload:
         except BaseException as exc:
             tracker.fail(exc, resumable=True)
             raise
-        composite = (
-            checksums.composite_crc32([done[n][1] for n in sorted(done)]) if self.want_crc else None
-        )
         try:
-            self._verify_object(resp, composite)
+            self._verify_object(resp, expected)
         except BaseException as exc:
             tracker.fail(exc)
             raise
@@ -298,9 +305,39 @@ class _MultipartUpload:
             bytes_sent=sent,
             duration=duration,
             throughput=sent / duration,
-            checksum=composite,
+            checksum=expected.stored if expected else None,
             resume_token=token,
+            checksum_algorithm=self.algorithm,
         )
+
+    def _part_listing(self, done: dict[int, tuple[str, str | None]]) -> list[dict[str, Any]]:
+        name = checksums.param_name(self.algorithm) if self.algorithm else None
+        return [
+            {"PartNumber": n, "ETag": etag, **({name: value} if name and value else {})}
+            for n, (etag, value) in sorted(done.items())
+        ]
+
+    def _object_checksums(
+        self, done: dict[int, tuple[str, str | None]], parts: list[PartPlan]
+    ) -> ObjectChecksum | None:
+        """What the object's checksum must be, from the parts' (no re-read of the file)."""
+        if not self.algorithm:
+            return None
+        digests = [base64.b64decode(done[p.number][1] or "") for p in parts]
+        composite = checksums.composite_b64(self.algorithm, digests)
+        full = None
+        if self.algorithm in checksums.CRC_ALGORITHMS:
+            full = checksums.combine_parts_b64(
+                self.algorithm, [(d, p.size) for d, p in zip(digests, parts, strict=True)]
+            )
+        return ObjectChecksum(self.algorithm, self.checksum_type or "COMPOSITE", composite, full)
+
+    def _complete_args(self, expected: ObjectChecksum | None) -> dict[str, Any]:
+        if expected is None or expected.checksum_type != "FULL_OBJECT":
+            return {}
+        # the store checks the object against the whole file's CRC we name here
+        return {"ChecksumType": "FULL_OBJECT", checksums.param_name(expected.algorithm):
+                expected.full}  # fmt: skip
 
     def _send_parts(
         self,
@@ -321,13 +358,17 @@ class _MultipartUpload:
             buffer_factory=lambda: new_part_buffer(buffer_size),
         )
 
+        algorithm = self.algorithm
+
         def send_one(part: PartPlan) -> None:
-            with_md5 = self.want_crc and self.client.store_ignores_crc32
+            with_md5 = bool(algorithm) and self.client.store_ignores_crc32
             if part.size > buffer_size:
                 # a part larger than the buffer: checksums in pieces, then sent in pieces
                 buf = runner.buffer()
-                value, md5 = self.local.digest(part.offset, part.size, buf, md5=with_md5)
-                crc = checksums.crc32_b64(value) if self.want_crc else None
+                values, md5 = self.local.digests(
+                    part.offset, part.size, buf, algorithms=(algorithm or "CRC32",), md5=with_md5
+                )
+                crc = _b64(values[algorithm]) if algorithm else None
                 span = FileSpan(self.local, part.offset, part.size)
                 resp = sender.send_file(part.number, span, buf, crc, _md5_b64(md5))
 
@@ -340,13 +381,15 @@ class _MultipartUpload:
                     )
                 else:
                     data = self.local.read(part.offset, part.size)
-                crc = checksums.crc32_b64(part_crc32(data)) if self.want_crc else None
+                crc = _b64(part_checksum(algorithm, data)) if algorithm else None
                 md5 = part_md5(data) if with_md5 else None
                 resp = sender.send(part.number, data, crc, _md5_b64(md5))
 
                 def our_md5() -> str:
                     return md5 or part_md5(data)
-            self.client.check_stored(self.key, crc, resp, f"part {part.number}", our_md5)
+            self.client.check_stored(
+                self.key, crc, resp, f"part {part.number}", our_md5, algorithm or "CRC32"
+            )
             with lock:
                 done[part.number] = (resp["ETag"], crc)
             tracker.advance(part.size)
@@ -372,14 +415,14 @@ class _MultipartUpload:
             status=getattr(exc, "status", None),
         )
 
-    def _verify_object(self, complete: dict, composite: str | None) -> None:
-        """HEAD the completed object: its size, and its CRC32 when the store reports one."""
+    def _verify_object(self, complete: dict, expected: ObjectChecksum | None) -> None:
+        """HEAD the completed object: its size, and its checksum when the store reports one."""
         head = self.client.head(self.key, version_id=_version(complete.get("VersionId")))
         problem = None
         if int(head.get("ContentLength", -1)) != self.local.size:
             problem = f"size {head.get('ContentLength')} != {self.local.size} bytes sent"
-        elif composite:
-            problem = composite_mismatch(composite, head)
+        elif expected is not None:
+            problem = expected.mismatch(head)
         if problem:
             raise IntegrityError(
                 f"s3://{self.client.bucket}/{self.key}: the completed object does not match "
@@ -389,17 +432,44 @@ class _MultipartUpload:
             )
 
 
-def composite_mismatch(composite: str, head: dict) -> str | None:
-    """Compare our composite CRC32 'xxx==-N' with a HeadObject's ChecksumCRC32.
+@dataclass(frozen=True)
+class ObjectChecksum:
+    """What a multipart object's checksum must be: the composite of the parts' checksums
+    ('xxx==-N') and, for a CRC, the whole file's (combined from the parts' CRCs)."""
 
-    SeaweedFS and S3 report 'xxx==-N'; moto reports the same value without '-N'. A bare value
-    on an object whose ChecksumType is FULL_OBJECT is a different checksum and is not compared.
-    """
-    returned = head.get("ChecksumCRC32")
-    if not returned or head.get("ChecksumType") == "FULL_OBJECT":
-        return None
-    expected = composite if "-" in returned else composite.split("-", 1)[0]
-    return None if returned == expected else f"CRC32 {returned} != {expected}"
+    algorithm: str
+    checksum_type: str  # what was asked for: COMPOSITE or FULL_OBJECT
+    composite: str
+    full: str | None = None
+
+    @property
+    def stored(self) -> str:
+        """The value the object is to carry, as asked for."""
+        return self.full if self.checksum_type == "FULL_OBJECT" and self.full else self.composite
+
+    def mismatch(self, head: dict) -> str | None:
+        """Compare with a HeadObject's checksum of our algorithm, whichever kind the store
+        kept: 'xxx==-N' is a composite; a bare value is the whole object's when the store
+        says FULL_OBJECT, else a composite without its '-N' (as moto reports it). None when
+        it matches or the store reports no checksum of our algorithm."""
+        returned = head.get(checksums.param_name(self.algorithm))
+        if not returned:
+            return None
+        if "-" in returned:
+            expected: str | None = self.composite
+        elif head.get("ChecksumType") == "FULL_OBJECT":
+            expected = self.full
+        else:
+            expected = self.composite.split("-", 1)[0]
+        if expected is None or returned == expected:
+            return None
+        return f"{self.algorithm} {returned} != {expected}"
+
+
+def composite_mismatch(composite: str, head: dict) -> str | None:
+    """Compare our composite CRC32 'xxx==-N' with a HeadObject's ChecksumCRC32 (see
+    ObjectChecksum.mismatch; a FULL_OBJECT one is not compared without the file's CRC)."""
+    return ObjectChecksum("CRC32", "COMPOSITE", composite).mismatch(head)
 
 
 def new_part_buffer(size: int) -> memoryview:
@@ -420,3 +490,16 @@ def _md5_b64(md5_hex: str | None) -> str | None:
 def part_crc32(data: bytes | memoryview) -> int:
     """The CRC32 of one part (a seam for tests that corrupt one part's checksum)."""
     return checksums.crc32(data)
+
+
+def part_checksum(algorithm: str, data: bytes | memoryview) -> bytes:
+    """The raw `algorithm` checksum of one part (CRC32 through the part_crc32 seam)."""
+    if algorithm == "CRC32":
+        return part_crc32(data).to_bytes(4, "big")
+    check = checksums.StreamingChecksum(algorithm)
+    check.update(data)
+    return check.digest()
+
+
+def _b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode("ascii")

@@ -27,13 +27,16 @@ def test_single_put_and_multipart_uploads_of_ours_match(seaweed_client, tmp_path
     one = seaweed_client.local_matches_remote(small, "small.txt")
     assert one.identical and one.method == "crc32"
     big = seaweed_client.local_matches_remote(data, "big.bin")
-    assert big.identical and big.method == "crc32-composite"
+    assert big.identical and big.method == "crc32"  # a FULL_OBJECT multipart CRC32
 
 
 def test_the_part_size_is_read_from_the_object_not_the_client(make_seaweed_client, data):
-    make_seaweed_client(chunk_size=6 * MIB).upload_file(data, "big.bin")
+    make_seaweed_client(chunk_size=6 * MIB, checksum_type="COMPOSITE").upload_file(
+        data, "big.bin"
+    )
     other = make_seaweed_client(chunk_size=5 * MIB)  # would cut 3 parts, the object has 2
-    assert other.local_matches_remote(data, "big.bin").identical
+    result = other.local_matches_remote(data, "big.bin")
+    assert result.identical and result.method == "crc32-composite"
 
 
 def test_a_multipart_object_written_by_boto3_matches(seaweed, seaweed_client, data):
@@ -48,7 +51,8 @@ def test_a_multipart_object_written_by_boto3_matches(seaweed, seaweed_client, da
     assert result.identical, result.reason
 
 
-def test_same_size_other_bytes_differ(seaweed_client, tmp_path, data):
+def test_same_size_other_bytes_differ(make_seaweed_client, tmp_path, data):
+    seaweed_client = make_seaweed_client(checksum_type="COMPOSITE")
     seaweed_client.upload_file(data, "big.bin")
     changed = tmp_path / "changed.bin"
     raw = bytearray(data.read_bytes())
@@ -85,3 +89,32 @@ def test_moto_md5_etag_and_composite_without_part_suffix(moto_client, tmp_path, 
     assert moto_client.local_matches_remote(path, "p.txt").identical
     moto_client.upload_file(data, "big.bin")  # moto: composite CRC32 without "-N"
     assert moto_client.local_matches_remote(data, "big.bin").identical
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "kind", "method"),
+    [
+        ("CRC32C", "FULL_OBJECT", "crc32c"),
+        ("CRC32C", "COMPOSITE", "crc32c-composite"),
+        ("CRC64NVME", None, "crc64nvme"),
+        ("SHA256", None, "sha256-composite"),
+    ],
+)
+def test_objects_of_every_upload_checksum_are_compared(
+    make_seaweed_client, tmp_path, data, algorithm, kind, method
+):
+    client = make_seaweed_client(checksum_algorithm=algorithm, checksum_type=kind)
+    client.upload_file(data, "big.bin")
+    small = tmp_path / "small.txt"
+    small.write_bytes(b"hello")
+    client.upload_file(small, "small.txt")
+    big = client.local_matches_remote(data, "big.bin")
+    assert big.identical and big.method == method, big
+    one = client.local_matches_remote(small, "small.txt")
+    assert one.identical and one.method == algorithm.lower(), one
+    raw = bytearray(data.read_bytes())
+    raw[MIB] ^= 1
+    changed = tmp_path / "changed.bin"
+    changed.write_bytes(bytes(raw))
+    other = client.local_matches_remote(changed, "big.bin")
+    assert not other.identical and other.method == method and algorithm in other.reason

@@ -85,6 +85,7 @@ def corrupt_crc_of_part(monkeypatch, bad_part_size_marker: bytes) -> None:
 )
 def test_round_trip_is_byte_identical_on_seaweedfs(seaweed_client, tmp_path, size, parts):
     path = write_file(tmp_path, size)
+    data = path.read_bytes()
     result = seaweed_client.upload_file(path, "dir/obj")
     assert isinstance(result, UploadResult)
     assert (result.key, result.size, result.parts) == ("dir/obj", size, parts)
@@ -94,15 +95,17 @@ def test_round_trip_is_byte_identical_on_seaweedfs(seaweed_client, tmp_path, siz
         Bucket=seaweed_client.bucket, Key="dir/obj", ChecksumMode="ENABLED"
     )
     assert head["ContentLength"] == size
-    assert head["ChecksumCRC32"] == result.checksum
+    # the object's CRC32 is the whole file's, multipart too (FULL_OBJECT, the default)
+    assert head["ChecksumCRC32"] == result.checksum == checksums.checksum_b64("CRC32", data)
+    assert result.checksum_algorithm == "CRC32"
     multipart = size >= CHUNK
     assert (result.resume_token is not None) == multipart
-    assert result.checksum.endswith(f"-{parts}") == multipart
+    assert head.get("ChecksumType", "FULL_OBJECT") == "FULL_OBJECT"
     assert seaweed_client.list_incomplete_uploads() == []
 
 
 def test_multipart_round_trip_on_moto_checks_bare_composite(make_moto_client, tmp_path):
-    client = make_moto_client(parallel_operations=3)
+    client = make_moto_client(parallel_operations=3, checksum_type="COMPOSITE")
     path = write_file(tmp_path, 2 * CHUNK + 17)
     result = client.upload_file(path, "k")
     assert result.parts == 3
@@ -595,13 +598,14 @@ def test_parts_larger_than_the_buffer_are_streamed_and_verified(
     assert client.download_bytes("streamed") == path.read_bytes()
     head = client.s3.head_object(Bucket=client.bucket, Key="streamed", ChecksumMode="ENABLED")
     assert head["ChecksumCRC32"] == result.checksum  # the store checked every part's CRC32
+    assert result.checksum == checksums.checksum_b64("CRC32", path.read_bytes())
     assert small_part_buffers and set(small_part_buffers) == {MIB + 123}
 
 
-def _boto_sender(client, key, upload_id, limiter):
+def _boto_sender(client, key, upload_id, limiter, algorithm):
     from orbit_provider.s3.wire.part_put import BotoPartSender
 
-    return BotoPartSender(client, key, upload_id, limiter)
+    return BotoPartSender(client, key, upload_id, limiter, algorithm)
 
 
 def test_a_streamed_part_that_changes_after_its_checksum_is_refused(
@@ -612,7 +616,7 @@ def test_a_streamed_part_that_changes_after_its_checksum_is_refused(
     client = make_seaweed_client(parallel_operations=1)
     path = write_file(tmp_path, 2 * CHUNK + 10, seed=12)
     stat = path.stat()
-    real_digest = upload_module.LocalFile.digest
+    real_digest = upload_module.LocalFile.digests
 
     def digest_then_change(self, offset, size, buf=None, **kw):
         value = real_digest(self, offset, size, buf, **kw)
@@ -623,7 +627,7 @@ def test_a_streamed_part_that_changes_after_its_checksum_is_refused(
             os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
         return value
 
-    monkeypatch.setattr(upload_module.LocalFile, "digest", digest_then_change)
+    monkeypatch.setattr(upload_module.LocalFile, "digests", digest_then_change)
     with pytest.raises(UploadInterrupted) as info:
         client.upload_file(path, "k")
     assert info.value.code == "BadDigest"
