@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from orbit_provider.s3.errors import ConfigError
-from orbit_provider.s3.transfer.local_tree import plan_downloads, plan_uploads, relative_key
+from orbit_provider.s3.transfer.local_tree import (
+    check_patterns,
+    plan_downloads,
+    plan_uploads,
+    relative_key,
+    selected,
+)
 
 
 @pytest.fixture
@@ -73,3 +79,28 @@ def test_escaping_and_clashing_keys_are_refused(tmp_path):
         plan_downloads([("in/a/b", 1), ("in/a/./b", 1)], "in/", tmp_path)
     with pytest.raises(ConfigError, match="not under prefix"):
         plan_downloads([("out/a", 1)], "in/", tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("relative", "include", "exclude", "expected"),
+    [
+        ("a/b.csv", (), (), True),
+        ("a/b.csv", ("*.csv",), (), True),  # '*' crosses '/', and a bare name matches anywhere
+        ("a/b.txt", ("*.csv",), (), False),
+        ("a/b.csv", ("a/*",), ("*.csv",), False),  # exclude wins
+        ("deep/x/b.csv", ("deep/*",), (), True),
+        ("x/deep/b.csv", ("deep/*",), (), False),  # a pattern with '/' matches from the root
+        ("b.csv", (), ("b.csv",), False),
+    ],
+)
+def test_include_and_exclude_globs(relative, include, exclude, expected):
+    assert selected(relative, include, exclude) is expected
+
+
+def test_patterns_are_checked():
+    assert check_patterns("include", None) == ()
+    assert check_patterns("include", "*.csv") == ("*.csv",)
+    assert check_patterns("include", ["a", "b"]) == ("a", "b")
+    for bad in ([""], [1], 5):
+        with pytest.raises(ConfigError, match="include"):
+            check_patterns("include", bad)
