@@ -27,7 +27,15 @@ from orbit_provider.s3.errors import ConfigError, IntegrityError, NotFound
 from orbit_provider.s3.models import CopyResult, DeleteResult, ObjectMetadata, PutResult, _version
 from orbit_provider.s3.progress import ProgressReporter
 from orbit_provider.s3.session import S3Session, build_boto_client
-from orbit_provider.s3.transfer import compare, copy, download, incomplete_uploads, upload
+from orbit_provider.s3.transfer import (
+    compare,
+    copy,
+    download,
+    incomplete_uploads,
+    tree,
+    tree_sync,
+    upload,
+)
 from orbit_provider.s3.versions import rollback, versioning
 from orbit_provider.s3.versions.rollback import RollbackPlan, RollbackResult
 from orbit_provider.s3.versions.versioning import (
@@ -217,6 +225,24 @@ class S3Client(S3Session):
         return download.download_file_resumable(
             self, key, path, offset, version_id=version_id, progress=progress
         )
+
+    # -- folders and prefixes (transfer/tree.py, tree_sync.py) --------------------------------
+
+    def upload_tree(self, local_dir: Any, prefix: str, **options: Any) -> Any:
+        """Upload a folder (or glob, or file) to `prefix`, many files at once (TreeResult);
+        `options`: see transfer.tree.upload_tree (include, exclude, skip_identical, dry_run,
+        workers, write arguments, progress, limits, report_path)."""
+        return tree.upload_tree(self, local_dir, prefix, **options)
+
+    def download_tree(self, prefix: str, local_dir: Any, **options: Any) -> Any:
+        """Download every key under `prefix` into `local_dir`, many at once (TreeResult);
+        `options`: see transfer.tree.download_tree."""
+        return tree.download_tree(self, prefix, local_dir, **options)
+
+    def sync(self, source: Any, dest: Any, **options: Any) -> Any:
+        """Make `dest` match `source` (local folder or s3://bucket/prefix, any direction,
+        S3 -> S3 server-side); `delete_extraneous` off by default (TreeResult)."""
+        return tree_sync.sync(self, source, dest, **options)
 
     # -- versioning (versions/) ------------------------------------------
 

@@ -216,3 +216,12 @@ def test_a_killed_download_resumes_the_large_file_and_skips_finished_ones(
     big = next(e for e in second.entries if e.status == "sent")
     assert big.resumed_bytes == 5 * MIB
     assert local_files(dest) == local_files(folder)
+
+
+def test_the_client_facade_reaches_the_tree_functions(seaweed_client, folder, tmp_path):
+    up = seaweed_client.upload_tree(folder, "f/", include="*.txt")
+    assert up.files_sent == 1 and keys(seaweed_client) == ["f/notes.txt"]
+    down = seaweed_client.download_tree("f/", tmp_path / "d")
+    assert (tmp_path / "d" / "notes.txt").read_bytes() == b"notes" and down.files_sent == 1
+    again = seaweed_client.sync(folder, f"s3://{seaweed_client.bucket}/f/", include="*.txt")
+    assert again.files_skipped == 1
