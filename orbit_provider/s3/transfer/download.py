@@ -11,6 +11,7 @@ partial file.
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import os
@@ -25,6 +26,7 @@ from orbit_provider.s3.config import validate_key
 from orbit_provider.s3.errors import (
     ConfigError,
     IntegrityError,
+    LocalWriteError,
     Network,
     PreconditionFailed,
 )
@@ -162,10 +164,17 @@ def check_destination(path: str | os.PathLike[str]) -> Path:
         raise ConfigError(f"path: {str(dest)!r} is a directory; give a file path")
     parent = dest.parent
     if not parent.exists():
+        blocker = next((p for p in parent.parents if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise ConfigError(
+                f"path: {str(blocker)!r} is a file, not a folder, so the destination folder "
+                f"{str(parent)!r} cannot exist; choose another path or move that file"
+            )
         raise ConfigError(f"path: destination folder {str(parent)!r} does not exist")
     if not parent.is_dir():
         raise ConfigError(
-            f"path: {str(parent)!r} is not a folder, so {dest.name!r} cannot be written there"
+            f"path: {str(parent)!r} is a file, not a folder, so {dest.name!r} cannot be "
+            "written there"
         )
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ConfigError(f"path: destination folder {str(parent)!r} is not writable")
@@ -259,6 +268,7 @@ class _Download:
         self.engine = engine or choose_engine(client)
         self.range_size = max(client.config.effective_chunk_size, MIN_RANGE_SIZE)
         self.seed_offset: int | None = None
+        self.object_size = 0  # of the version being fetched, once its HEAD is known
         self.received = 0
         self._received_lock = threading.Lock()
         self.started = time.monotonic()
@@ -373,6 +383,7 @@ class _Download:
         return state
 
     def _attempt(self, facts: ObjectFacts) -> DownloadResult:
+        self.object_size = facts.size
         if self.seed_offset is not None:
             self._seed(facts, self.seed_offset)
             self.seed_offset = None
@@ -380,15 +391,90 @@ class _Download:
         ranges = plan_ranges(state.size, state.range_size, state.part_size, state.extra_boundaries)
         if any(i >= len(ranges) for i in state.done):
             state.done = {}
-        fd = os.open(self.temp, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = -1
         try:
+            fd = os.open(self.temp, os.O_RDWR | os.O_CREAT, 0o666)
             return self._fill_and_finish(facts, state, ranges, fd)
+        except OSError as exc:  # the local side failed (a failed range is handled in _fail)
+            error = self._write_error(exc, "preparing or finishing the file", facts.size)
+            raise self._with_kept(error, state, ranges) from exc
         finally:
             if fd >= 0:
                 try:
                     os.close(fd)
                 except OSError:
                     pass
+
+    # -- the local side: space, and what a failure leaves --------------------------------
+
+    def _space(self, size: int) -> tuple[int, int | None]:
+        """(bytes the temporary file still needs to hold `size`, bytes free for us on its
+        filesystem or None where the filesystem does not say)."""
+        try:
+            allocated = os.stat(self.temp).st_blocks * 512
+        except OSError:
+            allocated = 0
+        try:
+            fs = os.statvfs(self.dest.parent)
+            free = fs.f_bavail * fs.f_frsize if fs.f_blocks else None
+        except OSError:
+            free = None
+        return max(size - allocated, 0), free
+
+    def _check_space(self, size: int) -> None:
+        """Refuse before any GET when the destination's filesystem cannot hold the rest."""
+        need, free = self._space(size)
+        if free is not None and need > free:
+            raise LocalWriteError(
+                f"{self.where}: not enough space in {str(self.dest.parent)!r}: the download "
+                f"needs {_amount(need)} more there (the object is {_amount(size)}), and "
+                f"{_amount(free)} are free",
+                bucket=self.client.bucket,
+                key=self.key,
+            )
+
+    def _write_error(self, exc: OSError, doing: str, size: int) -> LocalWriteError:
+        """A LocalWriteError for a failed local write: where, and how much space it needs."""
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            need, free = self._space(size)
+            what = "no space left" if exc.errno == errno.ENOSPC else "disk quota exceeded"
+            text = (
+                f"{self.where}: {what} in {str(self.dest.parent)!r} while {doing}: the "
+                f"download needs {_amount(need)} more there (the object is {_amount(size)})"
+                + ("" if free is None else f", and {_amount(free)} are free")
+            )
+        else:
+            text = f"{self.where}: cannot write {str(self.temp)!r} while {doing}: {exc}"
+        return LocalWriteError(text, bucket=self.client.bucket, key=self.key)
+
+    def _kept(self, state: DownloadState, ranges: list[tuple[int, int]]) -> int:
+        """Keep the temporary file only where its record on disk lets the next try resume
+        from it; returns the bytes kept (0: both files were removed)."""
+        record = load_state(self.state_path)
+        if (
+            self.temp.exists()
+            and record is not None
+            and record.same_object(state)
+            and record.done
+            and all(i < len(ranges) for i in record.done)
+        ):
+            return sum(ranges[i][1] - ranges[i][0] for i in record.done)
+        remove_quietly(self.temp, self.state_path, self.state_path.with_name(
+            self.state_path.name + ".tmp"))  # fmt: skip
+        return 0
+
+    def _with_kept(
+        self, error: LocalWriteError, state: DownloadState, ranges: list[tuple[int, int]]
+    ) -> LocalWriteError:
+        """`error`, saying what this failure left for the next try."""
+        kept = self._kept(state, ranges)
+        tail = (
+            f"; {_amount(kept)} of finished ranges are kept in {str(self.temp)!r} and the next "
+            "try resumes from them"
+            if kept
+            else f"; nothing was kept and nothing was written to {str(self.dest)!r}"
+        )
+        return LocalWriteError(error.message + tail, bucket=error.bucket, key=error.key)
 
     def _resume_from_disk(
         self, state: DownloadState, ranges: list[tuple[int, int]], fd: int
@@ -427,6 +513,10 @@ class _Download:
         os.ftruncate(fd, state.size)
         crcs = self._resume_from_disk(state, ranges, fd)
         resumed = sum(e - s for (s, e), c in zip(ranges, crcs, strict=True) if c is not None)
+        try:
+            self._check_space(state.size)
+        except LocalWriteError as error:
+            raise self._with_kept(error, state, ranges) from None
         writer = StateWriter(self.state_path, state, fd)
         writer.flush()
         tracker = TransferProgress(
@@ -443,7 +533,7 @@ class _Download:
             writer.stop()
             sink.close()
         if error is not None:
-            return self._fail(error, state, writer, tracker)
+            return self._fail(error, state, ranges, writer, tracker)
         if self.client.config.verify_checksums:
             problem, method = verify(facts, ranges, crcs, fd)  # type: ignore[arg-type]
         else:
@@ -483,6 +573,7 @@ class _Download:
         self,
         error: BaseException,
         state: DownloadState,
+        ranges: list[tuple[int, int]],
         writer: StateWriter,
         tracker: TransferProgress,
     ) -> DownloadResult:
@@ -493,10 +584,13 @@ class _Download:
             writer.flush()
         except OSError:
             log.warning("could not save the download state %s", self.state_path, exc_info=True)
-        resumable = bool(state.done)
-        if not resumable:
-            remove_quietly(self.temp, self.state_path)
-        else:
+        if isinstance(error, LocalWriteError):
+            cause = error
+            error = self._with_kept(error, state, ranges)
+            tracker.fail(error, resumable=self.temp.exists())
+            raise error from cause
+        resumable = self._kept(state, ranges) > 0
+        if resumable:
             log.warning(
                 "%s: download stopped (%s); %d finished ranges are kept in %s and the next "
                 "try resumes from them",
@@ -584,7 +678,12 @@ class _Download:
                         if self.limiter is not None:
                             self.limiter.acquire(n)
                     chunk = buf[:got]
-                    sink.write(pos, chunk)
+                    try:
+                        sink.write(pos, chunk)
+                    except OSError as exc:
+                        raise self._write_error(
+                            exc, f"writing bytes {pos}-{pos + got - 1}", self.object_size
+                        ) from exc
                     check.update(chunk)
                     pos += got
                     with self._received_lock:
@@ -596,6 +695,11 @@ class _Download:
 
         self.client.retry(attempt, key=self.key)
         return crc_value(check)
+
+
+def _amount(nbytes: int) -> str:
+    """Bytes for a message: '20.0 MiB (20971520 bytes)'."""
+    return f"{nbytes / (1024 * 1024):.1f} MiB ({nbytes} bytes)"
 
 
 def _fsync_dir(folder: Path) -> None:

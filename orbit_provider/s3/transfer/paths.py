@@ -48,3 +48,28 @@ def safe_join(dest_dir: str | os.PathLike[str], relative_key: str) -> Path:
     if resolved == base:
         raise ConfigError(f"relative_key: {relative_key!r} names the destination folder itself")
     return candidate
+
+
+def make_parent(path: str | os.PathLike[str]) -> Path:
+    """Create the folders above `path` (like `mkdir -p`) and return the innermost one.
+
+    A file where a folder must be, or a folder that cannot be created, raises ConfigError
+    naming it, instead of "[Errno 17] File exists" / "[Errno 20] Not a directory".
+    """
+    dest = Path(os.fspath(path)).absolute()
+    parent = dest.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next(
+            (p for p in (parent, *parent.parents) if p.exists() and not p.is_dir()), parent
+        )
+        raise ConfigError(
+            f"path: {str(blocker)!r} is a file, not a folder, so {str(dest)!r} cannot be "
+            "written; choose another path or move that file"
+        ) from None
+    except PermissionError:
+        raise ConfigError(
+            f"path: the folder {str(parent)!r} cannot be created: permission denied"
+        ) from None
+    return parent

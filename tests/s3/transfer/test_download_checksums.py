@@ -14,11 +14,11 @@ import pytest
 from orbit_provider.s3 import S3Client
 from orbit_provider.s3.config import MIB
 from orbit_provider.s3.errors import IntegrityError, InvalidRequest
-from orbit_provider.s3.transfer import download as dl
 from orbit_provider.s3.transfer import download_plan
 from orbit_provider.s3.transfer.download_plan import MIN_RANGE_SIZE, plan_ranges
 from orbit_provider.s3.transfer.download_state import load_state, temp_paths
 from orbit_provider.s3.wire import checksums
+from tests.s3.transfer.range_faults import RangeFaults, faults_fixture  # noqa: F401 - a fixture
 
 R = MIN_RANGE_SIZE
 PART = R + MIB  # parts longer than a range: each part is two ranges whose CRCs combine
@@ -51,61 +51,6 @@ def put_multipart(client: S3Client, key: str, data: bytes, algorithm: str, kind:
 
 def leftovers(dest: Path) -> list[Path]:
     return [p for p in temp_paths(dest) if p.exists()]
-
-
-class RangeFaults:
-    """Fault injection between the download and its range engine: `corrupt` holds range
-    starts whose first byte arrives flipped (once each), `refuse` range starts whose GET is
-    refused once with a non-retryable error. `opened` lists every range asked for."""
-
-    def __init__(self) -> None:
-        self.corrupt: set[int] = set()
-        self.refuse: set[int] = set()
-        self.opened: list[tuple[int, int]] = []
-
-
-class _FaultyEngine:
-    def __init__(self, engine, faults: RangeFaults) -> None:
-        self.engine = engine
-        self.faults = faults
-
-    def open(self, start: int, end: int):
-        self.faults.opened.append((start, end))
-        if start in self.faults.refuse:
-            self.faults.refuse.discard(start)
-            raise InvalidRequest("injected: this range is refused")
-        body = self.engine.open(start, end)
-        if start in self.faults.corrupt:
-            self.faults.corrupt.discard(start)
-            return _FlippedFirstByte(body)
-        return body
-
-    def close(self) -> None:
-        self.engine.close()
-
-
-class _FlippedFirstByte:
-    def __init__(self, body) -> None:
-        self.body = body
-        self.flipped = False
-
-    def readinto(self, buf) -> int:
-        n = self.body.readinto(buf)
-        if n and not self.flipped:
-            buf[0] ^= 0xFF
-            self.flipped = True
-        return n
-
-    def close(self, reusable: bool) -> None:
-        self.body.close(reusable)
-
-
-@pytest.fixture
-def faults(monkeypatch) -> RangeFaults:
-    injected = RangeFaults()
-    real = dl.make_engine
-    monkeypatch.setattr(dl, "make_engine", lambda *a, **k: _FaultyEngine(real(*a, **k), injected))
-    return injected
 
 
 @pytest.fixture
