@@ -770,3 +770,122 @@ def test_a_retry_with_the_same_storage_class_resumes(moto_client, tmp_path):
     assert result.resume_token.upload_id == stale and result.parts_resumed == 1
     assert moto_client.get_metadata("k").storage_class == "STANDARD_IA"
     assert moto_client.download_bytes("k") == data
+
+
+# -- checksum algorithms and types ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "kind"),
+    [("CRC32", "COMPOSITE"), ("CRC32C", None), ("CRC32C", "COMPOSITE"), ("CRC64NVME", None),
+     ("SHA256", None)],
+)  # fmt: skip
+def test_every_algorithm_is_sent_kept_and_verified_on_seaweedfs(
+    make_seaweed_client, tmp_path, algorithm, kind
+):
+    client = make_seaweed_client(checksum_algorithm=algorithm, checksum_type=kind)
+    path = write_file(tmp_path, RAGGED, seed=21)
+    data = path.read_bytes()
+    result = client.upload_file(path, "k")
+    head = client.head("k")
+    stored = head[f"Checksum{algorithm}"]
+    assert result.checksum == stored and result.checksum_algorithm == algorithm
+    if client.config.effective_checksum_type == "FULL_OBJECT":
+        assert head["ChecksumType"] == "FULL_OBJECT"
+        assert stored == checksums.checksum_b64(algorithm, data)  # the whole file's
+    else:
+        assert stored.endswith("-5") and head["ChecksumType"] == "COMPOSITE"
+    small = write_file(tmp_path, 1000, name="small")
+    assert client.upload_file(small, "small").checksum == checksums.checksum_b64(
+        algorithm, small.read_bytes()
+    )
+    assert client.head("small")[f"Checksum{algorithm}"] == checksums.checksum_b64(
+        algorithm, small.read_bytes()
+    )
+    assert client.download_bytes("k") == data
+    assert client.list_incomplete_uploads() == []
+
+
+@pytest.mark.parametrize("algorithm", ["CRC32C", "CRC64NVME", "SHA256"])
+def test_a_wrong_part_checksum_of_any_algorithm_is_refused(
+    make_seaweed_client, tmp_path, monkeypatch, algorithm
+):
+    client = make_seaweed_client(parallel_operations=1, checksum_algorithm=algorithm)
+    data = random.Random(22).randbytes(3 * CHUNK)
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    marker = data[CHUNK : CHUNK + 64]  # part 2
+    real = upload_module.part_checksum
+
+    def wrong(name, part):
+        value = real(name, part)
+        return bytes([value[0] ^ 1]) + value[1:] if bytes(part[:64]) == marker else value
+
+    monkeypatch.setattr(upload_module, "part_checksum", wrong)
+    with pytest.raises(UploadInterrupted) as info:
+        client.upload_file(path, "k")
+    assert info.value.code == "BadDigest"
+    assert not client.exists("k")
+    assert sorted(parts_of(client, "k", info.value.upload_id)) == [1]
+
+
+def test_a_wrong_full_object_checksum_is_refused_at_complete(
+    make_seaweed_client, tmp_path, monkeypatch
+):
+    client = make_seaweed_client(checksum_algorithm="CRC32C")
+    path = write_file(tmp_path, 2 * CHUNK + 1, seed=23)
+    real = checksums.combine_parts_b64
+    monkeypatch.setattr(
+        checksums, "combine_parts_b64",
+        lambda name, parts: real(name, parts[:-1] + [(b"\0\0\0\0", parts[-1][1])]),
+    )  # fmt: skip
+    with pytest.raises(UploadInterrupted) as info:
+        client.upload_file(path, "k")
+    assert info.value.code == "BadDigest"
+    assert not client.exists("k")
+
+
+def test_moto_keeps_the_whole_file_crc64nvme_and_a_wrong_one_is_caught(
+    make_moto_client, tmp_path, monkeypatch
+):
+    """moto computes a FULL_OBJECT checksum itself (CRC64NVME through awscrt) instead of
+    checking ours at Complete: the HEAD after Complete catches a wrong one."""
+    client = make_moto_client(checksum_algorithm="CRC64NVME")
+    path = write_file(tmp_path, 2 * CHUNK + 3, seed=24)
+    result = client.upload_file(path, "k")
+    whole = checksums.checksum_b64("CRC64NVME", path.read_bytes())
+    assert result.checksum == whole == client.head("k")["ChecksumCRC64NVME"]
+    monkeypatch.setattr(checksums, "combine_parts_b64", lambda name, parts: "AAAAAAAAAAA=")
+    with pytest.raises(IntegrityError, match="CRC64NVME"):
+        client.upload_file(path, "k2")
+
+
+@pytest.fixture
+def no_crc32c_echo(seaweed):
+    """SeaweedFS behind a proxy that drops x-amz-checksum-crc32c from every answer, as a
+    store that ignores that algorithm would."""
+    from orbit_provider.testing.faultproxy import FaultProxy
+
+    with FaultProxy(
+        seaweed.endpoint, rate=0.0, strip_response_headers=("x-amz-checksum-crc32c",)
+    ) as proxy:
+        yield proxy
+
+
+def test_a_store_ignoring_the_algorithm_gets_content_md5(
+    seaweed, seaweed_bucket, no_crc32c_echo, tmp_path, monkeypatch
+):
+    from orbit_provider.testing.clients import client_for
+
+    client = client_for(seaweed, seaweed_bucket, endpoint=no_crc32c_echo.endpoint,
+                        parallel_operations=1, checksum_algorithm="CRC32C")  # fmt: skip
+    path = write_file(tmp_path, RAGGED, seed=25)
+    client.upload_file(path, "k")
+    assert client.store_ignores_crc32 is True
+    sent = part_requests(no_crc32c_echo)
+    assert "content-md5" not in sent[0] and all("content-md5" in h for h in sent[1:])
+    assert client.download_bytes("k") == path.read_bytes()
+    monkeypatch.setattr(upload_module, "part_md5", lambda d: "0" * 32)
+    with pytest.raises(UploadInterrupted) as info:  # the store refuses a wrong Content-MD5
+        client.upload_file(path, "k2")
+    assert info.value.code == "BadDigest" and not client.exists("k2")
