@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote_plus
 
+from orbit_provider.s3.batch import scale
 from orbit_provider.s3.batch.restore import TIERS
 from orbit_provider.s3.config import StorageClass, validate_bucket_name
 from orbit_provider.s3.errors import ConfigError, IntegrityError, InvalidRequest
@@ -466,3 +467,117 @@ def _add_rows(data: bytes, outcome: JobOutcome) -> None:
     for row in csv.reader(io.StringIO(data.decode("utf-8"), newline="")):
         if row:
             outcome.add(*_report_row(row))
+
+
+# -- one job, start to end ------------------------------------------------------------------
+
+
+def client_token(*parts: Any) -> str:
+    """A ClientRequestToken from what identifies the work (e.g. dag, task, run, map index,
+    try): the same call made twice submits one job, another try submits its own."""
+    joined = "\x1f".join(str(p) for p in parts)
+    return hashlib.sha256(joined.encode("utf-8")).hexdigest()[:64]
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """What a dry run shows: how many keys the manifest would hold, the CreateJob request
+    (with a placeholder manifest ETag), and the cost and time estimate."""
+
+    operation: str
+    keys: int
+    request: dict[str, Any]
+    estimate: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "engine": "s3_batch_operations",
+            "dry_run": True,
+            "operation": self.operation,
+            "manifest_keys": self.keys,
+            "request": self.request,
+            "estimate": self.estimate,
+        }
+
+
+def manifest_key_for(settings: JobSettings, token: str) -> str:
+    """Where a job's manifest is written: beside its reports, named by its token."""
+    prefix = settings.report_prefix.rstrip("/")
+    return f"{prefix}/manifests/{token}.csv" if prefix else f"manifests/{token}.csv"
+
+
+def plan_job(
+    settings: JobSettings,
+    operation_name: str,
+    operation: dict[str, Any],
+    items: Iterable[Any],
+    *,
+    source_bucket: str,
+    token: str,
+) -> JobPlan:
+    """The dry run of a job: reads the key source once (counting, nothing kept) and writes
+    nothing."""
+    validate_bucket_name(source_bucket)
+    count = sum(1 for _ in _rows(items, source_bucket, with_versions=False))
+    placeholder = ManifestInfo(
+        settings.report_bucket,
+        manifest_key_for(settings, token),
+        "<etag>",
+        count,
+        ("Bucket", "Key"),
+    )
+    request = job_request(settings, operation, placeholder, client_token=token)
+    kind = {"S3PutObjectTagging": "tag", "S3InitiateRestoreObject": "restore"}.get(
+        next(iter(operation)), "copy"
+    )
+    estimate = scale.estimate(count, kind, "s3_batch_operations", listed=True)
+    return JobPlan(operation_name, count, request, estimate.to_dict())
+
+
+@dataclass(frozen=True)
+class SubmittedJob:
+    """A job S3 has accepted, and the manifest it runs on."""
+
+    job_id: str
+    manifest: ManifestInfo
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "manifest": f"s3://{self.manifest.bucket}/{self.manifest.key}",
+            "manifest_keys": self.manifest.count,
+        }
+
+
+def submit_job(
+    boto: Any,
+    s3control: Any,
+    settings: JobSettings,
+    operation: dict[str, Any],
+    *,
+    source_bucket: str,
+    token: str,
+    items: Iterable[Any] | None = None,
+    inventory_manifest_key: str | None = None,
+    inventory_bucket: str | None = None,
+    with_versions: bool = False,
+) -> SubmittedJob:
+    """Write the manifest (or take an inventory report's as is) and create the job. The
+    token makes a repeated call return the job the first one created."""
+    if (items is None) == (inventory_manifest_key is None):
+        raise ConfigError("give the keys or an inventory report's manifest.json, not both")
+    if inventory_manifest_key is not None:
+        manifest = inventory_manifest(
+            boto, inventory_bucket or source_bucket, inventory_manifest_key
+        )
+    else:
+        manifest = write_manifest(
+            boto,
+            items,
+            source_bucket=source_bucket,
+            manifest_bucket=settings.report_bucket,
+            manifest_key=manifest_key_for(settings, token),
+            with_versions=with_versions,
+        )
+    request = job_request(settings, operation, manifest, client_token=token)
+    return SubmittedJob(create_job(s3control, request), manifest)

@@ -245,3 +245,43 @@ def test_an_inventory_report_is_used_directly_as_a_manifest(boto):
     )
     with pytest.raises(ConfigError, match="must be CSV"):
         bops.inventory_manifest(boto, BUCKET, "inv2/manifest.json")
+
+
+def test_dry_run_counts_the_keys_and_shows_the_request_without_writing(boto):
+    plan = bops.plan_job(
+        SETTINGS,
+        "storage_class",
+        bops.copy_operation(BUCKET, storage_class="GLACIER"),
+        (f"k{i}" for i in range(1500)),
+        source_bucket=BUCKET,
+        token="tok",
+    )
+    summary = plan.to_dict()
+    assert summary["manifest_keys"] == 1500 and summary["dry_run"]
+    assert summary["request"]["Operation"]["S3PutObjectCopy"]["StorageClass"] == "GLACIER"
+    assert summary["request"]["ClientRequestToken"] == "tok"
+    assert summary["estimate"]["keys"] == 1500
+    assert "Contents" not in boto.list_objects_v2(Bucket=BUCKET)  # nothing written
+
+
+def test_submit_writes_the_manifest_and_creates_the_job_with_its_etag(boto, s3control):
+    client, stub = s3control
+    token = bops.client_token("dag", "task", "run", -1, 1)
+    assert token == bops.client_token("dag", "task", "run", -1, 1) != bops.client_token("x")
+    manifest_key = bops.manifest_key_for(SETTINGS, token)
+    operation = bops.tagging_operation({"a": "b"})
+
+    # the manifest's ETag is only known once it is written: the Stubber checks the request
+    # against the s3control model
+    stub.add_response("create_job", {"JobId": "job-123"}, None)
+    job = bops.submit_job(
+        boto, client, SETTINGS, operation, source_bucket=BUCKET, token=token, items=["a", "b", "c"]
+    )
+    assert job.job_id == "job-123" and job.manifest.count == 3
+    assert job.manifest.key == manifest_key
+    assert job.to_dict()["manifest"] == f"s3://{BUCKET}/{manifest_key}"
+    body = boto.get_object(Bucket=BUCKET, Key=manifest_key)["Body"].read()
+    assert body == f"{BUCKET},a\n{BUCKET},b\n{BUCKET},c\n".encode()
+    assert job.manifest.etag == boto.head_object(Bucket=BUCKET, Key=manifest_key)["ETag"]
+    with pytest.raises(ConfigError, match="not both"):
+        bops.submit_job(boto, client, SETTINGS, operation, source_bucket=BUCKET, token=token)
