@@ -17,7 +17,7 @@ from orbit_provider.s3.config import (
     validate_key,
 )
 from orbit_provider.s3.errors import ConfigError, S3Error
-from orbit_provider.s3.limits import encode_tags, validate_metadata
+from orbit_provider.s3.limits import encode_tags, validate_metadata, validate_tags
 from orbit_provider.s3.models import CopyResult, ObjectMetadata, _version
 from orbit_provider.s3.progress import ProgressReporter, TransferProgress
 from orbit_provider.s3.session import S3Session
@@ -40,11 +40,14 @@ def copy_object(
     metadata: dict[str, str] | None = None,
     progress: ProgressReporter | None = None,
     source_metadata: ObjectMetadata | None = None,
+    content_type: str | None = None,
+    tags: dict[str, str] | None = None,
 ) -> CopyResult:
     """Server-side copy of any size, keeping metadata, content type and tags.
 
     Above `config.multipart_copy_threshold` the copy runs as parallel UploadPartCopy
-    requests. `metadata` replaces the user metadata; None keeps the source's.
+    requests. `metadata` replaces the user metadata, `content_type` the content type and
+    `tags` the tags ({} removes them); None keeps the source's.
     """
     validate_key(src_key, "src_key")
     validate_key(dst_key, "dst_key")
@@ -55,6 +58,10 @@ def copy_object(
         source["VersionId"] = src_version_id
     in_place = src_bucket == dst_bucket and src_key == dst_key and not src_version_id
     write = session.write_args(storage_class, sse)
+    if content_type is not None:
+        write["ContentType"] = content_type  # over the source's (content_args below)
+    if tags is not None:
+        write["Tagging"] = encode_tags(validate_tags(tags))
     if in_place and not write and metadata is None:
         raise ConfigError(
             f"copy_object: copying s3://{src_bucket}/{src_key} onto itself changes nothing; "
@@ -65,7 +72,7 @@ def copy_object(
     # a rewrite of the key (in place, or one of its versions back on top, as rollbacks do)
     # keeps what the object had, which needs its HEAD
     rewrite = src_bucket == dst_bucket and src_key == dst_key
-    needs_head = rewrite or metadata is not None or progress is not None
+    needs_head = rewrite or metadata is not None or content_type is not None or progress is not None
     if head is None and (needs_head or threshold < MAX_CHUNK_SIZE):
         head = session.get_metadata(src_key, version_id=src_version_id, bucket=src_bucket)
     if head is not None:
@@ -114,14 +121,17 @@ def _copy_single(
     progress: ProgressReporter | None,
 ) -> CopyResult:
     params = dict(write)
-    if metadata is not None or in_place:
+    if metadata is not None or in_place or "ContentType" in write:
         # REPLACE re-sends metadata and content headers: S3-compatible stores (SeaweedFS)
         # refuse an in-place storage-class change with COPY.
         assert head is not None
         params.update(head.content_args())
+        params.update({k: write[k] for k in ("ContentType",) if k in write})
         if metadata is not None:
             params["Metadata"] = validate_metadata(metadata)
         params["MetadataDirective"] = "REPLACE"
+    if "Tagging" in write:
+        params["TaggingDirective"] = "REPLACE"
     if in_place and head is not None and head.etag:
         # rewrite only the object the HEAD described, not one written since
         params["CopySourceIfMatch"] = f'"{head.etag}"'
@@ -170,13 +180,17 @@ def _copy_multipart(
     # store's default checksum instead (its encryption is kept all the same)
     create.pop("ChecksumAlgorithm", None)
     create.update(head.content_args())
+    create.update({k: write[k] for k in ("ContentType",) if k in write})
     if metadata is not None:
         create["Metadata"] = validate_metadata(metadata)
-    tags = session.get_tags(
-        source["Key"], version_id=source.get("VersionId"), bucket=source["Bucket"]
-    )
-    if tags:
-        create["Tagging"] = encode_tags(tags)
+    if "Tagging" not in write:  # the call gave no tags: the source's
+        tags = session.get_tags(
+            source["Key"], version_id=source.get("VersionId"), bucket=source["Bucket"]
+        )
+        if tags:
+            create["Tagging"] = encode_tags(tags)
+    elif not create["Tagging"]:
+        del create["Tagging"]
     upload_id = session.call("create_multipart_upload", key=dst_key, bucket=dst_bucket, **create)[
         "UploadId"
     ]

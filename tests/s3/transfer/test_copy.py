@@ -97,3 +97,21 @@ def test_kept_from_source_prefers_the_calls_encryption_and_keeps_the_checksum():
     )
     plain = ObjectMetadata.from_head("k", {"ContentLength": 1})
     assert kept_from_source(config_default, plain, sse_given=False) == config_default
+
+
+@pytest.mark.parametrize("threshold", [None, 5 * 1024 * 1024])
+def test_a_rewrite_can_replace_content_type_and_tags(moto_s3, kms_key, threshold):
+    from orbit_provider.s3.transfer.copy import copy_object
+
+    fields = {"multipart_copy_threshold": threshold} if threshold else {}
+    client = S3Client(S3Config(bucket=MOTO_BUCKET, region="us-east-1", **fields))
+    body = b"x" * (6 * 1024 * 1024 if threshold else 10)  # above the threshold: multipart
+    put_kms_object(client, "k", kms_key, body)
+    copy_object(client, "k", "k", content_type="application/json", tags={"stage": "gold"})
+    head = client.get_metadata("k")
+    assert head.content_type == "application/json" and head.cache_control == "max-age=60"
+    assert head.sse_kms_key_id == kms_key and head.metadata == {"owner": "lake"}
+    assert client.get_tags("k") == {"stage": "gold"}
+    copy_object(client, "k", "k", tags={})
+    assert client.get_tags("k") == {} and client.download_bytes("k") == body
+    assert client.get_metadata("k").content_type == "application/json"
