@@ -25,7 +25,7 @@ from urllib.parse import quote, unquote_plus
 from orbit_provider.s3.batch import scale
 from orbit_provider.s3.batch.restore import TIERS
 from orbit_provider.s3.config import StorageClass, validate_bucket_name
-from orbit_provider.s3.errors import ConfigError, IntegrityError, InvalidRequest
+from orbit_provider.s3.errors import ConfigError, IntegrityError, InvalidRequest, S3Error, classify
 from orbit_provider.s3.models import ObjectSummary
 
 MANIFEST_FORMAT = "S3BatchOperations_CSV_20180820"
@@ -280,10 +280,21 @@ def job_request(
     }
 
 
+def _control(operation: str, s3control: Any, **params: Any) -> dict[str, Any]:
+    """One s3control call (botocore retries throttles itself); a failure is raised as the
+    matching S3Error, credentials masked."""
+    try:
+        return getattr(s3control, operation)(**params)
+    except S3Error:
+        raise
+    except Exception as exc:
+        raise classify(exc) from exc
+
+
 def create_job(s3control: Any, request: dict[str, Any]) -> str:
     """Submit a job (CreateJob) and return its id. A retried call with the same
     ClientRequestToken returns the same job instead of starting a second one."""
-    return s3control.create_job(**request)["JobId"]
+    return _control("create_job", s3control, **request)["JobId"]
 
 
 @dataclass(frozen=True)
@@ -318,7 +329,7 @@ class JobState:
 
 def describe_job(s3control: Any, account_id: str, job_id: str) -> JobState:
     """One DescribeJob, as a JobState."""
-    job = s3control.describe_job(AccountId=account_id, JobId=job_id)["Job"]
+    job = _control("describe_job", s3control, AccountId=account_id, JobId=job_id)["Job"]
     progress = job.get("ProgressSummary", {})
     report = job.get("Report", {})
     reasons = tuple(
@@ -339,7 +350,9 @@ def describe_job(s3control: Any, account_id: str, job_id: str) -> JobState:
 
 def cancel_job(s3control: Any, account_id: str, job_id: str, reason: str) -> str:
     """Ask S3 to cancel a job (UpdateJobStatus); returns the status S3 answers with."""
-    answer = s3control.update_job_status(
+    answer = _control(
+        "update_job_status",
+        s3control,
         AccountId=account_id,
         JobId=job_id,
         RequestedJobStatus="Cancelled",
@@ -350,8 +363,12 @@ def cancel_job(s3control: Any, account_id: str, job_id: str, reason: str) -> str
 
 def confirm_job(s3control: Any, account_id: str, job_id: str) -> str:
     """Let a job created with confirmation_required run (UpdateJobStatus to Ready)."""
-    return s3control.update_job_status(
-        AccountId=account_id, JobId=job_id, RequestedJobStatus="Ready"
+    return _control(
+        "update_job_status",
+        s3control,
+        AccountId=account_id,
+        JobId=job_id,
+        RequestedJobStatus="Ready",
     )["Status"]
 
 

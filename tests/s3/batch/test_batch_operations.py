@@ -15,7 +15,7 @@ from botocore.stub import Stubber
 
 from orbit_provider.s3.batch import batch_operations as bops
 from orbit_provider.s3.batch.inventory import InventoryObject
-from orbit_provider.s3.errors import ConfigError, IntegrityError, InvalidRequest
+from orbit_provider.s3.errors import ConfigError, IntegrityError, InvalidRequest, S3Error
 
 BUCKET = "test-bucket"  # made by the moto_client fixture
 ACCOUNT = "123456789012"
@@ -285,3 +285,15 @@ def test_submit_writes_the_manifest_and_creates_the_job_with_its_etag(boto, s3co
     assert job.manifest.etag == boto.head_object(Bucket=BUCKET, Key=manifest_key)["ETag"]
     with pytest.raises(ConfigError, match="not both"):
         bops.submit_job(boto, client, SETTINGS, operation, source_bucket=BUCKET, token=token)
+
+
+def test_s3control_failures_are_s3_errors(s3control):
+    client, stub = s3control
+    stub.add_client_error("describe_job", "AccessDenied", "no", http_status_code=403)
+    with pytest.raises(S3Error) as failure:
+        bops.describe_job(client, ACCOUNT, "job-1")
+    assert failure.value.code == "AccessDenied" and not failure.value.retryable
+    stub.add_client_error("describe_job", "TooManyRequestsException", "slow", http_status_code=429)
+    with pytest.raises(S3Error) as failure:
+        bops.describe_job(client, ACCOUNT, "job-1")
+    assert failure.value.retryable
