@@ -6,13 +6,20 @@ destination hold; nothing is kept on the worker) and return a transfer summary.
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from orbit_provider.operators.base import OrbitBaseOperator, OrbitTaskError, is_template
+from orbit_provider.operators.base import (
+    OrbitBaseOperator,
+    OrbitTaskError,
+    is_template,
+    is_unrendered,
+)
 from orbit_provider.operators.summary import (
     DEFAULT_MAX_ITEMS,
     ReportTarget,
@@ -21,9 +28,10 @@ from orbit_provider.operators.summary import (
 )
 from orbit_provider.s3.config import ServerSideEncryption, StorageClass
 from orbit_provider.s3.errors import S3Error
-from orbit_provider.s3.progress import BatchProgress
-from orbit_provider.s3.transfer.local_tree import plan_downloads, plan_uploads
+from orbit_provider.s3.transfer.local_tree import check_patterns, plan_uploads
 from orbit_provider.s3.transfer.paths import safe_join
+from orbit_provider.s3.transfer.tree import download_tree, upload_tree
+from orbit_provider.s3.transfer.tree_result import FAILED, SENT, SKIPPED, TreeResult
 
 
 def _overrides(chunk_size: int | None, parallel_operations: int | None) -> dict[str, Any]:
@@ -54,6 +62,72 @@ def _fail_on(summary: dict, operation: str) -> None:
     )
 
 
+def _object_entry(entry: Any, operation: str) -> dict:
+    """A tree outcome in the summary's per-object shape (key, size, etag, ...)."""
+    key = entry.source if operation == "download" else entry.dest
+    item: dict[str, Any] = {"key": key, "size": entry.size, "etag": entry.etag,
+                            "version_id": entry.version_id}  # fmt: skip
+    for name in ("parts", "resumed_bytes", "verification"):
+        value = getattr(entry, name)
+        if value not in (None, 0, ""):
+            item[name] = value
+    if operation == "download":
+        item["path"] = entry.dest
+    return item
+
+
+def tree_summary(
+    result: TreeResult,
+    *,
+    operation: str,
+    bucket: str,
+    max_items: int,
+    report: ReportTarget | None,
+) -> dict:
+    """The transfer summary (same keys as `transfer_summary`) of a core TreeResult. Failures
+    beyond `max_items` are read back from the result's JSON Lines report for `report`."""
+    entries = sorted(result.entries, key=lambda e: (e.source, e.dest))
+    side = "source" if operation == "download" else "dest"  # which side is the object key
+    failures = [{"key": getattr(e, side), "code": e.code, "error": e.reason}
+                for e in entries if e.status == FAILED]  # fmt: skip
+    if result.files_failed > len(failures) and result.report_path:
+        failures = _failures_from_report(result.report_path, side)
+    summary = transfer_summary(
+        [], operation=operation, bucket=bucket, failures=failures,
+        duration=result.duration, max_items=max_items, report=report,
+    )  # fmt: skip
+    sent = [_object_entry(e, operation) for e in entries if e.status == SENT]
+    skipped = [getattr(e, side) for e in entries if e.status == SKIPPED]
+    summary.update(
+        total=result.files_total,
+        succeeded=result.files_sent,
+        skipped=result.files_skipped,
+        failed=result.files_failed,
+        bytes=result.size_sent,
+        bytes_transferred=result.bytes_sent,
+        objects=sent[:max_items],
+        objects_truncated=result.files_sent > len(sent[:max_items]),
+        skipped_keys=skipped[:max_items],
+        verification=dict(result.verification),
+    )
+    duration = summary["duration_seconds"]
+    rate = result.bytes_sent / duration / 2**20 if duration else 0.0
+    summary["throughput_mib_s"] = round(rate, 3)
+    return summary
+
+
+def _failures_from_report(path: str, side: str) -> list[dict]:
+    """Every failure of a tree from its JSON Lines report."""
+    failures = []
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            entry = json.loads(line)
+            if entry.get("status") == FAILED:
+                failures.append({"key": entry.get(side), "code": entry.get("code"),
+                                 "error": entry.get("reason")})  # fmt: skip
+    return failures
+
+
 class _TransferOperator(OrbitBaseOperator):
     """Shared arguments of the transfer operators (see the subclasses' docstrings)."""
 
@@ -65,6 +139,10 @@ class _TransferOperator(OrbitBaseOperator):
         parallel_operations: int | None = None,
         max_items: int = DEFAULT_MAX_ITEMS,
         report_prefix: str | None = None,
+        include: str | Sequence[str] | None = None,
+        exclude: str | Sequence[str] | None = None,
+        max_concurrent_files: int | None = None,
+        max_requests_per_second: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -73,6 +151,13 @@ class _TransferOperator(OrbitBaseOperator):
         self.parallel_operations = parallel_operations
         self.max_items = max_items
         self.report_prefix = report_prefix
+        for name, value in (("include", include), ("exclude", exclude)):
+            if not is_unrendered(value):
+                self._fail_fast(lambda name=name, value=value: check_patterns(name, value))
+        self.include = include
+        self.exclude = exclude
+        self.max_concurrent_files = max_concurrent_files
+        self.max_requests_per_second = max_requests_per_second
 
     def transfer_client(self):
         return self.get_client(**_overrides(self.chunk_size, self.parallel_operations))
@@ -83,6 +168,28 @@ class _TransferOperator(OrbitBaseOperator):
         return ReportTarget(
             client=client, prefix=self.report_prefix, name=report_name(context, operation)
         )
+
+    def tree_options(self) -> dict[str, Any]:
+        """The core tree arguments these operators share."""
+        return {
+            "include": self.include,
+            "exclude": self.exclude,
+            "workers": self.max_concurrent_files,
+            "max_bandwidth": self.max_bandwidth,
+            "max_requests_per_second": self.max_requests_per_second,
+            "max_entries": self.max_items,
+        }
+
+    def run_tree(self, context: Any, client: Any, operation: str, fn: Any, **sink: Any) -> dict:
+        """Run a core tree call `fn(reporter, report_path)` with progress and return its
+        summary; the full outcome list goes to a temporary JSON Lines file when failures may
+        need reporting beyond `max_items`."""
+        with tempfile.TemporaryDirectory(prefix="orbit-tree-") as folder:
+            path = os.path.join(folder, "outcomes.jsonl") if self.report_prefix else None
+            result = self.run_core(context, lambda reporter: fn(reporter, path), **sink)
+            return tree_summary(result, operation=operation, bucket=client.bucket,
+                                max_items=self.max_items,
+                                report=self._report(context, client, operation))  # fmt: skip
 
 
 class OrbitUploadOperator(_TransferOperator):
@@ -112,9 +219,20 @@ class OrbitUploadOperator(_TransferOperator):
     :param max_items: Per-object details and failures kept in the returned summary.
     :param report_prefix: When more than ``max_items`` objects fail, write the full failure
         list as JSON lines to ``<report_prefix><dag>/<run>/<task>...jsonl`` in the bucket.
+    :param include: Glob(s) a folder's or glob's files must match, relative to the folder
+        (``*`` crosses ``/``; a pattern without ``/`` also matches the file name alone).
+    :param exclude: Glob(s) of files to leave out (wins over ``include``).
+    :param max_concurrent_files: Files in flight at once for a folder or glob (default 16; a
+        large file's parts count against it).
+    :param max_requests_per_second: One request-rate budget for the whole folder.
     :param client_options: Other S3Config overrides for this task.
     :return: A transfer summary (``transfer_summary``): counts, bytes, throughput, per-object
         results (key, size, etag, version_id, parts, parts_resumed) and failures.
+
+    A folder or glob runs as one core ``upload_tree``: many small files at once (one PUT
+    each), large ones split into parts, one connection pool and bandwidth limit. A failed
+    file is reported and the others go on; an error that would fail every file (refused
+    credentials, a missing bucket) stops the task at once with one error.
     """
 
     template_fields: Sequence[str] = (
@@ -162,28 +280,6 @@ class OrbitUploadOperator(_TransferOperator):
         self.content_type = content_type
         self.skip_if_identical = skip_if_identical
 
-    def _changed(
-        self, client: Any, plan: list, skipped: list[str], failures: list[dict], reporter: Any
-    ) -> list:
-        """The planned files whose object is missing or different; identical ones go to
-        `skipped`, files whose comparison failed to `failures`."""
-        todo = []
-        errors = 0
-        for done, item in enumerate(plan, 1):
-            try:
-                same = client.local_matches_remote(item.path, item.key)
-            except S3Error as exc:
-                errors += 1
-                failures.append({"key": item.key, "code": exc.code, "error": str(exc)})
-            else:
-                if same.identical:
-                    self.log.info("skipping %s: %s", item.key, same.reason)
-                    skipped.append(item.key)
-                else:
-                    todo.append(item)
-            reporter.emit(BatchProgress("compare", done, done - errors, errors, total=len(plan)))
-        return todo
-
     def execute(self, context: Any) -> dict:
         plan = self.run_checked(lambda: plan_uploads(self.source, key=self.key, prefix=self.prefix))
         client = self.transfer_client()
@@ -199,44 +295,49 @@ class OrbitUploadOperator(_TransferOperator):
             "uploading %d file(s), %.1f MiB, from %s to s3://%s/%s",
             len(plan), total / 2**20, self.source, client.bucket, self.key or self.prefix or "",
         )  # fmt: skip
-        results: list[Any] = []
-        failures: list[dict] = []
-        skipped: list[str] = []
-        started = time.monotonic()
-        if self.skip_if_identical:
-            planned = plan
-            plan = self.run_core(
-                context, lambda r: self._changed(client, planned, skipped, failures, r)
-            )
-            total = sum(item.size for item in plan)
-
-        def run(reporter: Any) -> None:
-            for item in plan:
-                try:
-                    results.append(
-                        client.upload_file(
-                            item.path, item.key, storage_class=self.storage_class, sse=self.sse,
-                            metadata=metadata, content_type=self.content_type, tags=tags,
-                            progress=reporter, max_bandwidth=self.max_bandwidth,
-                        )  # fmt: skip
-                    )
-                except S3Error as exc:
-                    self.log.error("upload of %s to %s failed: %s", item.path, item.key, exc)
-                    failures.append({"key": item.key, "code": exc.code, "error": str(exc)})
-
-        if plan or not self.skip_if_identical:
-            self.run_core(context, run, total_bytes=total, total_objects=len(plan))
+        write = {"storage_class": self.storage_class, "sse": self.sse, "metadata": metadata,
+                 "content_type": self.content_type, "tags": tags}  # fmt: skip
+        if self.key is not None:
+            summary = self._upload_one(context, client, plan[0], write)
+        else:
+            summary = self.run_tree(
+                context, client, "upload",
+                lambda reporter, report_path: upload_tree(
+                    client, self.source, self.prefix or "", skip_identical=self.skip_if_identical,
+                    progress=reporter, report_path=report_path, **write, **self.tree_options(),
+                ),
+                total_bytes=None if self.skip_if_identical else total, total_objects=len(plan),
+            )  # fmt: skip
         written = [self.key] if self.key is not None else [self.prefix or ""]
         self.add_lineage(
             outputs=[(client.bucket, k) for k in written], local_inputs=[self.source]
         )
-        summary = transfer_summary(
-            results, operation="upload", bucket=client.bucket, failures=failures,
-            skipped=skipped, duration=time.monotonic() - started, max_items=self.max_items,
-            report=self._report(context, client, "upload"),
-        )  # fmt: skip
         _fail_on(summary, "upload")
         return summary
+
+    def _upload_one(self, context: Any, client: Any, item: Any, write: dict) -> dict:
+        """One file to one key (the resumable multipart path above chunk_size)."""
+        started = time.monotonic()
+        results: list[Any] = []
+        skipped: list[str] = []
+        if self.skip_if_identical:
+            same = self.run_checked(lambda: client.local_matches_remote(item.path, item.key))
+            if same.identical:
+                self.log.info("skipping %s: %s", item.key, same.reason)
+                skipped.append(item.key)
+        if not skipped:
+            results.append(self.run_core(
+                context,
+                lambda reporter: client.upload_file(
+                    item.path, item.key, progress=reporter, max_bandwidth=self.max_bandwidth,
+                    **write,
+                ),
+                total_bytes=item.size, total_objects=1,
+            ))  # fmt: skip
+        return transfer_summary(
+            results, operation="upload", bucket=client.bucket, skipped=skipped,
+            duration=time.monotonic() - started, max_items=self.max_items,
+        )  # fmt: skip
 
 
 class OrbitDownloadOperator(_TransferOperator):
@@ -258,7 +359,13 @@ class OrbitDownloadOperator(_TransferOperator):
         can be checked (no CRC32 and no usable MD5 ETag; default: the connection's, else
         False, which logs a warning naming the key). Each object's summary entry says which
         check ran (``verification``: ``crc32``, ``crc32-composite``, ``md5`` or ``size``).
-    :param max_bandwidth: Bytes per second for each file (default: the connection's).
+    :param skip_if_identical: With ``prefix``, skip objects whose local file already holds
+        the same bytes (same size and CRC32 / MD5): a retried task skips finished files and
+        resumes the partial large one.
+    :param include: / :param exclude: Glob(s) on the key below the prefix (see the upload).
+    :param max_concurrent_files: Objects in flight at once under a prefix (default 16).
+    :param max_requests_per_second: One request-rate budget for the whole prefix.
+    :param max_bandwidth: Bytes per second (default: the connection's).
     :param chunk_size: Range size in bytes (default: the connection's, else 5 MiB).
     :param parallel_operations: Ranges in flight at once (default: the connection's, else 4).
     :param max_items: Per-object details and failures kept in the returned summary.
@@ -283,9 +390,11 @@ class OrbitDownloadOperator(_TransferOperator):
         prefix: str | None = None,
         version_id: str | None = None,
         require_verification: bool | None = None,
+        skip_if_identical: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.skip_if_identical = skip_if_identical
         if key is not None and prefix is not None:
             raise OrbitTaskError("key and prefix: give one of them, not both", code="ConfigError")
         if key is None and prefix is None:
@@ -313,58 +422,54 @@ class OrbitDownloadOperator(_TransferOperator):
             overrides["require_verification"] = self.require_verification
         return self.get_client(**overrides)
 
-    def _plan(self, client: Any) -> list[tuple[str, Path, int | None]]:
-        if self.key is not None:
-            dest = str(self.dest)
-            target = Path(dest)
-            if dest.endswith(("/", os.sep)) or target.is_dir():
-                name = self.key.rstrip("/").rsplit("/", 1)[-1]
-                target = safe_join(target, name)
-            return [(self.key, target, None)]
-        listing = ((o.key, o.size) for o in client.iter_objects(self.prefix or ""))
-        return [(p.key, p.path, p.size) for p in plan_downloads(listing, self.prefix or "",
-                                                                self.dest)]  # fmt: skip
+    def _target(self) -> Path:
+        dest = str(self.dest)
+        target = Path(dest)
+        if dest.endswith(("/", os.sep)) or target.is_dir():
+            name = self.key.rstrip("/").rsplit("/", 1)[-1]
+            target = safe_join(target, name)
+        return target
 
     def execute(self, context: Any) -> dict:
         if not self.dest:
             raise OrbitTaskError("dest: a local destination is required", code="ConfigError")
         client = self.transfer_client()
-        plan = self.run_checked(lambda: self._plan(client))
-        sizes = [size for _, _, size in plan]
-        total = sum(sizes) if None not in sizes else None
         self.log.info(
-            "downloading %d object(s) from s3://%s/%s to %s",
-            len(plan), client.bucket, self.key or self.prefix or "", self.dest,
+            "downloading from s3://%s/%s to %s",
+            client.bucket, self.key or self.prefix or "", self.dest,
         )  # fmt: skip
-        results: list[Any] = []
-        failures: list[dict] = []
-        started = time.monotonic()
-
-        def run(reporter: Any) -> None:
-            for key, path, _ in plan:
-                try:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    results.append(
-                        client.download_file(
-                            key, path, version_id=self.version_id, progress=reporter,
-                            max_bandwidth=self.max_bandwidth,
-                        )  # fmt: skip
-                    )
-                except S3Error as exc:
-                    if self.key is not None:
-                        raise  # a single key: the task error is the core error
-                    self.log.error("download of %s to %s failed: %s", key, path, exc)
-                    failures.append({"key": key, "code": exc.code, "error": str(exc)})
-                except OSError as exc:
-                    failures.append({"key": key, "code": "LocalWriteError", "error": str(exc)})
-
-        self.run_core(context, run, total_bytes=total, total_objects=len(plan))
+        if self.key is not None:
+            summary = self._download_one(context, client, self.run_checked(self._target))
+        else:
+            summary = self.run_tree(
+                context, client, "download",
+                lambda reporter, report_path: download_tree(
+                    client, self.prefix or "", self.dest, skip_identical=self.skip_if_identical,
+                    progress=reporter, report_path=report_path, **self.tree_options(),
+                ),
+            )  # fmt: skip
         read = self.key if self.key is not None else self.prefix or ""
         self.add_lineage(inputs=[(client.bucket, read)], local_outputs=[self.dest])
-        summary = transfer_summary(
-            results, operation="download", bucket=client.bucket, failures=failures,
-            duration=time.monotonic() - started, max_items=self.max_items,
-            report=self._report(context, client, "download"),
-        )  # fmt: skip
         _fail_on(summary, "download")
         return summary
+
+    def _download_one(self, context: Any, client: Any, target: Path) -> dict:
+        """One key to one file (resumable, ranged, version-pinned); its errors fail the task."""
+        started = time.monotonic()
+
+        def run(reporter: Any) -> Any:
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise S3Error(f"{target.parent}: cannot create the folder: {exc.strerror}",
+                              key=self.key, code="LocalWriteError") from exc  # fmt: skip
+            return client.download_file(
+                self.key, target, version_id=self.version_id, progress=reporter,
+                max_bandwidth=self.max_bandwidth,
+            )  # fmt: skip
+
+        result = self.run_core(context, run, total_objects=1)
+        return transfer_summary(
+            [result], operation="download", bucket=client.bucket,
+            duration=time.monotonic() - started, max_items=self.max_items,
+        )  # fmt: skip

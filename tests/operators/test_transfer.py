@@ -3,6 +3,7 @@ and bad input refused before any request with nothing changed in the bucket."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import boto3
@@ -144,21 +145,63 @@ def test_conflicting_or_invalid_arguments_fail_when_the_dag_is_parsed(kwargs, me
 
 
 def test_a_failed_file_fails_the_task_after_the_others_are_uploaded(moto_conn, tree, monkeypatch):
-    from orbit_provider.s3 import client as client_module
+    from orbit_provider.s3.errors import ServerError
+    from orbit_provider.s3.transfer import upload as upload_module
 
-    real = client_module.S3Client.upload_file
+    real = upload_module.upload_file
 
-    def flaky(self, path, key, **kw):
+    def flaky(session, path, key, **kw):
         if key.endswith("b.csv"):
-            from orbit_provider.s3.errors import AccessDenied
+            raise ServerError(f"PutObject on s3://{session.bucket}/{key} failed: InternalError")
+        return real(session, path, key, **kw)
 
-            raise AccessDenied(f"PutObject on s3://{self.bucket}/{key} failed: Access Denied")
-        return real(self, path, key, **kw)
-
-    monkeypatch.setattr(client_module.S3Client, "upload_file", flaky)
+    monkeypatch.setattr(upload_module, "upload_file", flaky)
     with pytest.raises(OrbitTaskError, match=r"upload: 1 of 3 object\(s\) failed .*in/sub/b.csv"):
         upload(source=str(tree), prefix="in/")
     assert keys_in_bucket() == ["in/a.txt", "in/sub/deeper/c.csv"]
+
+
+def test_refused_credentials_stop_the_folder_at_once_with_one_error(moto_conn, tree, monkeypatch):
+    from orbit_provider.s3.errors import AccessDenied
+    from orbit_provider.s3.transfer import upload as upload_module
+
+    calls = []
+
+    def refused(session, path, key, **kw):
+        calls.append(key)
+        raise AccessDenied(f"PutObject on s3://{session.bucket}/{key} failed: "
+                           "SignatureDoesNotMatch", code="SignatureDoesNotMatch")  # fmt: skip
+
+    monkeypatch.setattr(upload_module, "upload_file", refused)
+    with pytest.raises(OrbitTaskError, match="SignatureDoesNotMatch") as info:
+        upload(source=str(tree), prefix="in/", max_concurrent_files=1)
+    assert len(calls) == 1 and "the rest were not tried" in str(info.value)
+    assert info.value.retryable is False  # a retry cannot fix credentials
+
+
+def test_a_large_failure_list_goes_to_the_report(moto_conn, moto_client, tree, monkeypatch):
+    from orbit_provider.s3.errors import ServerError
+    from orbit_provider.s3.transfer import upload as upload_module
+
+    def broken(session, path, key, **kw):
+        raise ServerError(f"PutObject on s3://{session.bucket}/{key} failed: InternalError")
+
+    monkeypatch.setattr(upload_module, "upload_file", broken)
+    with pytest.raises(OrbitTaskError, match="3 of 3 object") as info:
+        upload(source=str(tree), prefix="in/", max_items=1, report_prefix="reports/")
+    assert "full list: " in str(info.value)
+    (report,) = [k for k in keys_in_bucket() if k.startswith("reports/")]
+    lines = moto_client.download_bytes(report).decode().splitlines()
+    assert sorted(json.loads(x)["key"] for x in lines) == [
+        "in/a.txt", "in/sub/b.csv", "in/sub/deeper/c.csv"]
+
+
+def test_include_and_exclude_pick_the_files(moto_conn, tree):
+    summary, _ = upload(source=str(tree), prefix="in/", include="*.csv", exclude="*/deeper/*")
+    assert keys_in_bucket() == ["in/sub/b.csv"] and summary["succeeded"] == 1
+    with pytest.raises(OrbitTaskError, match="include"):
+        OrbitUploadOperator(task_id="up", bucket=MOTO_BUCKET, source="/x", prefix="p/",
+                            include=[""])  # fmt: skip
 
 
 # -- download -----------------------------------------------------------------------------

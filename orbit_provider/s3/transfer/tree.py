@@ -157,6 +157,7 @@ def upload_tree(
                 src, item.key, SENT, size=size, bytes=res.bytes_sent, verification=verification,
                 etag=res.etag, version_id=res.version_id,
                 resumed_bytes=size - res.bytes_sent if res.parts_resumed else 0,
+                parts=res.parts if res.parts > 1 else 0,
             )  # fmt: skip
         except S3Error as error:
             return run.fail(src, item.key, size, error)

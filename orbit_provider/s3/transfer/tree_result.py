@@ -42,6 +42,7 @@ class FileOutcome:
     etag: str | None = None
     version_id: str | None = None
     resumed_bytes: int = 0
+    parts: int = 0  # parts of a multipart upload (0: a single request)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form without the empty fields."""
@@ -72,6 +73,7 @@ and delete (deletions are not counted in `files_total`); `report_path` holds eve
     bytes_sent: int
     bytes_skipped: int
     bytes_planned: int
+    size_sent: int  # total size of the files sent (bytes resumed from an earlier try included)
     duration: float
     entries: tuple[FileOutcome, ...]
     entries_truncated: bool
@@ -119,7 +121,7 @@ class TreeRecorder:
         self._lock = threading.Lock()
         self._started = time.monotonic()
         self._counts = {SENT: 0, SKIPPED: 0, FAILED: 0, DELETED: 0, WOULD_SEND: 0, WOULD_DELETE: 0}
-        self._bytes = {SENT: 0, SKIPPED: 0, WOULD_SEND: 0}
+        self._bytes = {SENT: 0, SKIPPED: 0, WOULD_SEND: 0, "size_sent": 0}
         self._verification: dict[str, int] = {}
         self._entries: list[FileOutcome] = []
         self._failures: list[FileOutcome] = []
@@ -137,6 +139,7 @@ class TreeRecorder:
             self._counts[outcome.status] = self._counts.get(outcome.status, 0) + 1
             if outcome.status == SENT:
                 self._bytes[SENT] += outcome.bytes
+                self._bytes["size_sent"] += outcome.size
             elif outcome.status == SKIPPED:
                 self._bytes[SKIPPED] += outcome.size
             elif outcome.status == WOULD_SEND:
@@ -187,6 +190,7 @@ class TreeRecorder:
                 bytes_sent=b[SENT],
                 bytes_skipped=b[SKIPPED],
                 bytes_planned=b[WOULD_SEND],
+                size_sent=b["size_sent"],
                 duration=max(time.monotonic() - self._started, 1e-9),
                 entries=tuple(kept),
                 entries_truncated=truncated,

@@ -64,6 +64,8 @@ class TreeStopped(S3Error):
         super().__init__(message, bucket=cause.bucket, key=cause.key, code=cause.code,
                          status=cause.status)  # fmt: skip
         self.result = result
+        # a store that stayed down may be back for a later try; bad credentials will not
+        self.retryable = cause.retryable or isinstance(cause, CircuitOpen)
 
 
 def is_fatal(exc: BaseException) -> bool:
