@@ -41,6 +41,7 @@ from orbit_provider.s3.transfer.upload_plan import (
     upload_part_size,
 )
 from orbit_provider.s3.transfer.upload_resume import ResumePlan, ResumeToken, find_resumable
+from orbit_provider.s3.transfer.upload_settle import WantedSettings, settle
 from orbit_provider.s3.wire import checksums
 from orbit_provider.s3.wire.part_put import PartSender, make_part_sender
 from orbit_provider.s3.wire.ratelimit import ThrottledBody, TokenBucket
@@ -101,7 +102,10 @@ def upload_file(
         limiter = TokenBucket(limit) if limit else None
         if local.size < client.config.effective_chunk_size:
             return _put_single(client, local, key, write, limiter, progress)
-        return _MultipartUpload(client, local, key, write, limiter, progress, token).run()
+        wanted = WantedSettings.from_write_args(write, tags)
+        return _MultipartUpload(
+            client, local, key, write, limiter, progress, token, wanted
+        ).run()
 
 
 def _bandwidth(per_call: int | None, configured: int | None) -> int | None:
@@ -198,7 +202,9 @@ class _MultipartUpload:
         limiter: TokenBucket | None,
         progress: ProgressReporter | None,
         token: ResumeToken | None,
+        wanted: WantedSettings,
     ) -> None:
+        self.wanted = wanted
         self.client = client
         self.local = local
         self.key = key
@@ -287,8 +293,15 @@ class _MultipartUpload:
         except BaseException as exc:
             tracker.fail(exc, resumable=True)
             raise
+        stored = expected.stored if expected else None
         try:
-            self._verify_object(resp, expected)
+            head = self._verify_object(resp, expected)
+            if resume.resumed:  # finish with this call's settings, not the first try's
+                settled = settle(self.client, key, self.wanted, head, token.fingerprint)
+                if settled is not None:
+                    self._check_head(settled, expected)
+                    resp = {"ETag": settled.get("ETag"), "VersionId": settled.get("VersionId")}
+                    stored = _stored_checksum(settled, expected)
         except BaseException as exc:
             tracker.fail(exc)
             raise
@@ -305,7 +318,7 @@ class _MultipartUpload:
             bytes_sent=sent,
             duration=duration,
             throughput=sent / duration,
-            checksum=expected.stored if expected else None,
+            checksum=stored,
             resume_token=token,
             checksum_algorithm=self.algorithm,
         )
@@ -415,9 +428,14 @@ class _MultipartUpload:
             status=getattr(exc, "status", None),
         )
 
-    def _verify_object(self, complete: dict, expected: ObjectChecksum | None) -> None:
-        """HEAD the completed object: its size, and its checksum when the store reports one."""
+    def _verify_object(self, complete: dict, expected: ObjectChecksum | None) -> dict:
+        """HEAD the completed object: its size, and its checksum when the store reports one.
+        Returns the HEAD."""
         head = self.client.head(self.key, version_id=_version(complete.get("VersionId")))
+        self._check_head(head, expected)
+        return head
+
+    def _check_head(self, head: dict, expected: ObjectChecksum | None) -> None:
         problem = None
         if int(head.get("ContentLength", -1)) != self.local.size:
             problem = f"size {head.get('ContentLength')} != {self.local.size} bytes sent"
@@ -450,20 +468,34 @@ class ObjectChecksum:
     def mismatch(self, head: dict) -> str | None:
         """Compare with a HeadObject's checksum of our algorithm, whichever kind the store
         kept: 'xxx==-N' is a composite; a bare value is the whole object's when the store
-        says FULL_OBJECT, else a composite without its '-N' (as moto reports it). None when
+        says FULL_OBJECT, a composite without its '-N' when it says COMPOSITE (as moto
+        reports it), and may be either when it says neither (moto after a copy). None when
         it matches or the store reports no checksum of our algorithm."""
         returned = head.get(checksums.param_name(self.algorithm))
         if not returned:
             return None
+        kind = head.get("ChecksumType")
+        bare = self.composite.split("-", 1)[0]
         if "-" in returned:
-            expected: str | None = self.composite
-        elif head.get("ChecksumType") == "FULL_OBJECT":
-            expected = self.full
+            expected = [self.composite]
+        elif kind == "FULL_OBJECT":
+            expected = [self.full]
+        elif kind == "COMPOSITE":
+            expected = [bare]
         else:
-            expected = self.composite.split("-", 1)[0]
-        if expected is None or returned == expected:
+            expected = [self.full, bare]
+        known = [value for value in expected if value]
+        if not known or returned in known:
             return None
-        return f"{self.algorithm} {returned} != {expected}"
+        return f"{self.algorithm} {returned} != {' or '.join(known)}"
+
+
+def _stored_checksum(head: dict, expected: ObjectChecksum | None) -> str | None:
+    """The object's checksum of our algorithm as the store reports it (a rewrite may have
+    made it a whole-object one), else the one we asked for."""
+    if expected is None:
+        return None
+    return head.get(checksums.param_name(expected.algorithm)) or expected.stored
 
 
 def composite_mismatch(composite: str, head: dict) -> str | None:
