@@ -40,7 +40,12 @@ from orbit_provider.s3.transfer.upload_plan import (
     plan_parts,
     upload_part_size,
 )
-from orbit_provider.s3.transfer.upload_resume import ResumePlan, ResumeToken, find_resumable
+from orbit_provider.s3.transfer.upload_resume import (
+    ResumePlan,
+    ResumeToken,
+    examine,
+    find_resumable,
+)
 from orbit_provider.s3.transfer.upload_settle import WantedSettings, settle
 from orbit_provider.s3.wire import checksums
 from orbit_provider.s3.wire.part_put import PartSender, make_part_sender
@@ -287,6 +292,17 @@ class _MultipartUpload:
                 **self._complete_args(expected),
             )
         except (S3Error, OSError) as exc:
+            if getattr(exc, "code", None) == "FileChanged" and self._drop_if_unusable(resume):
+                changed = IntegrityError(
+                    f"{exc} The multipart upload {resume.upload_id} was aborted: none of its "
+                    "parts holds the file as it is now. Call upload_file again once the file "
+                    "is complete",
+                    bucket=self.client.bucket,
+                    key=key,
+                    code="FileChanged",
+                )
+                tracker.fail(changed, resumable=False)
+                raise changed from exc
             error = self._interrupted(exc, token, len(done), len(parts))
             tracker.fail(error, resumable=True)
             raise error from exc
@@ -409,6 +425,30 @@ class _MultipartUpload:
             tracker.part_done(part.number, part.size)
 
         runner.run(todo, send_one)
+
+    def _drop_if_unusable(self, resume: ResumePlan) -> bool:
+        """The file changed under the upload: abort the upload (this call's, so provably
+        ours) unless a stored part still holds the file as it is now, which a retry then
+        resumes. Returns whether it was aborted; a failure to look or abort keeps it."""
+        try:
+            try:
+                with LocalFile(self.local.path) as now:
+                    plan = examine(
+                        self.client, self.key, now, resume.upload_id, [resume.part_size],
+                        self.algorithm,
+                    )  # fmt: skip
+            except ConfigError:  # the file is gone or unreadable: nothing to resume it for
+                plan = None
+            if plan is not None and plan.verified:
+                return False
+            self.client.call("abort_multipart_upload", key=self.key, UploadId=resume.upload_id)
+        except S3Error as exc:
+            log.warning("could not check or abort upload %s of s3://%s/%s: %s",
+                        resume.upload_id, self.client.bucket, self.key, exc)  # fmt: skip
+            return False
+        log.info("aborted upload %s of s3://%s/%s: the file changed and none of its parts "
+                 "holds it any more", resume.upload_id, self.client.bucket, self.key)  # fmt: skip
+        return True
 
     def _interrupted(
         self, exc: BaseException, token: ResumeToken, parts_done: int, parts_total: int

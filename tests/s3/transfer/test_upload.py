@@ -889,3 +889,62 @@ def test_a_store_ignoring_the_algorithm_gets_content_md5(
     with pytest.raises(UploadInterrupted) as info:  # the store refuses a wrong Content-MD5
         client.upload_file(path, "k2")
     assert info.value.code == "BadDigest" and not client.exists("k2")
+
+
+# -- a file that changes mid-upload leaves nothing behind ---------------------------------------
+
+
+def change_after_last_part(path: Path, parts: int, change) -> ProgressReporter:
+    def hook(event) -> None:
+        if isinstance(event, PartCompleted) and event.part_number == parts:
+            change(path)
+
+    return ProgressReporter([hook])
+
+
+def test_a_file_rewritten_mid_upload_aborts_its_upload_and_the_retry_leaves_nothing(
+    make_seaweed_client, tmp_path
+):
+    client = make_seaweed_client(parallel_operations=1)
+    path = write_file(tmp_path, 3 * CHUNK, seed=31)
+    new = random.Random(32).randbytes(3 * CHUNK)
+    with pytest.raises(IntegrityError) as info:
+        client.upload_file(path, "k", progress=change_after_last_part(
+            path, 3, lambda p: p.write_bytes(new)))  # fmt: skip
+    assert info.value.code == "FileChanged" and "was aborted" in str(info.value)
+    assert not isinstance(info.value, UploadInterrupted)
+    assert client.list_incomplete_uploads() == []  # no stored part holds the file any more
+    result = client.upload_file(path, "k")
+    assert result.parts_resumed == 0
+    assert client.download_bytes("k") == new
+    assert client.list_incomplete_uploads() == []
+
+
+def test_a_file_deleted_mid_upload_aborts_its_upload(make_seaweed_client, tmp_path):
+    client = make_seaweed_client(parallel_operations=1)
+    path = write_file(tmp_path, 2 * CHUNK + 1, seed=33)
+    with pytest.raises(IntegrityError) as info:
+        client.upload_file(path, "k", progress=change_after_last_part(
+            path, 3, lambda p: p.unlink()))  # fmt: skip
+    assert info.value.code == "FileChanged" and "can no longer be read" in str(info.value)
+    assert client.list_incomplete_uploads() == [] and not client.exists("k")
+
+
+def test_a_file_appended_mid_upload_keeps_its_parts_and_the_retry_reuses_them(
+    make_seaweed_client, tmp_path
+):
+    client = make_seaweed_client(parallel_operations=1)
+    path = write_file(tmp_path, 3 * CHUNK, seed=34)
+
+    def append(p: Path) -> None:
+        with open(p, "ab") as f:
+            f.write(b"more")
+
+    with pytest.raises(UploadInterrupted) as info:
+        client.upload_file(path, "k", progress=change_after_last_part(path, 3, append))
+    assert info.value.code == "FileChanged"
+    assert [u.upload_id for u in client.list_incomplete_uploads()] == [info.value.upload_id]
+    result = client.upload_file(path, "k")
+    assert (result.parts_resumed, result.bytes_sent) == (3, 4)
+    assert client.download_bytes("k") == path.read_bytes()
+    assert client.list_incomplete_uploads() == []
