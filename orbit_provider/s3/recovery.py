@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import tenacity
 
 from orbit_provider.s3.errors import CircuitOpen, ConfigError, S3Error, classify
+from orbit_provider.s3.wire.adaptive import AdaptiveThrottle, reset_shared_throttles
 
 log = logging.getLogger("orbit_provider.s3.recovery")
 
@@ -320,9 +321,11 @@ def shared_breaker(scope: str, **settings: Any) -> CircuitBreaker:
 
 
 def reset_shared_breakers() -> None:
-    """Forget every shared breaker (tests, or a process that starts over)."""
+    """Forget every shared breaker, and every endpoint's adaptive throttle with them (tests,
+    or a process that starts over)."""
     with _shared_lock:
         _shared.clear()
+    reset_shared_throttles()
 
 
 @dataclass(frozen=True)
@@ -474,24 +477,30 @@ def with_retry(
     *,
     bucket: str | None = None,
     key: str | None = None,
+    throttle: AdaptiveThrottle | None = None,
 ) -> T:
     """Call `fn` under `policy` and `breaker`; raise the last error as an S3Error naming
     `bucket` and `key`. With no `breaker` given, a policy with `use_circuit_breaker` uses the
-    process's breaker for its settings (`shared_breaker`), so its calls share one view."""
+    process's breaker for its settings (`shared_breaker`), so its calls share one view.
+    `throttle`: the endpoint's adaptive rate and in-flight limits, which every attempt goes
+    through (after the breaker lets it) and learns from (wire/adaptive.py)."""
     if breaker is None and policy.use_circuit_breaker:
         breaker = policy.make_breaker(scope="with_retry")
     attempts = 0
+
+    def send() -> T:
+        return fn() if throttle is None else throttle.run(fn)
 
     def call() -> T:
         nonlocal attempts
         attempts += 1
         if breaker is None:
-            return fn()
+            return send()
         if attempts > 1 and breaker.gave_up:
             # a retry after the breaker gave up would only be one more probe of a store that
             # stays down: end this call the way every other caller's ends
             raise CircuitOpen(breaker.open_message())
-        return breaker.call(fn)
+        return breaker.call(send)
 
     try:
         return policy.retrying(sleep=sleep)(call)
