@@ -25,6 +25,9 @@ UPLOAD_CHECKSUM_ALGORITHMS = ("CRC32", "CRC32C", "CRC64NVME", "SHA256")
 CHECKSUM_TYPES = ("COMPOSITE", "FULL_OBJECT")
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# What S3 takes in a request to an existing bucket: legacy us-east-1 names may hold capitals
+# and underscores and be up to 255 characters long (botocore checks the same characters).
+_EXISTING_BUCKET_RE = re.compile(r"^[A-Za-z0-9._-]{3,255}$")
 _IPV4_RE = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 # Reserved by AWS for general purpose buckets (directory buckets' "--x-s3" stays allowed).
 _RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
@@ -155,10 +158,24 @@ class Credentials:
     __str__ = __repr__
 
 
-def validate_bucket_name(bucket: str) -> str:
-    """Check `bucket` against S3's naming rules and return it; raise ConfigError naming the rule."""
-    if not isinstance(bucket, str) or not bucket:
+def validate_bucket_name(bucket: str, *, new: bool = False) -> str:
+    """Check `bucket` and return it; raise ConfigError naming the rule.
+
+    By default only what S3 itself refuses in a request to an existing bucket: 3 to 255
+    letters, digits, dots, hyphens and underscores (legacy names with capitals or underscores
+    still exist). With `new=True`, S3's rules for creating a bucket today.
+    """
+    if bucket is None or (isinstance(bucket, str) and not bucket):
         raise ConfigError("bucket: a bucket name is required")
+    if not isinstance(bucket, str):
+        raise ConfigError(f"bucket: expected a bucket name, got {type(bucket).__name__}")
+    if not new:
+        if not _EXISTING_BUCKET_RE.match(bucket):
+            raise ConfigError(
+                f"bucket: {bucket!r} is not a bucket name S3 accepts (3 to 255 letters, "
+                "digits, dots, hyphens and underscores)"
+            )
+        return bucket
     if not 3 <= len(bucket) <= 63:
         raise ConfigError(f"bucket: {bucket!r} must be 3 to 63 characters long")
     if not _BUCKET_RE.match(bucket):

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from orbit_provider.s3.conditions import ArchiveRestored
-from orbit_provider.sensors.base import OrbitBaseSensor
+from orbit_provider.sensors.base import OrbitBaseSensor, is_templated, stand_in
 from orbit_provider.triggers.archive import OrbitArchiveRestoreTrigger
 
 
@@ -46,6 +46,10 @@ class OrbitArchiveRestoreSensor(OrbitBaseSensor):
     def build_condition(self, *, rendered: bool) -> ArchiveRestored:
         """ArchiveRestored for the keys (a lone string is one key; None is no key at all)."""
         keys = [self.keys] if isinstance(self.keys, str) else self.keys
+        if not rendered and keys is not None:  # an XComArg or mapped value: known at execute
+            keys = stand_in(keys, "stand-in-key") if isinstance(keys, list | tuple) else (
+                ["stand-in-key"] if is_templated(keys) else keys
+            )
         return ArchiveRestored(
             keys=[] if keys is None else keys, fail_if_not_requested=self.fail_if_not_requested
         )

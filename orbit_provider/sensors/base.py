@@ -42,6 +42,17 @@ def is_templated(value: Any) -> bool:
     return is_unrendered(value)
 
 
+def stand_in(value: Any, placeholder: Any) -> Any:
+    """Before rendering: `placeholder` for a value not known yet (an XComArg, a mapped
+    argument), a list with each unknown item replaced, or the value itself. A Jinja string is
+    kept: it is a valid key or prefix as it stands."""
+    if isinstance(value, list | tuple):
+        return [stand_in(v, placeholder) for v in value]
+    if isinstance(value, str) or not is_unrendered(value):
+        return value
+    return placeholder
+
+
 class OrbitBaseSensor(BaseSensorOperator):
     """Base of the orbit sensors.
 

@@ -6,8 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from orbit_provider.s3.conditions import OBJECT_ARGUMENTS, ObjectCondition, object_condition
-from orbit_provider.sensors.base import OrbitBaseSensor, is_templated
+from orbit_provider.sensors.base import OrbitBaseSensor, is_templated, stand_in
 from orbit_provider.triggers.object import OrbitObjectTrigger
+
+# What an argument not known before execute stands in as when the DAG is parsed.
+_STAND_INS = {"key": "stand-in-key", "prefix": "stand-in/", "newer_than_version": "stand-in"}
 
 
 class OrbitObjectSensor(OrbitBaseSensor):
@@ -63,8 +66,15 @@ class OrbitObjectSensor(OrbitBaseSensor):
     def build_condition(self, *, rendered: bool) -> ObjectCondition:
         """ObjectReady, KeysReady or PrefixReady, after which of key, keys, prefix is given."""
         arguments = {name: getattr(self, name) for name in OBJECT_ARGUMENTS}
-        if not rendered and is_templated(self.keys) and isinstance(self.keys, str):
-            arguments["keys"] = [self.keys]  # a template rendering to a list: one key until then
+        if not rendered:
+            # values not known before execute (XComArgs, mapped arguments) stand in as a value
+            # of their shape; a template rendering to a list is one key until then
+            for name, placeholder in _STAND_INS.items():
+                arguments[name] = stand_in(arguments[name], placeholder)
+            if isinstance(self.keys, list | tuple):
+                arguments["keys"] = stand_in(self.keys, "stand-in-key")
+            elif is_templated(self.keys):
+                arguments["keys"] = ["stand-in-key"]
         return object_condition(**arguments)
 
     def summarize(self, details: dict[str, Any]) -> dict[str, Any]:

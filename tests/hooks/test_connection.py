@@ -108,7 +108,7 @@ def test_empty_connection_uses_the_standard_credential_chain():
             "extra 'sse_kms_key_id'",
         ),
         ({"endpoint_url": "localhost:9000"}, "extra 'endpoint_url'.*http:// or https://"),
-        ({"bucket": "Bad_Bucket"}, "extra 'bucket'.*lowercase"),
+        ({"bucket": "Bad Bucket"}, "extra 'bucket'.*not a bucket name"),
         ({"max_bandwidth": -5}, "extra 'max_bandwidth'"),
         ({"role_arn": "admin"}, "extra 'role_arn': 'admin' is not an IAM role ARN"),
         ({"external_id": "x1"}, "extra 'external_id' needs the extra 'role_arn'"),

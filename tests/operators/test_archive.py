@@ -105,7 +105,7 @@ def test_deferrable_restore_defers_to_the_archive_trigger_and_resumes(archived):
         ({"keys": ["a"], "tier": "Fast"}, "tier"),
         ({"keys": ["a"], "poke_interval": -1}, "poke_interval"),
         ({"keys": ["a"], "wait_timeout": -5}, "wait_timeout"),
-        ({"keys": ["a"], "bucket": "UPPER"}, "UPPER"),
+        ({"keys": ["a"], "bucket": "UP PER"}, "UP PER"),
         ({"keys": [5]}, "key string"),
         ({"keys": ["a"], "max_retries": -1}, "max_retries"),
     ],

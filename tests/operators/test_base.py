@@ -5,11 +5,19 @@ from __future__ import annotations
 import json
 
 import pytest
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from orbit_provider.operators.base import OrbitBaseOperator, OrbitTaskError
+from orbit_provider.operators.base import OrbitBaseOperator, OrbitTaskError, task_error
 from orbit_provider.s3.config import MIB
-from orbit_provider.s3.errors import NotFound
+from orbit_provider.s3.errors import (
+    AccessDenied,
+    CircuitOpen,
+    ConfigError,
+    Network,
+    NotFound,
+    Throttled,
+    UploadInterrupted,
+)
 from orbit_provider.s3.progress import BatchProgress
 from tests.operators.operator_context import (  # noqa: F401 - fixtures
     MOTO_BUCKET,
@@ -39,16 +47,16 @@ class HeadOperator(OrbitBaseOperator):
 
 
 def test_a_bad_bucket_name_fails_when_the_dag_is_parsed():
-    with pytest.raises(OrbitTaskError, match="bucket: 'Bad_Bucket'") as info:
-        HeadOperator(task_id="t", bucket="Bad_Bucket", key="k")
-    assert isinstance(info.value, AirflowException)
+    with pytest.raises(OrbitTaskError, match="bucket: 'Bad Bucket!'") as info:
+        HeadOperator(task_id="t", bucket="Bad Bucket!", key="k")
+    assert isinstance(info.value, AirflowFailException)  # no retry can fix it
     assert info.value.code == "ConfigError"
 
 
 def test_a_templated_bucket_is_validated_after_rendering(moto_conn):
     op = HeadOperator(task_id="t", bucket="{{ params.bucket }}", key="k")
     op.bucket = "no"  # what rendering produced
-    with pytest.raises(OrbitTaskError, match="bucket: 'no' must be 3 to 63 characters"):
+    with pytest.raises(OrbitTaskError, match="bucket: 'no' is not a bucket name"):
         op.execute(make_context())
 
 
@@ -116,3 +124,36 @@ def test_credentials_never_reach_the_error(moto_s3, monkeypatch):
         op.execute(make_context())
     assert "chunk_size" in str(info.value)
     assert secret not in str(info.value) and secret not in repr(op.client_options)
+
+
+def _interrupted(cause: Exception) -> UploadInterrupted:
+    try:
+        try:
+            raise cause
+        except Exception as exc:
+            raise UploadInterrupted("upload stopped", upload_id="u") from exc
+    except UploadInterrupted as exc:
+        return exc
+
+
+@pytest.mark.parametrize(
+    ("error", "retried"),
+    [
+        (Throttled("slow down"), True),
+        (Network("reset"), True),
+        (CircuitOpen("the store keeps failing"), True),
+        (_interrupted(Network("reset")), True),
+        (_interrupted(OSError("disk went away")), True),
+        (AccessDenied("SignatureDoesNotMatch"), False),
+        (NotFound("b", "k"), False),
+        (ConfigError("bucket: bad"), False),
+        (_interrupted(AccessDenied("denied")), False),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, Exception) else str(v),
+)
+def test_only_failures_a_retry_can_fix_use_the_task_retries(error, retried):
+    failure = task_error(error)
+    assert isinstance(failure, OrbitTaskError) and isinstance(failure, AirflowException)
+    assert isinstance(failure, AirflowFailException) is (not retried)
+    kind = "ConfigError" if isinstance(error, ConfigError) else type(error).__name__
+    assert failure.code == kind

@@ -209,8 +209,8 @@ def test_fail_fast_reports_the_rest_not_run(moto_conn):
 # -- bad input --------------------------------------------------------------------------------
 
 BAD_INPUT = [
-    (OrbitBatchCopyOperator, {"bucket": "Bad_Bucket", "keys": ["a"], "dest_prefix": "x/"},
-     "Bad_Bucket"),
+    (OrbitBatchCopyOperator, {"bucket": "Bad Bucket", "keys": ["a"], "dest_prefix": "x/"},
+     "Bad Bucket"),
     (OrbitStorageClassOperator, {"keys": ["a"], "storage_class": "COLD"}, "COLD"),
     (OrbitBatchTagOperator, {"keys": ["a"], "tags": {f"k{i}": "v" for i in range(11)}},
      "at most 10"),

@@ -89,7 +89,7 @@ def test_a_bad_window_fails_before_listing(moto_conn, kwargs, message, monkeypat
     [
         ({"shard_size": 0}, "shard_size: 0 must be a positive integer"),
         ({"max_keys": -1}, "max_keys: -1 must be a positive integer"),
-        ({"bucket": "a"}, "bucket: 'a' must be 3 to 63"),
+        ({"bucket": "a"}, "bucket: 'a' is not a bucket name"),
     ],
 )
 def test_bad_arguments_fail_when_the_dag_is_parsed(kwargs, message):

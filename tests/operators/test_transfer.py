@@ -135,7 +135,7 @@ def test_bad_upload_input_fails_before_any_request(moto_conn, tree, kwargs, mess
         ({}, "key or prefix"),
         ({"key": "k", "storage_class": "PLATINUM"}, "storage_class: unknown storage class"),
         ({"key": "k", "sse": "rot13"}, "server_side_encryption: unknown value 'rot13'"),
-        ({"key": "k", "bucket": "UPPER"}, "bucket: 'UPPER'"),
+        ({"key": "k", "bucket": "UP PER"}, "bucket: 'UP PER'"),
     ],
 )
 def test_conflicting_or_invalid_arguments_fail_when_the_dag_is_parsed(kwargs, message):

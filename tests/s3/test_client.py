@@ -364,8 +364,8 @@ def test_bad_input_is_rejected_before_any_request(moto_client):
         lambda: moto_client.delete(""),
         lambda: moto_client.copy_object("", "dst"),
         lambda: moto_client.copy_object("src", ""),
-        lambda: moto_client.copy_object("src", "dst", src_bucket="Bad_Bucket"),
-        lambda: moto_client.copy_object("src", "dst", dst_bucket="xn--bad"),
+        lambda: moto_client.copy_object("src", "dst", src_bucket="Bad Bucket"),
+        lambda: moto_client.copy_object("src", "dst", dst_bucket="bad/bucket"),
         lambda: moto_client.list_objects(max_keys=0),
         lambda: moto_client.presigned_url(""),
     ]

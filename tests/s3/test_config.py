@@ -99,12 +99,25 @@ def test_valid_bucket_names(name):
         ("bucket.mrap", "'.mrap'"),
     ],
 )
-def test_invalid_bucket_names_name_the_field_and_rule(name, rule):
+def test_invalid_new_bucket_names_name_the_field_and_rule(name, rule):
     with pytest.raises(ConfigError) as info:
-        make(bucket=name)
+        validate_bucket_name(name, new=True)
     message = str(info.value)
     assert message.startswith("bucket:")
     assert rule in message
+
+
+@pytest.mark.parametrize("name", ["MyBucket", "my_bucket", "a" * 255, "my..bucket", "xn--b"])
+def test_existing_legacy_bucket_names_are_accepted(name):
+    """S3 still serves legacy (us-east-1) names: only a new bucket needs today's rules."""
+    assert validate_bucket_name(name) == name
+    assert make(bucket=name).bucket == name
+
+
+@pytest.mark.parametrize("name", ["", "ab", "a" * 256, "my bucket", "a/b", "b!", "bücket"])
+def test_names_s3_refuses_in_any_request(name):
+    with pytest.raises(ConfigError, match="^bucket: "):
+        make(bucket=name)
 
 
 def test_bucket_must_be_a_string():

@@ -40,7 +40,7 @@ def client(seaweed, seaweed_bucket):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"bucket": "Bad_Bucket", "key": "k"}, "bucket: 'Bad_Bucket'"),
+        ({"bucket": "Bad Bucket", "key": "k"}, "bucket: 'Bad Bucket'"),
         ({"bucket": "ok-bucket", "key": "k", "prefix": "p/"}, "key and prefix"),
         ({"bucket": "ok-bucket", "key": "k", "keys": ["a"]}, "key and keys"),
         ({"bucket": "ok-bucket"}, "none of them"),

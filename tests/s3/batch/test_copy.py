@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import boto3
 import pytest
 
-from orbit_provider.s3 import BatchConfig
+from orbit_provider.s3 import BatchConfig, S3Client, S3Config
+from orbit_provider.s3.batch.copy import batch_copy
 from orbit_provider.s3.config import MIB
 from orbit_provider.s3.errors import ConfigError
-from orbit_provider.testing.clients import create_bucket
+from orbit_provider.s3.wire.copy_http import HttpCopier
+from orbit_provider.testing.clients import client_for, create_bucket
+from tests.conftest import MOTO_BUCKET
 from tests.s3.batch.faults import Faults
 
 FAST = {"retry_delay": 0.0}
@@ -47,7 +51,7 @@ def test_bad_mappings_in_a_list_fail_before_any_request(moto_client, sources):
     with pytest.raises(ConfigError, match="onto itself"):
         moto_client.batch_copy(["in/a/one.txt"], "in/a/", strip_prefix="in/a/")
     with pytest.raises(ConfigError, match="^bucket:"):
-        moto_client.batch_copy(sources, "x/", dest_bucket="Bad_Bucket")
+        moto_client.batch_copy(sources, "x/", dest_bucket="Bad Bucket")
     assert faults.calls == []
 
 
@@ -123,12 +127,14 @@ def test_multipart_copy_above_the_threshold_on_seaweedfs(make_seaweed_client):
     assert client.get_metadata("copy/blob").metadata == {"k": "v"}
 
 
-def test_empty_destination_costs_one_list_and_no_head(moto_client, sources):
+def test_empty_destination_costs_one_list_and_no_destination_head(moto_client, sources):
     faults = Faults(moto_client.s3)
     result = moto_client.batch_copy(sources, "fresh/")
     assert result.ok and result.successful == 3 and result.already_done == 0
     assert faults.count("ListObjectsV2") == 1
-    assert faults.count("HeadObject") == 0 and faults.count("CopyObject") == 3
+    # each source is HEADed once, for the encryption and checksum its copy keeps
+    assert sorted(k for op, k in faults.calls if op == "HeadObject") == sorted(sources)
+    assert faults.count("CopyObject") == 3
 
 
 def test_destination_listed_over_several_pages(moto_client, monkeypatch):
@@ -169,3 +175,63 @@ def test_a_refused_listing_falls_back_to_head(moto_client, sources):
     assert result.ok and result.already_done == 3
     assert faults.count("CopyObject") == 0
     assert faults.keys("HeadObject") >= {"flat/one.txt", "flat/two.txt", "flat/three.txt"}
+
+
+# -- copies keep their source's encryption and checksum algorithm -----------------------------
+
+
+def kms_object(client, key: str, endpoint: str | None = None) -> str:
+    """An object under SSE-KMS with its own key, a bucket key and a SHA256 checksum; returns
+    the KMS key id."""
+    kms = boto3.client("kms", region_name="us-east-1", endpoint_url=endpoint,
+                       aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    client.s3.put_object(Bucket=client.bucket, Key=key, Body=b"secret",
+                         ServerSideEncryption="aws:kms", SSEKMSKeyId=key_id,
+                         BucketKeyEnabled=True, ChecksumAlgorithm="SHA256")  # fmt: skip
+    return key_id
+
+
+@pytest.fixture(params=["boto", "lean"])
+def kms_client(request, monkeypatch):
+    """A client whose config encrypts with AES256 by default, on moto in-process (copies go
+    through botocore) or on moto's server (the lean plain-HTTP copy); `lean_copies` counts
+    copies sent by the lean path."""
+    lean: list = []
+    real = HttpCopier.copy
+    monkeypatch.setattr(HttpCopier, "copy", lambda self, *a, **k: lean.append(a) or real(
+        self, *a, **k))  # fmt: skip
+    if request.param == "boto":
+        request.getfixturevalue("moto_s3")
+        client = S3Client(S3Config(bucket=MOTO_BUCKET, region="us-east-1",
+                                   server_side_encryption="AES256"))  # fmt: skip
+        endpoint = None
+    else:
+        server = request.getfixturevalue("moto_server")
+        client = client_for(server, create_bucket(server), server_side_encryption="AES256")
+        endpoint = server.endpoint
+    client.lean_copies = lean
+    client.kms_endpoint = endpoint
+    return client
+
+
+def test_a_batch_copy_keeps_the_source_kms_key_and_checksum(kms_client):
+    key_id = kms_object(kms_client, "in/secret", kms_client.kms_endpoint)
+    kms_client.upload_bytes(b"plain", "in/plain")
+    assert kms_client.batch_copy(["in/secret", "in/plain"], "out/").ok
+    copied = kms_client.get_metadata("out/secret")
+    assert copied.server_side_encryption == "aws:kms"
+    assert copied.sse_kms_key_id.endswith(key_id) and copied.bucket_key_enabled is True
+    assert copied.checksum_algorithm == "SHA256"
+    # a source without SSE-KMS gets the config's default, as copy_object gives it
+    assert kms_client.get_metadata("out/plain").server_side_encryption == "AES256"
+    assert len(kms_client.lean_copies) == (2 if kms_client.kms_endpoint else 0)
+
+
+def test_a_batch_copy_with_its_own_sse_replaces_the_source_encryption(kms_client):
+    kms_object(kms_client, "in/secret", kms_client.kms_endpoint)
+    # the core function (S3Client.batch_copy does not pass `sse` on yet)
+    assert batch_copy(kms_client, ["in/secret"], "out/", sse="AES256").ok
+    copied = kms_client.get_metadata("out/secret")
+    assert copied.server_side_encryption == "AES256" and copied.sse_kms_key_id is None
+    assert copied.checksum_algorithm == "SHA256"
