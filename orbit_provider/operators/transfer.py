@@ -17,7 +17,6 @@ from typing import Any
 from orbit_provider.operators.base import (
     OrbitBaseOperator,
     OrbitTaskError,
-    is_template,
     is_unrendered,
 )
 from orbit_provider.operators.summary import (
@@ -40,10 +39,11 @@ def _overrides(chunk_size: int | None, parallel_operations: int | None) -> dict[
 
 
 def check_write_options(storage_class: Any, sse: Any) -> None:
-    """Parse storage class and encryption now (DAG parse time) unless they are templates."""
-    if storage_class is not None and not is_template(storage_class):
+    """Parse storage class and encryption now (DAG parse time) unless they are templates or
+    XCom values (parsed again at execute)."""
+    if storage_class is not None and not is_unrendered(storage_class):
         StorageClass.parse(storage_class)
-    if sse is not None and not is_template(sse):
+    if sse is not None and not is_unrendered(sse):
         ServerSideEncryption.parse(sse)
 
 
