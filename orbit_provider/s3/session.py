@@ -23,6 +23,7 @@ from orbit_provider.s3.limits import encode_tags, validate_metadata, validate_ta
 from orbit_provider.s3.models import DeleteResult, ListPage, ObjectMetadata, ObjectSummary
 from orbit_provider.s3.recovery import CircuitBreaker, RetryPolicy, with_retry
 from orbit_provider.s3.wire import checksums, log_redaction
+from orbit_provider.s3.wire.adaptive import AdaptiveThrottle, shared_throttle
 from orbit_provider.s3.wire.stored_check import check_stored
 
 T = TypeVar("T")
@@ -110,6 +111,7 @@ class S3Session:
         circuit_breaker: CircuitBreaker | None = None,
         boto_client: Any = None,
         boto_session: Any = None,
+        throttle: AdaptiveThrottle | None = None,
     ) -> None:
         if not isinstance(config, S3Config):
             raise ConfigError("config: must be an S3Config")
@@ -123,6 +125,9 @@ class S3Session:
         self.circuit_breaker = circuit_breaker or self.retry_policy.make_breaker(
             scope=config.endpoint_scope
         )
+        # one adaptive throttle per endpoint too: SlowDown answers lower the request rate and
+        # the requests in flight of every client of that store (wire/adaptive.py)
+        self.throttle = throttle or shared_throttle(config.endpoint_scope)
         self._boto = boto_client
         self._boto_session = boto_session  # a boto3 Session to build the client from, if given
         self._boto_lock = threading.Lock()
@@ -180,12 +185,18 @@ class S3Session:
             self.circuit_breaker,
             bucket=bucket,
             key=key,
+            throttle=self.throttle,
         )
 
     def retry(self, fn: Callable[[], T], *, key: str | None = None) -> T:
         """Run any callable (e.g. a GET plus reading its body) under the retry policy."""
         return with_retry(
-            self.retry_policy, fn, self.circuit_breaker, bucket=self.bucket, key=key
+            self.retry_policy,
+            fn,
+            self.circuit_breaker,
+            bucket=self.bucket,
+            key=key,
+            throttle=self.throttle,
         )
 
     # -- integrity of what we write --------------------------------------------------------
