@@ -45,8 +45,8 @@ def get_provider_info() -> dict:
         "hooks": _modules("hooks", ["orbit_s3"]),
         "operators": _modules(
             "operators",
-            ["transfer", "listing", "uploads", "batch", "versioning", "archive", "aggregate",
-             "lifecycle"],
+            ["transfer", "sync", "listing", "uploads", "batch", "versioning", "archive",
+             "aggregate", "lifecycle"],
         ),
         "sensors": _modules("sensors", ["object", "archive"]),
         "triggers": _modules("triggers", ["object", "archive", "batch_operations"]),

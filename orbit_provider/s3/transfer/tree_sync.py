@@ -54,6 +54,16 @@ def parse_location(location: str | os.PathLike) -> tuple[str | None, str]:
     return None, location
 
 
+def check_locations(
+    source: str | os.PathLike, dest: str | os.PathLike
+) -> tuple[tuple[str | None, str], tuple[str | None, str]]:
+    """Both locations parsed, refusing a pair with no S3 side (before any request)."""
+    src, dst = parse_location(source), parse_location(dest)
+    if src[0] is None and dst[0] is None:
+        raise ConfigError("sync: source and dest are both local; one of them must be s3://")
+    return src, dst
+
+
 def sync(
     session: S3Session,
     source: str | os.PathLike,
@@ -77,16 +87,13 @@ def sync(
     """Make `dest` match `source` (see the module doc); -> TreeResult."""
     if not isinstance(delete_extraneous, bool):
         raise ConfigError(f"delete_extraneous: {delete_extraneous!r} must be True or False")
-    src_bucket, src_path = parse_location(source)
-    dst_bucket, dst_path = parse_location(dest)
+    (src_bucket, src_path), (dst_bucket, dst_path) = check_locations(source, dest)
     common: dict[str, Any] = dict(
         include=include, exclude=exclude, compare_by=compare_by, dry_run=dry_run,
         workers=workers, progress=progress, max_bandwidth=max_bandwidth,
         max_requests_per_second=max_requests_per_second, max_entries=max_entries,
         report_path=report_path, delete_extraneous=delete_extraneous,
     )  # fmt: skip
-    if src_bucket is None and dst_bucket is None:
-        raise ConfigError("sync: source and dest are both local; one of them must be s3://")
     if src_bucket is None:
         view = _on_bucket(session, dst_bucket)
         return upload_tree(view, src_path, dst_path, skip_identical=True,

@@ -87,7 +87,7 @@ def test_s3_to_s3_copies_server_side_and_skips_identical(seaweed, seaweed_client
     ("source", "dest", "message"),
     [
         ("/a", "/b", "both local"),
-        ("s3://Bad_Bucket/x", "/b", "bucket"),
+        ("s3://ab/x", "/b", "bucket"),
         ("gs://bucket/x", "/b", "only local paths and s3://"),
         ("s3://bucket-one/data/", "s3://bucket-one/data/sub/", "overlap"),
     ],
