@@ -45,6 +45,8 @@ def resolve_conn_id(orbit_conn_id: Any = NOTSET, aws_conn_id: Any = NOTSET) -> s
     if not given:
         return DEFAULT_CONN_ID
     conn_id = given[0]
+    if callable(getattr(conn_id, "resolve", None)):
+        return conn_id  # an XComArg: resolved before execute, checked by the hook then
     if conn_id is not None and not isinstance(conn_id, str):
         raise ConfigError(f"orbit_conn_id: {conn_id!r} must be a connection id or None")
     return conn_id or None

@@ -102,6 +102,18 @@ def task_retryable(exc: BaseException) -> bool:
     return not isinstance(exc, ValueError | TypeError)
 
 
+def _check_options(client_options: Any, *, rendered: bool = False) -> None:
+    """client_options must be a dict of S3Config fields (an XCom value is checked at execute)."""
+    if client_options is None or isinstance(client_options, Mapping):
+        return
+    if not rendered and is_unrendered(client_options):
+        return
+    raise OrbitTaskError(
+        f"client_options: expected a dict of S3Config fields, got {type(client_options).__name__}",
+        code="ConfigError",
+    )
+
+
 class OrbitBaseOperator(BaseOperator):
     """Base of orbit_provider's operators.
 
@@ -138,15 +150,12 @@ class OrbitBaseOperator(BaseOperator):
         orbit_conn_id = self._fail_fast(lambda: resolve_conn_id(orbit_conn_id, aws_conn_id))
         if bucket is not None and not is_unrendered(bucket):
             self._fail_fast(lambda: validate_bucket_name(bucket))
-        if client_options is not None and not isinstance(client_options, Mapping):
-            raise OrbitTaskError(
-                f"client_options: expected a dict of S3Config fields, got "
-                f"{type(client_options).__name__}",
-                code="ConfigError",
-            )
+        _check_options(client_options)
         self.bucket = bucket
         self.orbit_conn_id = orbit_conn_id
-        self.client_options = dict(client_options or {})
+        self.client_options = (
+            dict(client_options or {}) if not is_unrendered(client_options) else client_options
+        )
         self._lineage_inputs: list[tuple[str, str]] = []
         self._lineage_outputs: list[tuple[str, str]] = []
         self._lineage_local: dict[str, list[str]] = {"inputs": [], "outputs": []}
@@ -172,6 +181,7 @@ class OrbitBaseOperator(BaseOperator):
 
         Validates the (rendered) bucket name first, so a bad name fails before any request.
         """
+        _check_options(self.client_options, rendered=True)
         options = {**self.client_options, **{k: v for k, v in overrides.items() if v is not None}}
         bucket = self.bucket
 

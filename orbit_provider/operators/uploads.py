@@ -8,7 +8,7 @@ from typing import Any
 
 import pendulum
 
-from orbit_provider.operators.base import OrbitBaseOperator, OrbitTaskError, is_template
+from orbit_provider.operators.base import OrbitBaseOperator, OrbitTaskError, is_unrendered
 from orbit_provider.operators.summary import DEFAULT_MAX_ITEMS
 from orbit_provider.s3.errors import ConfigError
 from orbit_provider.s3.progress import BatchProgress
@@ -74,9 +74,9 @@ class OrbitAbortIncompleteUploadsOperator(OrbitBaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if not is_template(older_than):
+        if not is_unrendered(older_than):
             self._fail_fast(lambda: parse_age(older_than))
-        if not isinstance(prefix, str):
+        if not isinstance(prefix, str) and not is_unrendered(prefix):
             raise OrbitTaskError("prefix: must be a string", code="ConfigError")
         self.prefix = prefix
         self.older_than = older_than

@@ -9,6 +9,7 @@ held to the same rule. The last test runs a few cases inside a real DAG run.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any
 
 import pendulum
 import pytest
-from airflow.sdk import DAG
+from airflow.sdk import DAG, task
 
 from orbit_provider.operators.archive import OrbitArchiveRestoreOperator
 from orbit_provider.operators.batch import (
@@ -257,3 +258,85 @@ def test_bad_inputs_inside_a_dag_run_fail_their_tasks_and_change_nothing(
     assert snapshot(seaweed_client) == before
     assert not (where.tmp / "outside" / "inside.txt").exists()
     assert os.listdir(where.escape_dest) == ["link"]
+
+
+# -- XCom and mapped inputs --------------------------------------------------------------------
+
+# Arguments that make each operator valid; the test feeds one template field at a time by XCom.
+VALID = {
+    OrbitUploadOperator: {"source": "/tmp/f.bin", "key": "k"},
+    OrbitDownloadOperator: {"key": "k", "dest": "/tmp/o"},
+    OrbitListKeysOperator: {},
+    OrbitAbortIncompleteUploadsOperator: {},
+    OrbitBatchCopyOperator: {"prefix": "p/", "dest_prefix": "x/"},
+    OrbitBatchDeleteOperator: {"prefix": "p/"},
+    OrbitStorageClassOperator: {"prefix": "p/", "storage_class": "GLACIER"},
+    OrbitBatchTagOperator: {"prefix": "p/", "tags": {"a": "b"}},
+    OrbitBatchMetadataOperator: {"prefix": "p/", "metadata": {"a": "b"}},
+    OrbitVersioningOperator: {"action": "enable"},
+    OrbitRestoreVersionOperator: {"key": "k", "version_id": "v"},
+    OrbitRollbackPrefixOperator: {"prefix": "p/", "timestamp": "2026-01-01T00:00:00Z"},
+    OrbitArchiveRestoreOperator: {"keys": ["a"]},
+    OrbitObjectSensor: {"bucket": "ok-bucket", "key": "k"},
+    OrbitArchiveRestoreSensor: {"bucket": "ok-bucket", "keys": ["k"]},
+}
+# A field fed by XCom that replaces another (one key source, one of key / prefix, ...).
+REPLACES = {"keys": ("key", "prefix"), "prefix": ("key", "keys"), "key": ("prefix",),
+            "timestamp": ("version_id",), "key_range": ("prefix",),
+            "inventory_manifest": ("prefix",)}  # fmt: skip
+NEEDS_OTHERS = {"inventory_bucket", "inventory_filters"}  # only with inventory_manifest
+
+
+@pytest.mark.parametrize("cls", sorted(VALID, key=lambda c: c.__name__), ids=lambda c: c.__name__)
+def test_every_template_field_takes_an_xcom_when_the_dag_is_parsed(cls):
+    """`field=upstream_task()` (an XComArg) never breaks parsing: checked at execute."""
+    assert set(VALID) == OPERATORS
+    for field in cls.template_fields:
+        if field in NEEDS_OTHERS:
+            continue
+        with DAG(f"orbit_xcom_parse_{cls.__name__}_{field}", schedule=None, start_date=START):
+
+            @task
+            def upstream() -> str:
+                return "x"
+
+            kwargs = {k: v for k, v in VALID[cls].items() if k not in REPLACES.get(field, ())}
+            kwargs[field] = upstream()
+            cls(task_id="op", **kwargs)  # raises on failure
+
+
+def test_xcom_fed_inputs_run_in_a_dag_and_bad_ones_fail_without_retries(
+    dag_runner, where, seaweed_client
+):
+    """The reproduced cases of issue 14 (keys=, key=, bucket= from an upstream task), inside
+    a real DAG run; a bad bucket name from XCom fails at execute, once, despite retries."""
+    with DAG("orbit_xcom_inputs", schedule=None, start_date=START) as dag:
+
+        @task
+        def names() -> dict:
+            return {"bucket": where.bucket, "key": "data/a.txt",
+                    "keys": ["data/a.txt", "data/b.txt"], "bad": "not a bucket!"}  # fmt: skip
+
+        found = names()
+        OrbitObjectSensor(task_id="keys", bucket=found["bucket"], keys=found["keys"],
+                          timeout=30, poke_interval=1)  # fmt: skip
+        OrbitObjectSensor(task_id="key", bucket=found["bucket"], key=found["key"],
+                          timeout=30, poke_interval=1)  # fmt: skip
+        OrbitArchiveRestoreSensor(task_id="restored", bucket=found["bucket"],
+                                  keys=found["keys"], timeout=30, poke_interval=1)  # fmt: skip
+        OrbitListKeysOperator(task_id="listed", bucket=found["bucket"], prefix="data/")
+        OrbitBatchTagOperator(task_id="tagged", bucket=found["bucket"], keys=found["keys"],
+                              tags={"seen": "yes"})  # fmt: skip
+        OrbitListKeysOperator(task_id="bad_bucket", bucket=found["bad"], retries=3,
+                              retry_delay=dt.timedelta(seconds=0))  # fmt: skip
+    result = dag_runner(dag)
+    states = result.task_states()
+    assert states == {
+        "names": "success", "keys": "success", "key": "success", "restored": "success",
+        "listed": "success", "tagged": "success", "bad_bucket": "failed",
+    }, states  # fmt: skip
+    assert result.xcom("keys")["count"] == 2
+    assert result.xcom("restored")["bucket"] == where.bucket
+    assert seaweed_client.get_tags("data/b.txt") == {"seen": "yes"}
+    ti = result.dag_run.get_task_instance("bad_bucket")
+    assert ti.try_number == 1  # an AirflowFailException: no retry was spent on it
