@@ -4,6 +4,10 @@ At a configured rate it answers 503 SlowDown or 500 InternalError, resets the co
 in the middle of a response body, or stalls past the client's timeout. Everything else is
 forwarded unchanged (the Host header included, so SigV4 signatures still verify), except
 response headers named in `strip_response_headers` (to play a store without a feature).
+
+It can also play a store with a request-rate limit (`max_rate`: SlowDown for requests above
+it) and a far network (`latency`: added round-trip time per request; `bandwidth`: bytes a
+second per connection, each way), as a single TCP stream to another region behaves.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import socket
 import struct
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
@@ -26,6 +30,7 @@ _ERROR_BODY = (
     "<Error><Code>{code}</Code><Message>{message}</Message><RequestId>fault</RequestId></Error>"
 )
 _HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade"}
+_PIECE = 64 * 1024  # bytes moved between two pacing checks of a bandwidth cap
 
 
 @dataclass
@@ -36,6 +41,11 @@ class FaultProxy:
     exceed the client's read timeout. `counts` tallies what was injected, per kind, plus
     "forwarded" for requests passed through untouched. `seen` lists every request as
     (method, path with query, lower-case header names).
+
+    `max_rate`: at most this many requests are let through in any `rate_window` seconds;
+    the others are answered 503 SlowDown (counted as "over_rate"; `admitted` lists, in order,
+    whether each request was let through). `latency`: seconds added to every answer (an
+    added round trip). `bandwidth`: bytes a second each connection moves, each way.
     """
 
     upstream: str
@@ -46,6 +56,11 @@ class FaultProxy:
     counts: Counter = field(default_factory=Counter)
     strip_response_headers: tuple[str, ...] = ()
     seen: list[tuple[str, str, frozenset[str]]] = field(default_factory=list)
+    max_rate: float | None = None
+    rate_window: float = 1.0
+    admitted: list[bool] = field(default_factory=list)
+    latency: float = 0.0
+    bandwidth: float | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.faults) - set(FAULTS)
@@ -56,6 +71,7 @@ class FaultProxy:
         self._rng = random.Random(self.seed)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
+        self._recent: deque[float] = deque()  # when the requests of the rate window came
 
     @property
     def endpoint(self) -> str:
@@ -74,6 +90,22 @@ class FaultProxy:
                 kind = None
             self.counts[kind or "forwarded"] += 1
             return kind
+
+    def over_rate(self) -> bool:
+        """Whether one more request now exceeds `max_rate` (if not, it is counted in)."""
+        if self.max_rate is None:
+            return False
+        with self._lock:
+            now = time.monotonic()
+            while self._recent and now - self._recent[0] >= self.rate_window:
+                self._recent.popleft()
+            over = len(self._recent) >= self.max_rate * self.rate_window
+            if over:
+                self.counts["over_rate"] += 1
+            else:
+                self._recent.append(now)
+            self.admitted.append(not over)
+            return over
 
     def start(self) -> FaultProxy:
         proxy = self
@@ -108,10 +140,14 @@ class _ProxyHandler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self._paced_read(length) if length else b""
         with self.owner._lock:
             names = frozenset(name.lower() for name in self.headers)
             self.owner.seen.append((self.command, self.path, names))
+        if self.owner.latency:
+            time.sleep(self.owner.latency)  # the added round trip of a far network
+        if self.owner.over_rate():
+            return self._error(503, "SlowDown", "Please reduce your request rate.")
         fault = self.owner.pick_fault()
         if fault == "slowdown":
             return self._error(503, "SlowDown", "Please reduce your request rate.")
@@ -145,7 +181,35 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             self._reset()
             return
         if self.command != "HEAD":
+            self._paced_write(payload)
+
+    def _paced_read(self, length: int) -> bytes:
+        """The request body, taken no faster than the bandwidth cap."""
+        rate = self.owner.bandwidth
+        if not rate:
+            return self.rfile.read(length)
+        pieces, got, start = [], 0, time.monotonic()
+        while got < length:
+            piece = self.rfile.read(min(_PIECE, length - got))
+            if not piece:
+                break
+            pieces.append(piece)
+            got += len(piece)
+            _pace(start, got, rate)
+        return b"".join(pieces)
+
+    def _paced_write(self, payload: bytes) -> None:
+        """Send the response body no faster than the bandwidth cap."""
+        rate = self.owner.bandwidth
+        if not rate:
             self.wfile.write(payload)
+            return
+        view, sent, start = memoryview(payload), 0, time.monotonic()
+        while sent < len(view):
+            piece = view[sent : sent + _PIECE]
+            self.wfile.write(piece)
+            sent += len(piece)
+            _pace(start, sent, rate)
 
     def _forward(self, body: bytes) -> tuple[int, str, list[tuple[str, str]], bytes]:
         conn = getattr(self, "_upstream", None)
@@ -187,3 +251,10 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         self.connection.close()
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
+
+
+def _pace(start: float, moved: int, rate: float) -> None:
+    """Wait until `moved` bytes since `start` are within `rate` bytes a second."""
+    ahead = start + moved / rate - time.monotonic()
+    if ahead > 0:
+        time.sleep(ahead)

@@ -42,3 +42,41 @@ def test_each_fault_surfaces_as_its_error_kind(seaweed, seaweed_bucket, kind, ex
         with pytest.raises(expected):
             client.download_bytes("k")
         assert proxy.counts[kind] == 1
+
+
+def test_a_rate_limit_answers_slowdown_above_it():
+    proxy = FaultProxy("http://127.0.0.1:1", rate=0.0, max_rate=0.01, rate_window=500.0)
+    assert [proxy.over_rate() for _ in range(8)] == [False] * 5 + [True] * 3
+    assert proxy.counts["over_rate"] == 3
+    assert proxy.admitted == [True] * 5 + [False] * 3
+
+
+def test_rate_limited_requests_surface_as_throttled(seaweed, seaweed_bucket):
+    with FaultProxy(seaweed.endpoint, rate=0.0, max_rate=0.002, rate_window=500.0) as proxy:
+        client = client_for(_Via(seaweed, proxy.endpoint), seaweed_bucket, max_retries=0)
+        client.upload_bytes(b"z" * 1000, "k")  # the one request the window lets through
+        with pytest.raises(errors.Throttled):
+            client.download_bytes("k")
+        assert proxy.admitted == [True, False]
+
+
+def test_latency_and_the_per_connection_cap_apply(seaweed, seaweed_bucket):
+    """Lower bounds only: the proxy sleeps at least this long, whatever the machine's load."""
+    import time
+
+    data = b"w" * 600_000
+    with FaultProxy(seaweed.endpoint, rate=0.0) as proxy:
+        client = client_for(_Via(seaweed, proxy.endpoint), seaweed_bucket)
+        client.upload_bytes(data, "k")
+        proxy.latency = 0.3
+        started = time.monotonic()
+        assert client.download_bytes("k") == data
+        assert time.monotonic() - started >= 0.3
+        proxy.latency, proxy.bandwidth = 0.0, 1_000_000  # 0.6 s for the body at 1 MB/s
+        started = time.monotonic()
+        assert client.download_bytes("k") == data
+        assert time.monotonic() - started >= 0.6
+        started = time.monotonic()
+        client.upload_bytes(data, "k2")  # the request body is capped too
+        assert time.monotonic() - started >= 0.6
+        assert client.download_bytes("k2") == data
