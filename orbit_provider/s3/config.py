@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import enum
+import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlparse
 
 from orbit_provider.s3.errors import ConfigError
@@ -259,9 +262,17 @@ class S3Config:
     circuit_breaker_timeout: float = 30.0
     #: failed probes in a row after which waiting work gives up with CircuitOpen
     circuit_breaker_open_cycles: int = 3
+    #: TLS certificate check of https endpoints: True, False (self-signed stores), or the path
+    #: of a CA bundle; botocore and the plain-HTTP part and range requests both follow it
+    verify: bool | str = True
+    #: more botocore Config settings (BOTOCORE_OPTIONS), e.g. {"signature_version": "unsigned"}
+    #: or {"proxies": {...}}; retries, pools, timeouts and checksums stay orbit's own
+    botocore_config: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         validate_bucket_name(self.bucket)
+        _check_verify(self.verify)
+        _check_botocore_config(self.botocore_config)
         if self.endpoint is not None:
             validate_endpoint(self.endpoint)
         if self.region is not None and (not isinstance(self.region, str) or not self.region):
@@ -356,6 +367,61 @@ class S3Config:
         from dataclasses import replace
 
         return replace(self, **changes)
+
+
+#: botocore Config settings S3Config.botocore_config may carry (the others are set by orbit:
+#: retries, pool size, timeouts, checksums; or are S3Config fields of their own)
+BOTOCORE_OPTIONS = frozenset({
+    "signature_version", "connect_timeout", "proxies", "proxies_config", "client_cert",
+    "user_agent_extra", "user_agent_appid", "tcp_keepalive", "s3",
+})  # fmt: skip
+_BOTOCORE_S3_OPTIONS = frozenset({
+    "payload_signing_enabled", "us_east_1_regional_endpoint",
+    "use_dualstack_endpoint", "use_arn_region",
+})  # fmt: skip
+# SigV2 ("s3") signs presigned part and range URLs differently; AWS has retired it.
+_SIGNATURE_VERSIONS = ("s3v4", "v4", "unsigned")
+
+
+def _check_verify(verify: object) -> None:
+    if isinstance(verify, bool):
+        return
+    if not isinstance(verify, str) or not verify.strip():
+        raise ConfigError(
+            f"verify: {verify!r} must be True, False or the path of a CA bundle file"
+        )
+    if not os.path.isfile(verify):
+        raise ConfigError(f"verify: CA bundle {verify!r} is not a readable file")
+
+
+def _check_botocore_config(options: object) -> None:
+    if options is None:
+        return
+    if not isinstance(options, Mapping):
+        raise ConfigError("botocore_config: must be a dict of botocore Config settings")
+    unknown = sorted(set(options) - BOTOCORE_OPTIONS)
+    if unknown:
+        raise ConfigError(
+            f"botocore_config: {unknown[0]!r} is not supported (accepted: "
+            f"{', '.join(sorted(BOTOCORE_OPTIONS))}; retries, timeouts, pools and checksums "
+            "are orbit's own settings)"
+        )
+    version = options.get("signature_version")
+    if version is not None and version not in _SIGNATURE_VERSIONS:
+        raise ConfigError(
+            f"botocore_config: signature_version {version!r} is not supported (use 's3v4', "
+            "or 'unsigned' for anonymous access)"
+        )
+    s3 = options.get("s3")
+    if s3 is not None:
+        if not isinstance(s3, Mapping):
+            raise ConfigError("botocore_config: 's3' must be a dict")
+        unknown = sorted(set(s3) - _BOTOCORE_S3_OPTIONS)
+        if unknown:
+            raise ConfigError(
+                f"botocore_config: s3.{unknown[0]} is not supported (accepted: "
+                f"{', '.join(sorted(_BOTOCORE_S3_OPTIONS))})"
+            )
 
 
 def _check_accelerate(config: S3Config) -> None:

@@ -478,3 +478,32 @@ def test_upload_checksum_settings_default_and_normalise():
 def test_upload_checksum_settings_are_validated(overrides, message):
     with pytest.raises(ConfigError, match=message):
         make(**overrides)
+
+
+# -- TLS verification and botocore settings ----------------------------------------------------
+
+
+def test_verify_takes_true_false_or_a_ca_bundle(tmp_path):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert make().verify is True
+    assert make(verify=False).verify is False
+    assert make(verify=str(bundle)).verify == str(bundle)
+    with pytest.raises(ConfigError, match="^verify: CA bundle .* is not a readable file"):
+        make(verify=str(tmp_path / "missing.pem"))
+    with pytest.raises(ConfigError, match="^verify: "):
+        make(verify=1)
+
+
+def test_botocore_config_takes_only_what_orbit_does_not_set_itself():
+    options = {"signature_version": "unsigned", "proxies": {"https": "http://proxy:3128"},
+               "s3": {"payload_signing_enabled": True}}  # fmt: skip
+    assert make(botocore_config=options).botocore_config == options
+    for bad, rule in [
+        ({"retries": {"max_attempts": 10}}, "'retries' is not supported"),
+        ({"signature_version": "s3"}, "signature_version 's3' is not supported"),
+        ({"s3": {"addressing_style": "path"}}, "s3.addressing_style is not supported"),
+        ("path", "must be a dict"),
+    ]:
+        with pytest.raises(ConfigError, match=f"^botocore_config: .*{rule}"):
+            make(botocore_config=bad)
