@@ -24,12 +24,13 @@ from orbit_provider.s3.config import ServerSideEncryption, StorageClass, validat
 from orbit_provider.s3.errors import (
     ConfigError,
     IntegrityError,
+    NotFound,
     S3Error,
     UploadInterrupted,
 )
 from orbit_provider.s3.limits import validate_metadata
 from orbit_provider.s3.models import _version
-from orbit_provider.s3.progress import ProgressReporter, TransferProgress
+from orbit_provider.s3.progress import ProgressReporter, TransferProgress, new_transfer_id
 from orbit_provider.s3.transfer.runner import ParallelRunner, run_parallel
 from orbit_provider.s3.transfer.upload_io import FileSpan, LocalFile
 from orbit_provider.s3.transfer.upload_plan import (
@@ -240,10 +241,25 @@ class _MultipartUpload:
                 parts, check, workers=self.workers, name="orbit-upload-check"
             ),
         )
-        if resume is None:
-            resp = self.client.call("create_multipart_upload", key=self.key, **create_args)
-            resume = ResumePlan(resp["UploadId"], part_size, resumed=False)
-        return self._finish(resume, started)
+        transfer_id = new_transfer_id()
+        if resume is not None:
+            try:
+                return self._finish(resume, started, transfer_id)
+            except _SettingsRefused as refused:
+                # made with settings no listing showed (SeaweedFS lists no checksum
+                # algorithm): its parts held this file, so it was ours; start anew
+                log.info("upload %s of s3://%s/%s refused this call's checksum (%s); "
+                         "aborting it and starting a new upload", resume.upload_id,
+                         self.client.bucket, self.key, refused.__cause__)  # fmt: skip
+                try:
+                    self.client.call(
+                        "abort_multipart_upload", key=self.key, UploadId=resume.upload_id
+                    )
+                except NotFound:
+                    pass
+        resp = self.client.call("create_multipart_upload", key=self.key, **create_args)
+        resume = ResumePlan(resp["UploadId"], part_size, resumed=False)
+        return self._finish(resume, started, transfer_id)
 
     def _create_args(self, part_size: int) -> dict[str, Any]:
         args = dict(self.write)
@@ -257,7 +273,7 @@ class _MultipartUpload:
                 args["ChecksumType"] = "FULL_OBJECT"
         return args
 
-    def _finish(self, resume: ResumePlan, started: float) -> UploadResult:
+    def _finish(self, resume: ResumePlan, started: float, transfer_id: str) -> UploadResult:
         size, key = self.local.size, self.key
         parts = plan_parts(size, resume.part_size)
         token = ResumeToken(
@@ -267,7 +283,9 @@ class _MultipartUpload:
             str(Fingerprint(size, resume.part_size, self.local.mtime_ns)),
         )
         todo = [p for p in parts if p.number not in resume.verified]
-        tracker = TransferProgress(self.progress, "upload", key, size, len(parts))
+        tracker = TransferProgress(
+            self.progress, "upload", key, size, len(parts), transfer_id=transfer_id
+        )
         tracker.start(resume.resumed_bytes, len(resume.verified))
         done: dict[int, tuple[str, str | None]] = {
             n: (p.etag, resume.checksums.get(n)) for n, p in resume.verified.items()
@@ -292,7 +310,10 @@ class _MultipartUpload:
                 **self._complete_args(expected),
             )
         except (S3Error, OSError) as exc:
-            if getattr(exc, "code", None) == "FileChanged" and self._drop_if_unusable(resume):
+            code = getattr(exc, "code", None)
+            if resume.resumed and code in SETTINGS_REFUSED:
+                raise _SettingsRefused() from exc  # run() starts a new upload
+            if code == "FileChanged" and self._drop_if_unusable(resume):
                 changed = IntegrityError(
                     f"{exc} The multipart upload {resume.upload_id} was aborted: none of its "
                     "parts holds the file as it is now. Call upload_file again once the file "
@@ -488,6 +509,15 @@ class _MultipartUpload:
                 bucket=self.client.bucket,
                 key=self.key,
             )
+
+
+#: what a store answers to a part or Complete whose checksum algorithm or type is not the
+#: upload's (SeaweedFS: InvalidRequest; S3: InvalidRequest, or InvalidPart at Complete)
+SETTINGS_REFUSED = frozenset({"InvalidRequest", "InvalidPart", "InvalidArgument"})
+
+
+class _SettingsRefused(Exception):
+    """A resumed upload refused this call's checksum settings (see run())."""
 
 
 @dataclass(frozen=True)

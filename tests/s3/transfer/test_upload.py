@@ -948,3 +948,30 @@ def test_a_file_appended_mid_upload_keeps_its_parts_and_the_retry_reuses_them(
     assert (result.parts_resumed, result.bytes_sent) == (3, 4)
     assert client.download_bytes("k") == path.read_bytes()
     assert client.list_incomplete_uploads() == []
+
+
+@pytest.mark.parametrize("store", ["seaweedfs", "moto"])
+def test_a_retry_with_another_checksum_algorithm_starts_over_and_leaves_nothing(
+    request, tmp_path, monkeypatch, store
+):
+    """moto lists the unfinished upload's algorithm (it is aborted before any part is
+    sent); SeaweedFS lists none and refuses the retry's first part (InvalidRequest). moto
+    keeps a wrong whole-object CRC32C (its CRC32), so there the retry asks CRC64NVME."""
+    from tests.s3.transfer.test_upload_settle import a_file, cut_first_try
+
+    make = request.getfixturevalue(f"make_{'seaweed' if store == 'seaweedfs' else 'moto'}_client")
+    path, data = a_file(tmp_path, 35)
+    cut_first_try(make(parallel_operations=1), path, "k", data, monkeypatch)  # CRC32
+    (stale,) = make().list_incomplete_uploads()
+    events: list = []
+    algorithm = "CRC32C" if store == "seaweedfs" else "CRC64NVME"
+    client = make(parallel_operations=1, checksum_algorithm=algorithm)
+    result = client.upload_file(path, "k", progress=ProgressReporter([events.append]))
+    assert result.parts_resumed == 0 and result.resume_token.upload_id != stale.upload_id
+    assert result.checksum_algorithm == algorithm
+    assert client.download_bytes("k") == data
+    assert client.list_incomplete_uploads() == []
+    assert isinstance(events[-1], TransferCompleted)
+    assert len({e.transfer_id for e in events}) == 1
+    whole = checksums.checksum_b64(algorithm, data)
+    assert client.head("k")[f"Checksum{algorithm}"] == result.checksum == whole
