@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import boto3
+from botocore import UNSIGNED
 from botocore.config import Config as BotoConfig
 
 from orbit_provider import __version__
@@ -71,30 +72,41 @@ def build_boto_client(
             creds.access_key_id, creds.secret_access_key, creds.session_token
         )
     session = session or boto_session(config)
-    boto_config = BotoConfig(
-        retries={"total_max_attempts": 1, "mode": "standard"},
-        max_pool_connections=pool_size or max(32, config.parallel_operations * 2),
-        connect_timeout=min(config.timeout_seconds, 60),
-        read_timeout=config.timeout_seconds,
-        tcp_keepalive=True,
-        signature_version="s3v4",
-        user_agent_extra=f"orbit-provider/{__version__}",
+    extra = dict(config.botocore_config or {})  # the user's settings orbit does not own
+    s3_extra = extra.pop("s3", None) or {}
+    if extra.get("signature_version") == "unsigned":  # anonymous, as the amazon provider
+        extra["signature_version"] = UNSIGNED
+    if "user_agent_extra" in extra:
+        extra["user_agent_extra"] = f"orbit-provider/{__version__} {extra['user_agent_extra']}"
+    settings: dict[str, Any] = {
+        "retries": {"total_max_attempts": 1, "mode": "standard"},
+        "max_pool_connections": pool_size or max(32, config.parallel_operations * 2),
+        "connect_timeout": min(config.timeout_seconds, 60),
+        "read_timeout": config.timeout_seconds,
+        "tcp_keepalive": True,
+        "signature_version": "s3v4",
+        "user_agent_extra": f"orbit-provider/{__version__}",
         # We compute and verify checksums ourselves (cheap CRC32), so botocore neither adds
         # its own nor SHA256-signs payloads (2.5 CPU-s/GiB over http, see docs/architecture.md).
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
-        s3={
+        "request_checksum_calculation": "when_required",
+        "response_checksum_validation": "when_required",
+        "s3": {
             "addressing_style": "path" if config.force_path_style else "auto",
             "payload_signing_enabled": False,
             # presigned part and range URLs come from this client, so they follow it too
             "use_accelerate_endpoint": config.use_accelerate_endpoint,
+            **s3_extra,
         },
-    )
+        **extra,
+    }
     return session.client(
         "s3",
         endpoint_url=config.endpoint,
         region_name=config.region,
-        config=boto_config,
+        config=BotoConfig(**settings),
+        # True leaves botocore's own choice (AWS_CA_BUNDLE, ca_bundle in the AWS config);
+        # the plain-HTTP pools follow it too (wire/plain_http.py)
+        verify=None if config.verify is True else config.verify,
     )
 
 

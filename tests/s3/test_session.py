@@ -80,3 +80,29 @@ def test_s3control_client_shares_the_config_credentials_and_region():
     assert control.meta.service_model.service_name == "s3control"
     assert control.meta.region_name == "eu-west-1"
     assert control._request_signer._credentials.access_key == "AKIAEXAMPLE"
+
+
+def test_botocore_config_and_verify_reach_the_boto_client(tmp_path, monkeypatch):
+    from botocore import UNSIGNED
+
+    from orbit_provider.s3.session import build_boto_client
+
+    monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    config = S3Config(
+        bucket="orbit-b", region="us-east-1", verify=str(bundle),
+        botocore_config={"signature_version": "unsigned", "user_agent_extra": "mine",
+                         "proxies": {"https": "http://127.0.0.1:9"},
+                         "s3": {"payload_signing_enabled": True}},
+    )  # fmt: skip
+    client = build_boto_client(config)
+    meta = client.meta.config
+    assert meta.signature_version is UNSIGNED  # anonymous reads, as the amazon provider
+    assert meta.proxies == {"https": "http://127.0.0.1:9"}
+    assert meta.user_agent_extra.endswith("mine") and "orbit-provider/" in meta.user_agent_extra
+    assert meta.s3["payload_signing_enabled"] is True
+    assert meta.retries["total_max_attempts"] == 1  # orbit's own retry layer stays
+    assert client._endpoint.http_session._verify == str(bundle)
+    default = build_boto_client(S3Config(bucket="orbit-b", region="us-east-1"))
+    assert default.meta.config.signature_version == "s3v4"

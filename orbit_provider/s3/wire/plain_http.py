@@ -14,6 +14,7 @@ import queue
 import re
 import ssl
 import sys
+import threading
 import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,17 +30,67 @@ Target = tuple[str, str, int | None, str]  # scheme, host, port, path?query
 
 
 def use_plain_http(client: Any) -> bool:
-    """Whether requests may bypass botocore: not when a proxy applies to the endpoint, a
-    custom CA bundle is set for an https endpoint (botocore honours both, http.client
-    neither), or moto's in-process mock is on (it intercepts botocore only)."""
-    endpoint = client.config.endpoint or "https://s3.amazonaws.com"
+    """Whether requests may bypass botocore: not when a proxy applies to the endpoint (from
+    the environment or botocore_config), a client certificate or AWS_CA_BUNDLE is set for an
+    https endpoint, TLS verification is changed for AWS's own endpoints (botocore honours
+    these, http.client does not), or moto's in-process mock is on (it intercepts botocore
+    only). The config's `verify` for a custom endpoint is honoured: see `register_verify`."""
+    config = client.config
+    endpoint = config.endpoint or "https://s3.amazonaws.com"
     parts = urlsplit(endpoint)
-    if parts.scheme == "https" and os.environ.get("AWS_CA_BUNDLE"):
+    options = getattr(config, "botocore_config", None) or {}
+    verify = getattr(config, "verify", True)
+    if options.get("proxies") or options.get("client_cert"):
         return False
+    if parts.scheme == "https":
+        if os.environ.get("AWS_CA_BUNDLE") and verify is True:
+            return False
+        if verify is not True and config.endpoint is None:
+            return False
+        register_verify(parts.hostname or "", verify)
     proxies = urllib.request.getproxies()
     if proxies and not urllib.request.proxy_bypass(parts.hostname or ""):
         return False
     return not _mocked_in_process()
+
+
+# TLS verification per custom endpoint host (and its virtual-hosted bucket subdomains), as
+# the S3Config that talks to it says: True, False (a self-signed store) or a CA bundle path.
+_verify_by_host: dict[str, bool | str] = {}
+_contexts: dict[bool | str, ssl.SSLContext] = {}
+_tls_lock = threading.Lock()
+
+
+def register_verify(hostname: str, verify: bool | str) -> None:
+    """Connections to `hostname` (and BUCKET.hostname) check TLS as `verify` says."""
+    with _tls_lock:
+        if verify is True:
+            _verify_by_host.pop(hostname.lower(), None)
+        else:
+            _verify_by_host[hostname.lower()] = verify
+
+
+def ssl_context(host: str) -> ssl.SSLContext:
+    """The TLS context for `host`: the default one unless its endpoint's config says else."""
+    host = host.lower()
+    with _tls_lock:
+        verify: bool | str = True
+        for name, value in _verify_by_host.items():
+            if host == name or host.endswith("." + name):
+                verify = value
+                break
+        context = _contexts.get(verify)
+        if context is None:
+            if verify is False:
+                context = ssl.create_default_context()
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            elif isinstance(verify, str):
+                context = ssl.create_default_context(cafile=verify)
+            else:
+                context = ssl.create_default_context()
+            _contexts[verify] = context
+        return context
 
 
 def _mocked_in_process() -> bool:
@@ -60,7 +111,6 @@ class ConnectionPool:
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self._idle: queue.SimpleQueue[http.client.HTTPConnection] = queue.SimpleQueue()
-        self._ssl: ssl.SSLContext | None = None
 
     def get(self, scheme: str, host: str, port: int | None) -> http.client.HTTPConnection:
         """An idle connection to (host, port), or a new one."""
@@ -73,9 +123,9 @@ class ConnectionPool:
                 return conn
             conn.close()
         if scheme == "https":
-            if self._ssl is None:
-                self._ssl = ssl.create_default_context()
-            return http.client.HTTPSConnection(host, port, timeout=self.timeout, context=self._ssl)
+            return http.client.HTTPSConnection(
+                host, port, timeout=self.timeout, context=ssl_context(host)
+            )
         return http.client.HTTPConnection(host, port, timeout=self.timeout)
 
     def put(self, conn: http.client.HTTPConnection) -> None:
