@@ -5,6 +5,13 @@ other setting is an extra, declared once in `connection_extras.EXTRAS` (which al
 form and the README's table). An amazon-provider `aws` connection works too, with its common
 extras translated. Unknown extras and bad values raise `ConnectionConfigError` naming the
 extra. Secret values (password, session token, legacy secret extra) are never echoed.
+
+The amazon provider's extras mean the same here: `verify`, `botocore_config` / `config_kwargs`
+(botocore Config settings; those orbit owns, retries and pools, are left out), `region_name`,
+`endpoint_url` (and `service_config`'s s3 and sts endpoints), `role_arn` with
+`assume_role_method` assume_role or assume_role_with_web_identity (token file, "file"
+federation), `assume_role_kwargs`, `aws_account_id`. What cannot work here (SAML, Google
+federation, MFA arguments) is refused naming the extra.
 """
 
 from __future__ import annotations
@@ -13,11 +20,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from orbit_provider.hooks.connection_extras import EXTRAS, EXTRAS_BY_NAME
+from orbit_provider.hooks.connection_extras import EXTRAS, EXTRAS_BY_NAME, parse_bool
 from orbit_provider.s3.client import S3Client
 from orbit_provider.s3.config import Credentials, S3Config, ServerSideEncryption
 from orbit_provider.s3.errors import ConfigError
 from orbit_provider.s3.wire.assume_role import AssumeRole, assume_role_session
+from orbit_provider.s3.wire.web_identity import (
+    WEB_IDENTITY_ARGS,
+    token_file_for,
+    web_identity_session,
+)
 
 ORBIT_CONN_TYPE = "orbit_s3"
 AWS_CONN_TYPE = "aws"
@@ -28,15 +40,11 @@ CONFIG_EXTRAS: dict[str, str] = {e.name: e.config_field for e in EXTRAS if e.con
 ORBIT_EXTRAS = frozenset(EXTRAS_BY_NAME)
 # Amazon-provider extras also understood on an `aws` connection (see `_translate_aws`).
 AWS_EXTRAS = frozenset(
-    {
-        "service_config",
-        "config_kwargs",
-        "assume_role_method",
-        "assume_role_kwargs",
-        "aws_access_key_id",
-        "aws_secret_access_key",
-    }
+    {"service_config", "config_kwargs", "aws_access_key_id", "aws_secret_access_key"}
 )
+WEB_IDENTITY = "assume_role_with_web_identity"
+ROLE_METHODS = ("assume_role", WEB_IDENTITY)
+_ACCOUNT_ID_LENGTH = 12
 SECRET_EXTRAS = frozenset({e.name for e in EXTRAS if e.secret} | {"aws_secret_access_key"})
 
 
@@ -56,6 +64,14 @@ class ConnectionSettings:
     bucket: str | None = None
     assume_role: AssumeRole | None = None
     sts_endpoint_url: str | None = None
+    #: "assume_role" (STS AssumeRole) or "assume_role_with_web_identity" (a token file)
+    assume_role_method: str = "assume_role"
+    #: the STS arguments given in the extra assume_role_kwargs (as given)
+    assume_role_kwargs: Mapping[str, Any] | None = None
+    web_identity_token_file: str | None = None
+    web_identity_federation: str = "file"
+    #: the connection's AWS account (extra aws_account_id), for S3 Batch Operations jobs
+    account_id: str | None = None
 
     def __repr__(self) -> str:
         shown = {k: v for k, v in self.config_fields.items() if k != "credentials"}
@@ -93,6 +109,18 @@ class ConnectionSettings:
         """A boto3 Session with assumed-role credentials, or None when no role is set."""
         if self.assume_role is None:
             return None
+        if self.assume_role_method == WEB_IDENTITY:
+            role = self.assume_role
+            extra_args = {"RoleSessionName": role.session_name,
+                          "DurationSeconds": role.duration_seconds,
+                          **_web_identity_args(self.assume_role_kwargs)}  # fmt: skip
+            return web_identity_session(
+                role.role_arn,
+                self.web_identity_token_file,
+                region=self.config_fields.get("region"),
+                sts_endpoint=self.sts_endpoint_url,
+                extra_args=extra_args,
+            )
         return assume_role_session(
             self.assume_role,
             credentials=self.config_fields.get("credentials"),
@@ -144,7 +172,11 @@ def settings_from_connection(conn: Any) -> ConnectionSettings:
                 f"connection {conn_id!r}: extra {name!r}: {shown}"
             ) from None
 
+    values = _botocore_settings(conn_id, values)
     fields: dict[str, Any] = {}
+    if values.get("botocore_config"):
+        fields["botocore_config"] = values["botocore_config"]
+        _probe(conn_id, "botocore_config", botocore_config=values["botocore_config"])
     for extra, field_name in CONFIG_EXTRAS.items():
         if extra in values:
             fields[field_name] = values[extra]
@@ -165,12 +197,18 @@ def settings_from_connection(conn: Any) -> ConnectionSettings:
         _probe(conn_id, "bucket", bucket=bucket)
     if "sts_endpoint_url" in values:
         _probe(conn_id, "sts_endpoint_url", endpoint=values["sts_endpoint_url"])
+    method, web_token_file = _role_method(conn_id, values)
     return ConnectionSettings(
         conn_id=conn_id,
         config_fields=fields,
         bucket=bucket,
         assume_role=_role(conn_id, values),
         sts_endpoint_url=values.get("sts_endpoint_url"),
+        assume_role_method=method,
+        assume_role_kwargs=values.get("assume_role_kwargs"),
+        web_identity_token_file=web_token_file,
+        web_identity_federation=values.get("assume_role_with_web_identity_federation", "file"),
+        account_id=_account_id(conn_id, values.get("aws_account_id")),
     )
 
 
@@ -198,18 +236,6 @@ def _translate_aws(extras: dict[str, Any], conn_id: str) -> tuple[dict[str, Any]
     def bad(extra: str, what: str) -> ConnectionConfigError:
         return ConnectionConfigError(f"connection {conn_id!r}: extra {extra!r}: {what}")
 
-    method = extras.get("assume_role_method")
-    if method not in (None, "", "assume_role"):
-        raise bad("assume_role_method", f"{method!r} is not supported (only 'assume_role')")
-    role_kwargs = extras.get("assume_role_kwargs") or {}
-    if not isinstance(role_kwargs, Mapping):
-        raise bad("assume_role_kwargs", "must be a JSON object")
-    for key, value in role_kwargs.items():
-        target = {"ExternalId": "external_id", "RoleSessionName": "role_session_name"}.get(key)
-        if target is None:
-            raise bad("assume_role_kwargs", f"key {key!r} is not supported "
-                      "(ExternalId, RoleSessionName)")
-        out.setdefault(target, value)
     service_config = extras.get("service_config") or {}
     if not isinstance(service_config, Mapping):
         raise bad("service_config", "must be a JSON object")
@@ -224,27 +250,113 @@ def _translate_aws(extras: dict[str, Any], conn_id: str) -> tuple[dict[str, Any]
             else:
                 raise bad("service_config", f"{service}.{key} is not supported "
                           "(s3.endpoint_url, sts.endpoint_url)")
-    config_kwargs = extras.get("config_kwargs") or {}
-    if not isinstance(config_kwargs, Mapping):
-        raise bad("config_kwargs", "must be a JSON object")
-    for key, value in config_kwargs.items():
-        if key == "s3" and isinstance(value, Mapping) and set(value) <= {"addressing_style"}:
-            style = value.get("addressing_style")
-            if style not in ("path", "virtual", "auto"):
-                raise bad("config_kwargs", f"s3.addressing_style {style!r} is not "
-                          "'path', 'virtual' or 'auto'")
-            out.setdefault("force_path_style", style == "path")
-        elif key == "read_timeout":
-            out.setdefault("timeout_seconds", value)
-        elif key in ("connect_timeout", "retries"):
-            continue  # we set our own connect timeout and retry layer (botocore retries are off)
-        else:
-            raise bad("config_kwargs", f"{key!r} is not supported "
-                      "(s3.addressing_style, read_timeout, connect_timeout, retries)")
+    config_kwargs = extras.get("config_kwargs")
+    if config_kwargs:  # the amazon provider's name of botocore_config (which wins)
+        try:
+            given = EXTRAS_BY_NAME["botocore_config"].parse(config_kwargs)
+            own = EXTRAS_BY_NAME["botocore_config"].parse(out.get("botocore_config") or {})
+        except ValueError as exc:
+            raise bad("config_kwargs", str(exc)) from None
+        out["botocore_config"] = {**given, **own}
     legacy = None
     if extras.get("aws_access_key_id") or extras.get("aws_secret_access_key"):
         legacy = (extras.get("aws_access_key_id"), extras.get("aws_secret_access_key"))
     return out, legacy
+
+
+# botocore Config settings that are orbit's own: its retry layer, its pool sizes
+_OWN_BOTOCORE = frozenset({"retries", "max_pool_connections"})
+
+
+def _botocore_settings(conn_id: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Split the botocore Config settings: those that are S3Config fields become their extras
+    (s3.addressing_style, s3.use_accelerate_endpoint, read_timeout, region_name; an extra of
+    its own wins), orbit's own are dropped, the rest stay botocore settings."""
+    raw = values.get("botocore_config")
+    if not raw:
+        return values
+    out = dict(values)
+    settings = {k: v for k, v in raw.items() if k not in _OWN_BOTOCORE}
+    if "read_timeout" in settings:
+        out.setdefault("timeout_seconds", EXTRAS_BY_NAME["timeout_seconds"].parse(
+            settings.pop("read_timeout")))
+    if "region_name" in settings:
+        out.setdefault("region_name", settings.pop("region_name"))
+    s3 = settings.get("s3")
+    if isinstance(s3, Mapping):
+        s3 = dict(s3)
+        style = s3.pop("addressing_style", None)
+        if style is not None:
+            if style not in ("path", "virtual", "auto"):
+                raise ConnectionConfigError(
+                    f"connection {conn_id!r}: extra 'botocore_config': s3.addressing_style "
+                    f"{style!r} is not 'path', 'virtual' or 'auto'"
+                )
+            out.setdefault("force_path_style", style == "path")
+        if "use_accelerate_endpoint" in s3:
+            out.setdefault("use_accelerate_endpoint", parse_bool(s3.pop("use_accelerate_endpoint")))
+        settings["s3"] = s3
+        if not s3:
+            del settings["s3"]
+    out["botocore_config"] = settings
+    return out
+
+
+def _role_method(conn_id: str, values: dict[str, Any]) -> tuple[str, str | None]:
+    """The assume-role method and, for web identity, its token file (checked now)."""
+    method = values.get("assume_role_method", "assume_role")
+    if method not in ROLE_METHODS:
+        raise ConnectionConfigError(
+            f"connection {conn_id!r}: extra 'assume_role_method': {method!r} is not supported "
+            f"({', '.join(ROLE_METHODS)}; SAML needs an identity provider orbit cannot reach)"
+        )
+    federation = values.get("assume_role_with_web_identity_federation", "file")
+    if federation != "file":
+        raise ConnectionConfigError(
+            f"connection {conn_id!r}: extra 'assume_role_with_web_identity_federation': "
+            f"{federation!r} is not supported (only 'file': a token file such as EKS mounts)"
+        )
+    kwargs = values.get("assume_role_kwargs") or {}
+    if method != WEB_IDENTITY:
+        return method, values.get("assume_role_with_web_identity_token_file")
+    if "role_arn" not in values:
+        raise ConnectionConfigError(
+            f"connection {conn_id!r}: extra 'assume_role_method': {WEB_IDENTITY} needs the "
+            "extra 'role_arn'"
+        )
+    if "external_id" in values or "ExternalId" in kwargs:
+        raise ConnectionConfigError(
+            f"connection {conn_id!r}: extra 'external_id': not used by {WEB_IDENTITY}"
+        )
+    try:
+        _web_identity_args(kwargs)
+        token_file = token_file_for(values.get("assume_role_with_web_identity_token_file"))
+    except ConfigError as exc:
+        raise ConnectionConfigError(f"connection {conn_id!r}: extra {exc}") from None
+    return method, token_file
+
+
+def _web_identity_args(kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
+    """assume_role_kwargs an AssumeRoleWithWebIdentity call takes as they are."""
+    kwargs = dict(kwargs or {})
+    unknown = sorted(set(kwargs) - WEB_IDENTITY_ARGS)
+    if unknown:
+        raise ConfigError(
+            f"'assume_role_kwargs': {unknown[0]!r} is not supported with {WEB_IDENTITY} "
+            f"({', '.join(sorted(WEB_IDENTITY_ARGS))})"
+        )
+    return kwargs
+
+
+def _account_id(conn_id: str, account_id: str | None) -> str | None:
+    if account_id is None:
+        return None
+    if not (account_id.isdigit() and len(account_id) == _ACCOUNT_ID_LENGTH):
+        raise ConnectionConfigError(
+            f"connection {conn_id!r}: extra 'aws_account_id': {account_id!r} is not a "
+            "12-digit AWS account id"
+        )
+    return account_id
 
 
 def _probe(conn_id: str, extra: str, **fields: Any) -> None:
@@ -309,16 +421,28 @@ def _credentials(
     return Credentials(login.strip(), password, token)
 
 
+_ROLE_KWARGS = {"ExternalId": "external_id", "RoleSessionName": "session_name",
+                "DurationSeconds": "duration_seconds"}  # fmt: skip
+
+
 def _role(conn_id: str, values: dict[str, Any]) -> AssumeRole | None:
     role_arn = values.get("role_arn")
     if role_arn is None:
-        for extra in ("external_id", "role_session_name"):
+        for extra in ("external_id", "role_session_name", "assume_role_kwargs"):
             if extra in values:
                 raise ConnectionConfigError(
                     f"connection {conn_id!r}: extra {extra!r} needs the extra 'role_arn'"
                 )
         return None
     kwargs: dict[str, Any] = {"role_arn": role_arn}
+    for key, value in (values.get("assume_role_kwargs") or {}).items():
+        if key in _ROLE_KWARGS:
+            kwargs[_ROLE_KWARGS[key]] = value
+        elif values.get("assume_role_method", "assume_role") != WEB_IDENTITY:
+            raise ConnectionConfigError(
+                f"connection {conn_id!r}: extra 'assume_role_kwargs': key {key!r} is not "
+                f"supported ({', '.join(_ROLE_KWARGS)})"
+            )
     if "role_session_name" in values:
         kwargs["session_name"] = values["role_session_name"]
     if "external_id" in values:

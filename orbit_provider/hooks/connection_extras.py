@@ -9,6 +9,7 @@ manager imports this module to build the form.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Callable, Mapping
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-Kind = Literal["string", "boolean", "integer", "size", "number"]
+Kind = Literal["string", "boolean", "integer", "size", "number", "json", "verify"]
 
 _MIB = 1024 * 1024
 _GIB = 1024 * _MIB
@@ -83,12 +84,34 @@ def parse_str(value: Any) -> str:
     return value.strip()
 
 
+def parse_json(value: Any) -> dict[str, Any]:
+    """A JSON object, given as one or as a string holding one."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not JSON") from None
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{value!r} is not a JSON object")
+    return dict(value)
+
+
+def parse_verify(value: Any) -> bool | str:
+    """TLS verification as the amazon provider's `verify`: a boolean, or a CA bundle path."""
+    try:
+        return parse_bool(value)
+    except ValueError:
+        return parse_str(value)
+
+
 _PARSERS: dict[str, Callable[[Any], Any]] = {
     "string": parse_str,
     "boolean": parse_bool,
     "integer": parse_int,
     "size": parse_size,
     "number": parse_number,
+    "json": parse_json,
+    "verify": parse_verify,
 }
 _FORM_TYPES: dict[str, Any] = {
     "string": ["string", "null"],
@@ -96,6 +119,8 @@ _FORM_TYPES: dict[str, Any] = {
     "integer": ["integer", "null"],
     "size": ["integer", "null"],
     "number": ["number", "null"],
+    "json": ["object", "null"],
+    "verify": ["string", "null"],  # "false", or a CA bundle path; empty: verify
 }
 
 
@@ -175,6 +200,19 @@ EXTRAS: tuple[ConnectionExtra, ...] = (
         config_field="endpoint", default_text="AWS", schema={"format": "url"},
     ),
     ConnectionExtra(
+        "verify", "verify", "Verify TLS certificates",
+        "true, false (a self-signed store) or the path of a CA bundle; botocore and the "
+        "fast part and range requests both follow it.",
+        default=True, config_field="verify",
+    ),
+    ConnectionExtra(
+        "botocore_config", "json", "botocore Config",
+        'More botocore Config settings, e.g. {"signature_version": "unsigned"} or '
+        '{"proxies": {"https": "http://proxy:3128"}}; on an aws connection config_kwargs is the '
+        "same. Retries, pools and checksums stay orbit's own.",
+        maps_to="S3Config.botocore_config",
+    ),
+    ConnectionExtra(
         "force_path_style", "boolean", "Path-style addressing",
         "Put the bucket in the URL path, as most S3-compatible stores need.",
         default=False, config_field="force_path_style",
@@ -214,6 +252,36 @@ EXTRAS: tuple[ConnectionExtra, ...] = (
         "The STS endpoint the role is assumed through, e.g. a regional or private one.",
         maps_to="ConnectionSettings.sts_endpoint_url", default_text="AWS",
         schema={"format": "url"},
+    ),
+    ConnectionExtra(
+        "assume_role_method", "string", "Assume role method",
+        "How role_arn is assumed: assume_role (STS, with the connection's identity) or "
+        "assume_role_with_web_identity (a web identity token file, e.g. EKS IRSA).",
+        default="assume_role", maps_to="ConnectionSettings.assume_role_method",
+        schema={"enum": [None, "assume_role", "assume_role_with_web_identity"]},
+    ),
+    ConnectionExtra(
+        "assume_role_kwargs", "json", "Assume role arguments",
+        "More STS arguments: ExternalId, RoleSessionName, DurationSeconds (and Policy, "
+        "PolicyArns, ProviderId with web identity).",
+        maps_to="ConnectionSettings.assume_role_kwargs",
+    ),
+    ConnectionExtra(
+        "assume_role_with_web_identity_token_file", "string", "Web identity token file",
+        "The token file of assume_role_with_web_identity.",
+        maps_to="ConnectionSettings.web_identity_token_file",
+        default_text="AWS_WEB_IDENTITY_TOKEN_FILE",
+    ),
+    ConnectionExtra(
+        "assume_role_with_web_identity_federation", "string", "Web identity federation",
+        "Where the web identity token comes from: file (the only one supported).",
+        default="file", maps_to="ConnectionSettings.web_identity_federation",
+        schema={"enum": [None, "file"]},
+    ),
+    ConnectionExtra(
+        "aws_account_id", "string", "AWS account id",
+        "The 12-digit account of the connection (S3 Batch Operations jobs run in it).",
+        maps_to="ConnectionSettings.account_id",
     ),
     ConnectionExtra(
         "chunk_size", "size", "Part size (bytes)",
@@ -267,6 +335,20 @@ EXTRAS: tuple[ConnectionExtra, ...] = (
         "verify_checksums", "boolean", "Verify checksums",
         "Check a CRC32 on every part and object (Content-MD5 and ETag on stores without).",
         default=True, config_field="verify_checksums",
+    ),
+    ConnectionExtra(
+        "checksum_algorithm", "string", "Checksum algorithm",
+        "The checksum uploads send and the store verifies: CRC32, CRC32C, CRC64NVME, SHA1 "
+        "or SHA256.",
+        default="CRC32", config_field="checksum_algorithm",
+        schema={"enum": [None, "CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"]},
+    ),
+    ConnectionExtra(
+        "checksum_type", "string", "Checksum type",
+        "A multipart object's checksum: FULL_OBJECT (the whole file's) or COMPOSITE (of the "
+        "parts' checksums).",
+        config_field="checksum_type", default_text="FULL_OBJECT; COMPOSITE for SHA256",
+        schema={"enum": [None, "FULL_OBJECT", "COMPOSITE"]},
     ),
     ConnectionExtra(
         "direct_io", "boolean", "Direct I/O for large downloads",

@@ -14,6 +14,7 @@ from orbit_provider.s3.config import MIB, ServerSideEncryption, StorageClass
 from orbit_provider.s3.errors import ConfigError
 
 SECRET = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY"
+ROLE = "arn:aws:iam::123456789012:role/orbit"
 TOKEN = "FwoGZXIvYXdzEXAMPLE-session-token-value"
 
 
@@ -210,10 +211,17 @@ def test_aws_connection_specific_extras_are_translated():
     ("extra", "message"),
     [
         ({"assume_role_method": "assume_role_with_saml"}, "'assume_role_method'"),
-        ({"assume_role_kwargs": {"Policy": "{}"}}, "'assume_role_kwargs': key 'Policy'"),
+        ({"role_arn": ROLE, "assume_role_kwargs": {"SerialNumber": "mfa"}},
+         "'assume_role_kwargs': key 'SerialNumber'"),
+        ({"assume_role_kwargs": {"ExternalId": "x"}}, "needs the extra 'role_arn'"),
         ({"service_config": {"s3": {"us_east_1_regional_endpoint": "x"}}}, "'service_config'"),
-        ({"config_kwargs": {"proxies": {}}}, "'config_kwargs': 'proxies'"),
-        ({"verify": False}, "unknown extra 'verify'"),
+        ({"config_kwargs": {"signature_version": "s3"}}, "signature_version 's3'"),
+        ({"config_kwargs": {"parameter_validation": False}}, "'parameter_validation'"),
+        ({"assume_role_with_web_identity_federation": "google"}, "'google' is not supported"),
+        ({"role_arn": ROLE, "assume_role_method": "assume_role_with_web_identity",
+          "assume_role_with_web_identity_token_file": "/no/such/token"}, "not a readable file"),
+        ({"aws_account_id": "12345"}, "12-digit"),
+        ({"verify": "/no/such/ca.pem"}, "extra 'verify'"),
     ],
 )
 def test_aws_extras_we_cannot_honour_are_named(extra, message):
@@ -262,3 +270,71 @@ def test_role_assumption_failure_surfaces_as_an_error():
         with pytest.raises(Exception) as info:
             client.upload_bytes(b"x", "k")
         assert SECRET not in str(info.value)
+
+
+def test_the_amazon_providers_common_extras_mean_the_same(tmp_path):
+    """verify, config_kwargs / botocore_config (signature_version included), region_name,
+    endpoint_url and aws_account_id on an aws connection; verify on orbit_s3 too."""
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    settings = settings_from_connection(conn({
+        "region_name": "eu-central-1",
+        "endpoint_url": "https://minio.internal:9000",
+        "verify": str(bundle),
+        "config_kwargs": {"signature_version": "unsigned", "s3": {"addressing_style": "path"},
+                          "connect_timeout": 5, "read_timeout": 40, "max_pool_connections": 99,
+                          "retries": {"mode": "adaptive"}},
+        "botocore_config": {"user_agent_extra": "team-a"},
+        "aws_account_id": "123456789012",
+    }, conn_type="aws"))  # fmt: skip
+    config = settings.config("legacy_Bucket")
+    assert (config.region, config.endpoint, config.verify) == (
+        "eu-central-1", "https://minio.internal:9000", str(bundle))
+    assert config.force_path_style is True and config.timeout_seconds == 40
+    # orbit's own settings (retries, pools) are left out; the rest reaches botocore
+    assert config.botocore_config == {
+        "signature_version": "unsigned", "connect_timeout": 5, "user_agent_extra": "team-a"}
+    assert settings.account_id == "123456789012"
+    assert settings_from_connection(conn({"verify": "false"})).config("b-1").verify is False
+
+
+@pytest.fixture
+def token_file(tmp_path):
+    path = tmp_path / "token"
+    path.write_text("eyJhbGciOiJSUzI1NiJ9.orbit-web-identity-token.sig")
+    return path
+
+
+def test_web_identity_role_credentials_come_from_sts(token_file, monkeypatch):
+    """assume_role_method=assume_role_with_web_identity with a token file: every request is
+    signed with the role's STS credentials (moto plays STS and S3)."""
+    monkeypatch.delenv("AWS_WEB_IDENTITY_TOKEN_FILE", raising=False)
+    with mock_aws():
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="orbit-wi")
+        settings = settings_from_connection(conn({
+            "role_arn": ROLE,
+            "assume_role_method": "assume_role_with_web_identity",
+            "assume_role_with_web_identity_token_file": str(token_file),
+            "assume_role_kwargs": {"DurationSeconds": 1800},
+            "region_name": "us-east-1",
+        }, conn_type="aws"))  # fmt: skip
+        session = settings.boto_session()
+        client = settings.client("orbit-wi")
+        client.upload_bytes(b"from a web identity", "k")
+        assert client.download_bytes("k") == b"from a web identity"
+        frozen = session.get_credentials().get_frozen_credentials()
+        assert frozen.access_key.startswith("ASIA") and frozen.token  # temporary, from STS
+        assert session.get_credentials().method == "assume-role-with-web-identity"
+
+
+def test_web_identity_reads_the_token_file_from_the_environment(token_file, monkeypatch):
+    monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(token_file))
+    settings = settings_from_connection(
+        conn({"role_arn": ROLE, "assume_role_method": "assume_role_with_web_identity"})
+    )
+    assert settings.web_identity_token_file == str(token_file)
+    monkeypatch.delenv("AWS_WEB_IDENTITY_TOKEN_FILE")
+    with pytest.raises(ConnectionConfigError, match="AWS_WEB_IDENTITY_TOKEN_FILE is not set"):
+        settings_from_connection(
+            conn({"role_arn": ROLE, "assume_role_method": "assume_role_with_web_identity"})
+        )

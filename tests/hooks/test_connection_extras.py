@@ -53,6 +53,15 @@ SAMPLES = {
     "storage_class": ("glacier", StorageClass.GLACIER),
     "server_side_encryption": ("AES256", ServerSideEncryption.aes256()),
     "sse_kms_key_id": ("alias/orbit", ServerSideEncryption.kms("alias/orbit")),
+    "verify": ("false", False),
+    "botocore_config": ('{"connect_timeout": 5}', {"connect_timeout": 5}),
+    "assume_role_method": ("assume_role_with_web_identity", "assume_role_with_web_identity"),
+    "assume_role_kwargs": ({"DurationSeconds": 1800}, {"DurationSeconds": 1800}),
+    "assume_role_with_web_identity_token_file": (__file__, __file__),
+    "assume_role_with_web_identity_federation": ("file", "file"),
+    "aws_account_id": ("123456789012", "123456789012"),
+    "checksum_algorithm": ("crc32c", "CRC32C"),
+    "checksum_type": ("COMPOSITE", "COMPOSITE"),
 }  # fmt: skip
 
 
@@ -85,6 +94,14 @@ def resolve(extra: connection_extras.ConnectionExtra, extras: dict, **fields):
 def context_for(extra: connection_extras.ConnectionExtra) -> tuple[dict, dict]:
     """The other extras and fields `extra` needs to be valid on its own."""
     if extra.target.startswith("AssumeRole.") and extra.name != "role_arn":
+        return {"role_arn": ROLE}, {}
+    token = {"assume_role_with_web_identity_token_file": __file__}
+    if extra.name == "assume_role_method":  # web identity needs a token file
+        return {"role_arn": ROLE, **token}, {}
+    if extra.name == "assume_role_with_web_identity_federation":
+        return {"role_arn": ROLE, "assume_role_method": "assume_role_with_web_identity",
+                **token}, {}  # fmt: skip
+    if extra.name.startswith("assume_role"):
         return {"role_arn": ROLE}, {}
     if extra.target.startswith("Credentials."):
         return {}, {"login": "AKIAEXAMPLE", "password": "secret"}
