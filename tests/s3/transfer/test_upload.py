@@ -7,6 +7,7 @@ moto accepts them silently). moto covers what it models faithfully.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import random
 import signal
@@ -975,3 +976,27 @@ def test_a_retry_with_another_checksum_algorithm_starts_over_and_leaves_nothing(
     assert len({e.transfer_id for e in events}) == 1
     whole = checksums.checksum_b64(algorithm, data)
     assert client.head("k")[f"Checksum{algorithm}"] == result.checksum == whole
+
+
+@pytest.mark.parametrize("algorithm", ["CRC32C", "SHA256"])
+def test_a_resumed_upload_completes_with_its_parts_checksums(
+    make_seaweed_client, tmp_path, monkeypatch, algorithm
+):
+    """The resumed parts' checksums are recomputed from the file (SeaweedFS lists none) for
+    Complete, which the store checks: whole-file CRC32C, composite SHA256."""
+    from tests.s3.transfer.test_upload_settle import a_file, cut_first_try
+
+    client = make_seaweed_client(parallel_operations=1, checksum_algorithm=algorithm)
+    path, data = a_file(tmp_path, 36)
+    cut_first_try(client, path, "k", data, monkeypatch)
+    result = client.upload_file(path, "k")
+    assert result.parts_resumed == 2
+    stored = client.head("k")[f"Checksum{algorithm}"]
+    assert stored == result.checksum
+    if algorithm == "CRC32C":
+        assert stored == checksums.checksum_b64("CRC32C", data)
+    else:
+        parts = [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)]
+        digests = [hashlib.sha256(p).digest() for p in parts]
+        assert stored == checksums.composite_b64("SHA256", digests)
+    assert client.download_bytes("k") == data
