@@ -21,13 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orbit_provider.s3.errors import IntegrityError, Network, S3Error
+from orbit_provider.s3.errors import IntegrityError, LocalWriteError, Network, S3Error
 from orbit_provider.s3.models import _version
 from orbit_provider.s3.wire.checksums import OTHER_ALGORITHMS, StreamingChecksum, plain_etag
 from orbit_provider.s3.wire.ratelimit import TokenBucket
 
 if TYPE_CHECKING:
     from orbit_provider.s3.session import S3Session
+    from orbit_provider.s3.transfer.small_http import LeanObjects
 
 log = logging.getLogger("orbit_provider.s3.transfer.download")
 
@@ -88,58 +89,114 @@ def fetch_small(
     buffer: memoryview,
     limiter: TokenBucket | None = None,
     version_id: str | None = None,
+    lean: LeanObjects | None = None,
 ) -> SmallFetch:
     """GET `key` into its temp file beside `dest`, verified; raises NeedsLargePath when the
-    object is larger than `max_size` or only checkable part by part."""
-    temp = small_temp(dest)
-    where = f"s3://{session.bucket}/{key}"
+    object is larger than `max_size` or only checkable part by part. `lean`: send the GET
+    over plain HTTP (small_http.py) instead of botocore."""
     config = session.config
     params: dict[str, Any] = {"Bucket": session.bucket, "Key": key}
     if version_id:
         params["VersionId"] = version_id
     if config.verify_checksums:
         params["ChecksumMode"] = "ENABLED"
-    outcome: dict[str, Any] = {}
+    outcome: list[SmallFetch] = []
 
     def attempt() -> None:
-        resp = session.s3.get_object(**params)
-        body = resp["Body"]
+        receiving = _Receiving(session, key, dest, max_size, limiter)
         try:
-            size = int(resp.get("ContentLength", 0))
-            if size > max_size:
-                raise NeedsLargePath(f"{size} bytes")
-            verification, checker, expected = (
-                _check_for(resp) if config.verify_checksums else ("size", None, None)
-            )
-            if verification == "size" and config.verify_checksums:
-                _unverifiable(session, key, dest, config.require_verification)
-            got = _stream(body, temp, buffer, checker, limiter, key)
+            if lean is not None:
+                got = lean.get(
+                    key, buffer, receiving.answer, receiving.write,
+                    version_id=version_id, checksum_mode=config.verify_checksums,
+                )  # fmt: skip
+            else:
+                resp = session.s3.get_object(**params)
+                body = resp["Body"]
+                try:
+                    receiving.answer(resp)
+                    got = _pump(body, buffer, receiving.write)
+                finally:
+                    body.close()
         finally:
-            body.close()
-        if got != size:
-            raise Network(f"{where}: got {got} of {size} bytes", bucket=session.bucket, key=key)
-        if checker is not None:
-            actual = _digest(checker, verification)
-            if actual != expected:
-                raise IntegrityError(
-                    f"{where}: downloaded bytes do not match the object: {verification.upper()} "
-                    f"{actual} != {expected}; nothing was written to {str(dest)!r}",
-                    bucket=session.bucket,
-                    key=key,
-                )
-        outcome.update(
-            size=size,
-            etag=plain_etag(resp.get("ETag")),
-            version_id=_version(resp.get("VersionId")),
-            verification=verification,
-        )
+            receiving.close()
+        outcome.append(receiving.finish(got))
 
     try:
         session.retry(attempt, key=key)
     except BaseException:
-        _remove(temp)
+        _remove(small_temp(dest))
         raise
-    return SmallFetch(key, temp, dest, **outcome)
+    return outcome[-1]
+
+
+class _Receiving:
+    """One attempt at one small object: the answer's checks, the temp file, the checksum."""
+
+    def __init__(
+        self, session: S3Session, key: str, dest: Path, max_size: int,
+        limiter: TokenBucket | None,
+    ) -> None:  # fmt: skip
+        self.session, self.key, self.dest = session, key, dest
+        self.temp = small_temp(dest)
+        self.max_size, self.limiter = max_size, limiter
+        self.fd = -1
+        self.resp: dict[str, Any] = {}
+        self.checker: Any = None
+        self.verification, self.expected = "size", None
+
+    def answer(self, resp: dict[str, Any]) -> None:
+        """The answer's headers: refuse what does not suit this path, open the temp file."""
+        self.resp = resp
+        size = int(resp.get("ContentLength", 0))
+        if size > self.max_size:
+            raise NeedsLargePath(f"{size} bytes")
+        config = self.session.config
+        if config.verify_checksums:
+            self.verification, self.checker, self.expected = _check_for(resp)
+            if self.verification == "size":
+                _unverifiable(self.session, self.key, self.dest, config.require_verification)
+        try:
+            self.fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        except OSError as exc:
+            raise _write_error(self.temp, self.key, exc) from exc
+
+    def write(self, chunk: memoryview) -> None:
+        if self.limiter is not None:
+            self.limiter.acquire(len(chunk))
+        if self.checker is not None:
+            self.checker.update(chunk)
+        try:
+            while chunk:
+                chunk = chunk[os.write(self.fd, chunk):]
+        except OSError as exc:
+            raise _write_error(self.temp, self.key, exc) from exc
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def finish(self, got: int) -> SmallFetch:
+        where = f"s3://{self.session.bucket}/{self.key}"
+        size = int(self.resp.get("ContentLength", 0))
+        if got != size:
+            raise Network(f"{where}: got {got} of {size} bytes", bucket=self.session.bucket,
+                          key=self.key)  # fmt: skip
+        if self.checker is not None:
+            actual = _digest(self.checker, self.verification)
+            if actual != self.expected:
+                raise IntegrityError(
+                    f"{where}: downloaded bytes do not match the object: "
+                    f"{self.verification.upper()} {actual} != {self.expected}; nothing was "
+                    f"written to {str(self.dest)!r}",
+                    bucket=self.session.bucket,
+                    key=self.key,
+                )
+        return SmallFetch(
+            self.key, self.temp, self.dest, size, plain_etag(self.resp.get("ETag")),
+            _version(self.resp.get("VersionId")), self.verification,
+        )  # fmt: skip
 
 
 def _unverifiable(session: S3Session, key: str, dest: Path, required: bool) -> None:
@@ -155,52 +212,28 @@ def _unverifiable(session: S3Session, key: str, dest: Path, required: bool) -> N
     log.warning("%s: only its size can be checked: %s", where, why)
 
 
-def _stream(
-    body: Any,
-    temp: Path,
-    buffer: memoryview,
-    checker: Any,
-    limiter: TokenBucket | None,
-    key: str,
-) -> int:
-    """Copy the response body into `temp` (truncated first), feeding `checker`."""
-    raw = getattr(body, "_raw_stream", None)
-    try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-    except OSError as exc:
-        raise _write_error(temp, key, exc) from exc
+def _pump(body: Any, buffer: memoryview, write: Any) -> int:
+    """Copy a botocore response body through `write`, piece by piece into `buffer`."""
+    raw = getattr(body, "_raw_stream", None)  # urllib3's response: straight into our buffer
     total = 0
-    try:
-        while True:
-            if raw is not None:  # urllib3's response: straight into our buffer
-                n = raw.readinto(buffer)
-                chunk = buffer[:n]
-            else:
-                data = body.read(len(buffer))
-                n, chunk = len(data), memoryview(data)
-            if not n:
-                return total
-            if limiter is not None:
-                limiter.acquire(n)
-            if checker is not None:
-                checker.update(chunk)
-            try:
-                view = chunk
-                while view:
-                    view = view[os.write(fd, view):]
-            except OSError as exc:
-                raise _write_error(temp, key, exc) from exc
-            total += n
-    finally:
-        os.close(fd)
+    while True:
+        if raw is not None:
+            n = raw.readinto(buffer)
+            chunk = buffer[:n]
+        else:
+            data = body.read(len(buffer))
+            n, chunk = len(data), memoryview(data)
+        if not n:
+            return total
+        write(chunk)
+        total += n
 
 
 def _write_error(temp: Path, key: str, exc: OSError) -> S3Error:
-    """A local write failure: not retryable, and it names the file."""
-    return S3Error(
+    """A local write failure: not retryable, and it names the folder."""
+    return LocalWriteError(
         f"{temp.parent}: cannot write the download of {key!r}: {exc.strerror or exc}",
         key=key,
-        code="LocalWriteError",
     )
 
 

@@ -42,6 +42,8 @@ from orbit_provider.s3.transfer.small_download import (
     SmallFetch,
     fetch_small,
 )
+from orbit_provider.s3.transfer.small_http import can_put
+from orbit_provider.s3.transfer.small_upload import put_small
 from orbit_provider.s3.transfer.tree_result import (
     DEFAULT_MAX_ENTRIES,
     DELETED,
@@ -115,7 +117,7 @@ def upload_tree(
         p for p in plan_uploads(local_dir, prefix=prefix)
         if selected(relative_key(p.key, prefix), inc, exc)
     ]  # fmt: skip
-    session.write_args(storage_class, sse, metadata, content_type, tags)  # checked now
+    write = session.write_args(storage_class, sse, metadata, content_type, tags)  # checked now
     recorder = TreeRecorder(
         "upload", os.fspath(local_dir), f"s3://{session.bucket}/{prefix}",
         dry_run=dry_run, max_entries=max_entries, report_path=report_path,
@@ -138,6 +140,8 @@ def upload_tree(
             if dry_run:
                 return FileOutcome(src, item.key, WOULD_SEND, size=size)
             large = size >= threshold
+            if not large and run.lean is not None and can_put(write):
+                return _put_one(run, item, write)
             tid = None if large else run.started(item.key, size)
             try:
                 res = upload.upload_file(
@@ -151,8 +155,9 @@ def upload_tree(
                 raise
             if tid is not None:
                 run.completed(tid, item.key, size)
-            verification = "crc32-composite" if res.parts > 1 else (
-                "crc32" if res.checksum else "size")  # fmt: skip
+            algorithm = _algorithm(run.session)
+            verification = f"{algorithm}-composite" if res.parts > 1 else (
+                algorithm if res.checksum else "size")  # fmt: skip
             return FileOutcome(
                 src, item.key, SENT, size=size, bytes=res.bytes_sent, verification=verification,
                 etag=res.etag, version_id=res.version_id,
@@ -175,6 +180,27 @@ def upload_tree(
         ]  # fmt: skip
         delete_objects(run.session, recorder, extra, dry_run)
     return recorder.result()
+
+
+def _algorithm(session: S3Session) -> str:
+    """The name of the checksum our uploads send (crc32 unless the config says another)."""
+    return str(getattr(session.config, "checksum_algorithm", "CRC32")).lower()
+
+
+def _put_one(run: TreeRun, item: PlannedUpload, write: dict) -> FileOutcome:
+    """A small file by the short path: one PUT over plain HTTP (small_upload.py)."""
+    tid = run.started(item.key, item.size)
+    try:
+        res = put_small(run.session, run.lean, item.path, item.key, write, run.limiter)
+    except S3Error as error:
+        run.failed(tid, item.key, error)
+        raise
+    run.completed(tid, item.key, item.size)
+    return FileOutcome(
+        str(item.path), item.key, SENT, size=item.size, bytes=item.size,
+        verification=_algorithm(run.session) if res.checksum else "size",
+        etag=res.etag, version_id=res.version_id,
+    )  # fmt: skip
 
 
 def _same_upload(
@@ -319,7 +345,7 @@ def download_tree(
                 try:
                     fetched = fetch_small(
                         run.session, item.key, item.path, max_size=limit,
-                        buffer=run.runner.buffer(), limiter=run.limiter,
+                        buffer=run.runner.buffer(), limiter=run.limiter, lean=run.lean,
                     )  # fmt: skip
                 except NeedsLargePath:
                     pass  # a composite checksum or a grown object: the resumable path below

@@ -27,6 +27,7 @@ from orbit_provider.s3.progress import (
     new_transfer_id,
 )
 from orbit_provider.s3.transfer.runner import Cancelled, ParallelRunner
+from orbit_provider.s3.transfer.small_http import make_lean
 from orbit_provider.s3.transfer.tree_result import FAILED, FileOutcome, TreeRecorder, TreeResult
 from orbit_provider.s3.wire.ratelimit import TokenBucket
 
@@ -186,6 +187,8 @@ class TreeRun:
         )
         self.stop_error: S3Error | None = None
         self._stop_lock = threading.Lock()
+        # small objects go over plain HTTP where botocore is not needed (small_http.py)
+        self.lean = make_lean(self.session, self.request_limiter)
 
     @staticmethod
     def _buffer() -> memoryview:
@@ -235,6 +238,7 @@ class TreeRun:
         try:
             self.runner.run(items, one)
         except S3Error as exc:
+            self.close()
             cause = self.stop_error or exc
             result = self.recorder.result()
             done = result.files_sent + result.files_skipped
@@ -244,6 +248,12 @@ class TreeRun:
                 cause=cause,
                 result=result,
             ) from cause
+        self.close()
+
+    def close(self) -> None:
+        """Close the plain-HTTP connections (idempotent)."""
+        if self.lean is not None:
+            self.lean.close()
 
     def fail(self, source: str, dest: str, size: int, exc: S3Error) -> FileOutcome:
         """The outcome of a file that failed alone (the tree goes on); fatal ones re-raise."""

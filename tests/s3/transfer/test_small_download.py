@@ -104,3 +104,18 @@ def test_a_larger_object_is_sent_to_the_large_path(seaweed_client, tmp_path):
     with pytest.raises(NeedsLargePath):
         fetch_small(seaweed_client, "k/z", tmp_path / "z", max_size=1000, buffer=buffer())
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_plain_http_get_takes_the_same_checks(seaweed_client, tmp_path):
+    from orbit_provider.s3.transfer.small_http import make_lean
+
+    data = os.urandom(20_000)
+    seaweed_client.upload_bytes(data, "k/lean.bin")
+    lean = make_lean(seaweed_client)
+    f = fetch_small(seaweed_client, "k/lean.bin", tmp_path / "l", max_size=1 << 20,
+                    buffer=buffer(), lean=lean)  # fmt: skip
+    assert f.verification == "crc32" and f.temp.read_bytes() == data
+    with pytest.raises(NeedsLargePath):
+        fetch_small(seaweed_client, "k/lean.bin", tmp_path / "m", max_size=100,
+                    buffer=buffer(), lean=lean)  # fmt: skip
+    assert not small_temp(tmp_path / "m").exists()

@@ -18,6 +18,7 @@ from orbit_provider.s3.transfer.download_state import temp_paths
 from orbit_provider.s3.transfer.tree import download_tree, upload_tree
 from orbit_provider.s3.transfer.tree_run import TreeStopped
 from orbit_provider.testing.clients import client_for
+from orbit_provider.testing.faultproxy import FaultProxy
 
 
 @pytest.fixture
@@ -144,14 +145,14 @@ def test_keys_escaping_the_folder_refuse_the_whole_download(moto_client, tmp_pat
 
 
 def test_one_failed_file_is_reported_and_the_others_go_on(seaweed_client, folder, monkeypatch):
-    real = tree.upload.upload_file
+    real = tree.put_small
 
-    def flaky(session, path, key, **kw):
+    def flaky(session, lean, path, key, *args):
         if key == "t/notes.txt":
             raise S3Error("PutObject failed: InternalError", key=key, code="InternalError")
-        return real(session, path, key, **kw)
+        return real(session, lean, path, key, *args)
 
-    monkeypatch.setattr(tree.upload, "upload_file", flaky)
+    monkeypatch.setattr(tree, "put_small", flaky)
     up = upload_tree(seaweed_client, folder, "t/")
     assert not up.ok and up.files_failed == 1 and up.files_sent == 41
     assert up.failures[0].dest == "t/notes.txt" and up.failures[0].code == "InternalError"
@@ -159,18 +160,18 @@ def test_one_failed_file_is_reported_and_the_others_go_on(seaweed_client, folder
 
 
 def test_a_bad_secret_stops_the_tree_at_once_with_one_error(seaweed, seaweed_bucket, folder):
-    bad = client_for(seaweed, seaweed_bucket,
-                     credentials=Credentials(seaweed.access_key, "wrong"))  # fmt: skip
-    sent = []
-    bad.s3.meta.events.register("before-send.s3.*", lambda request, **kw: sent.append(request))
-    with pytest.raises(TreeStopped, match="SignatureDoesNotMatch") as info:
-        upload_tree(bad, folder, "t/", skip_identical=False, workers=4)
-    assert info.value.code == "SignatureDoesNotMatch"
-    assert info.value.result.files_sent == 0
-    assert len(sent) <= 4  # at most one request per worker, none after the first answer
-    with pytest.raises(S3Error, match="SignatureDoesNotMatch"):
-        download_tree(bad, "t/", folder / "x")  # the listing itself is refused: one error
-    assert not (folder / "x").exists()
+    with FaultProxy(seaweed.endpoint, rate=0.0) as proxy:  # counts every request, both paths
+        bad = client_for(seaweed, seaweed_bucket, endpoint=proxy.endpoint,
+                         credentials=Credentials(seaweed.access_key, "wrong"))  # fmt: skip
+        with pytest.raises(TreeStopped, match="SignatureDoesNotMatch") as info:
+            upload_tree(bad, folder, "t/", skip_identical=False, workers=4)
+        assert info.value.code == "SignatureDoesNotMatch"
+        assert info.value.result.files_sent == 0
+        assert len(proxy.seen) <= 4  # at most one request per worker, none after the answer
+        proxy.seen.clear()
+        with pytest.raises(S3Error, match="SignatureDoesNotMatch"):
+            download_tree(bad, "t/", folder / "x")  # the listing itself is refused: one error
+        assert len(proxy.seen) == 1 and not (folder / "x").exists()
 
 
 def test_a_missing_bucket_stops_the_tree(seaweed, folder):

@@ -1,0 +1,65 @@
+"""LeanObjects: whole-object GET and PUT over plain HTTP against SeaweedFS, signed like
+botocore (a wrong secret is refused), errors shaped like botocore's, botocore kept where the
+lean path cannot go (moto's in-process mock, write arguments it does not send)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from orbit_provider.s3.config import Credentials
+from orbit_provider.s3.errors import AccessDenied, NotFound
+from orbit_provider.s3.transfer.small_http import can_put, make_lean
+from orbit_provider.s3.wire import checksums
+from orbit_provider.testing.clients import client_for
+
+
+def test_put_then_get_with_the_checksum_the_store_verifies(seaweed_client):
+    lean = make_lean(seaweed_client)
+    data = os.urandom(70_000)
+    crc = checksums.crc32_b64(checksums.crc32(data))
+    answer = lean.put("lean/a b+c.bin", data, {"ChecksumCRC32": crc, "ContentType": "x/y"})
+    assert answer["ChecksumCRC32"] == crc and answer["ETag"]
+    head = seaweed_client.get_metadata("lean/a b+c.bin")
+    assert head.size == 70_000 and head.content_type == "x/y"
+    seen, pieces = {}, []
+    got = lean.get("lean/a b+c.bin", memoryview(bytearray(8192)), seen.update,
+                   lambda chunk: pieces.append(bytes(chunk)))  # fmt: skip
+    assert got == 70_000 and b"".join(pieces) == data
+    assert seen["ContentLength"] == 70_000 and seen["ChecksumCRC32"] == crc
+    lean.close()
+
+
+def test_a_wrong_checksum_is_refused_by_the_store(seaweed_client):
+    from orbit_provider.s3.errors import IntegrityError, classify
+
+    lean = make_lean(seaweed_client)
+    wrong = checksums.crc32_b64(checksums.crc32(b"other"))
+    with pytest.raises(Exception) as info:
+        lean.put("lean/bad", b"payload", {"ChecksumCRC32": wrong})
+    assert isinstance(classify(info.value), IntegrityError)  # BadDigest
+    assert not seaweed_client.exists("lean/bad")
+
+
+def test_errors_are_classified_like_botocore_ones(seaweed, seaweed_client):
+    from orbit_provider.s3.errors import classify
+
+    lean = make_lean(seaweed_client)
+    with pytest.raises(Exception) as info:
+        lean.get("lean/missing", memoryview(bytearray(10)), lambda h: None, lambda c: None)
+    assert isinstance(classify(info.value), NotFound)
+    bad = client_for(seaweed, seaweed_client.bucket,
+                     credentials=Credentials(seaweed.access_key, "wrong"))  # fmt: skip
+    with pytest.raises(Exception) as info:
+        make_lean(bad).put("lean/x", b"x", {})
+    error = classify(info.value)
+    assert isinstance(error, AccessDenied) and error.code == "SignatureDoesNotMatch"
+
+
+def test_botocore_is_kept_where_the_lean_path_cannot_go(moto_client):
+    assert make_lean(moto_client) is None  # moto's in-process mock only intercepts botocore
+    assert can_put({"ChecksumCRC32": "x", "ContentMD5": "y", "StorageClass": "STANDARD_IA"})
+    assert not can_put({"Metadata": {"a": "b"}})
+    assert not can_put({"Tagging": "a=b"})
+    assert not can_put({"ServerSideEncryption": "AES256"})
