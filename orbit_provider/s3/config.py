@@ -22,9 +22,9 @@ MAX_CHUNK_SIZE = 5 * GIB
 MAX_PARTS = 10_000
 
 #: checksums an upload can ask the store to verify and keep (S3's ChecksumAlgorithm)
-UPLOAD_CHECKSUM_ALGORITHMS = ("CRC32", "CRC32C", "CRC64NVME", "SHA256")
-#: how a multipart object's checksum is formed (S3's ChecksumType): SHA256 is COMPOSITE
-#: only, CRC64NVME FULL_OBJECT only (S3 and SeaweedFS refuse the other)
+UPLOAD_CHECKSUM_ALGORITHMS = ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256")
+#: how a multipart object's checksum is formed (S3's ChecksumType): SHA1 and SHA256 are
+#: COMPOSITE only, CRC64NVME FULL_OBJECT only (S3 and SeaweedFS refuse the other)
 CHECKSUM_TYPES = ("COMPOSITE", "FULL_OBJECT")
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -248,7 +248,7 @@ class S3Config:
     checksum_algorithm: str = "CRC32"
     #: a multipart upload's object checksum: "FULL_OBJECT" (the whole file's CRC, combined
     #: from the parts), "COMPOSITE" (checksum of the part checksums, 'xxx==-N'); None
-    #: chooses: FULL_OBJECT for the CRCs, COMPOSITE for SHA256 (CRC64NVME is FULL_OBJECT only)
+    #: chooses: FULL_OBJECT for the CRCs, COMPOSITE for SHA1 and SHA256 (their only kind)
     checksum_type: str | None = None
     force_path_style: bool = False
     max_bandwidth: int | None = None
@@ -351,10 +351,10 @@ class S3Config:
     @property
     def effective_checksum_type(self) -> str:
         """The checksum type multipart uploads ask for: the one set, else FULL_OBJECT for a
-        CRC and COMPOSITE for SHA256."""
+        CRC and COMPOSITE for SHA1 and SHA256."""
         if self.checksum_type is not None:
             return self.checksum_type
-        return "COMPOSITE" if self.checksum_algorithm == "SHA256" else "FULL_OBJECT"
+        return "COMPOSITE" if self.checksum_algorithm.startswith("SHA") else "FULL_OBJECT"
 
     @property
     def endpoint_scope(self) -> str:
@@ -469,10 +469,10 @@ def _check_checksum(config: S3Config) -> None:
         )
     kind = kind.upper().replace("-", "_")
     object.__setattr__(config, "checksum_type", kind)
-    if kind == "FULL_OBJECT" and config.checksum_algorithm == "SHA256":
+    if kind == "FULL_OBJECT" and config.checksum_algorithm.startswith("SHA"):
         raise ConfigError(
             "checksum_type: FULL_OBJECT needs a CRC (CRC32, CRC32C or CRC64NVME); "
-            "S3 keeps SHA256 of multipart objects only as COMPOSITE"
+            f"S3 keeps {config.checksum_algorithm} of multipart objects only as COMPOSITE"
         )
     if kind == "COMPOSITE" and config.checksum_algorithm == "CRC64NVME":
         raise ConfigError(

@@ -454,6 +454,7 @@ def test_upload_checksum_settings_default_and_normalise():
     assert (cfg.checksum_algorithm, cfg.effective_checksum_type) == ("CRC32C", "COMPOSITE")
     assert make(checksum_algorithm="CRC64NVME").effective_checksum_type == "FULL_OBJECT"
     assert make(checksum_algorithm="sha256").effective_checksum_type == "COMPOSITE"
+    assert make(checksum_algorithm="SHA1").effective_checksum_type == "COMPOSITE"
     assert make(checksum_type="full-object").checksum_type == "FULL_OBJECT"
 
 
@@ -461,13 +462,17 @@ def test_upload_checksum_settings_default_and_normalise():
     ("overrides", "message"),
     [
         ({"checksum_algorithm": "MD5"}, r"^checksum_algorithm: 'MD5' is not one uploads"),
-        ({"checksum_algorithm": "SHA1"}, r"^checksum_algorithm: 'SHA1' is not one uploads"),
+        ({"checksum_algorithm": "CRC16"}, r"^checksum_algorithm: 'CRC16' is not one uploads"),
         ({"checksum_algorithm": None}, r"^checksum_algorithm: None is not one uploads"),
         ({"checksum_type": "PARTS"}, r"^checksum_type: 'PARTS' must be one of"),
         ({"checksum_type": 1}, r"^checksum_type: 1 must be one of"),
         (
             {"checksum_algorithm": "SHA256", "checksum_type": "FULL_OBJECT"},
             r"^checksum_type: FULL_OBJECT needs a CRC",
+        ),
+        (
+            {"checksum_algorithm": "SHA1", "checksum_type": "FULL_OBJECT"},
+            r"^checksum_type: FULL_OBJECT needs a CRC .* SHA1 of multipart objects",
         ),
         (
             {"checksum_algorithm": "CRC64NVME", "checksum_type": "COMPOSITE"},
