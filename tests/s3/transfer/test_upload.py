@@ -779,7 +779,7 @@ def test_a_retry_with_the_same_storage_class_resumes(moto_client, tmp_path):
 @pytest.mark.parametrize(
     ("algorithm", "kind"),
     [("CRC32", "COMPOSITE"), ("CRC32C", None), ("CRC32C", "COMPOSITE"), ("CRC64NVME", None),
-     ("SHA256", None)],
+     ("SHA1", None), ("SHA256", None)],
 )  # fmt: skip
 def test_every_algorithm_is_sent_kept_and_verified_on_seaweedfs(
     make_seaweed_client, tmp_path, algorithm, kind
