@@ -15,8 +15,17 @@ from typing import Any
 
 from orbit_provider.operators.base import OrbitBaseOperator, is_unrendered
 from orbit_provider.operators.batch_base import OrbitBatchBaseOperator
+from orbit_provider.operators.batch_engine import BatchOperationsEngine
+from orbit_provider.s3.batch import batch_operations as bops
 from orbit_provider.s3.batch.copy import CopyPlanner
-from orbit_provider.s3.batch.listing import as_datetime, filter_objects
+from orbit_provider.s3.batch.inventory import (
+    MANIFEST_NAME,
+    InventoryFilter,
+    iter_inventory,
+    latest_manifest_key,
+    read_manifest,
+)
+from orbit_provider.s3.batch.listing import KeyRange, as_datetime, filter_objects, iter_range
 from orbit_provider.s3.batch.plan import (
     DEFAULT_MAX_LISTED,
     check_copy_target,
@@ -27,7 +36,11 @@ from orbit_provider.s3.config import StorageClass, validate_bucket_name, validat
 from orbit_provider.s3.errors import ConfigError
 from orbit_provider.s3.limits import validate_metadata, validate_tags
 
-_SOURCE_FIELDS = ("keys", "prefix", "suffix", "modified_after", "modified_before")
+_SOURCE_FIELDS = (
+    "keys", "prefix", "key_range", "inventory_manifest", "suffix", "modified_after",
+    "modified_before",
+)  # fmt: skip
+_SOURCES = ("keys", "prefix", "key_range", "inventory_manifest")
 
 
 def key_list(keys: Any) -> list[str]:
@@ -60,26 +73,44 @@ class _ByteCounter:
             yield item
 
 
-class OrbitBulkOperator(OrbitBatchBaseOperator):
-    """Keys-or-prefix input, dry run, and the run of one core batch (see the subclasses).
+class OrbitBulkOperator(BatchOperationsEngine, OrbitBatchBaseOperator):
+    """Keys, prefix, key range or inventory input, dry run, and the run of one core batch or
+    one S3 Batch Operations job (see the subclasses).
+
+    Exactly one key source:
 
     :param keys: the object keys (templated): a list, a single key, or an XCom of keys such as
-        one shard of ``OrbitListKeysOperator``. Exclusive with ``prefix``.
+        one key-list shard of ``OrbitListKeysOperator``.
     :param prefix: work on every key under this prefix (templated), listed lazily, page by
-        page: millions of keys are never held in memory. Exclusive with ``keys``.
-    :param suffix: with ``prefix``: only keys ending with it (templated).
-    :param modified_after: with ``prefix``: only objects last modified at or after it
-        (templated; ISO string or aware datetime, e.g. ``"{{ data_interval_start }}"``).
-    :param modified_before: with ``prefix``: only objects last modified before it (templated).
+        page: millions of keys are never held in memory.
+    :param key_range: one range shard of ``OrbitListKeysOperator(shard_by="range")`` (a dict
+        ``{"prefix", "start_after", "end_at"}``, templated / XCom): the task lists only its
+        own range, lazily.
+    :param inventory_manifest: an S3 Inventory report as the key source (templated): the key
+        of its ``manifest.json``, or the report configuration's prefix
+        (``<dest prefix>/<source bucket>/<config id>``) to take the newest report. CSV or
+        Parquet (pyarrow). Filtered by ``inventory_filters`` and the time filters below.
+    :param inventory_bucket: the bucket holding the report (default: the task's bucket).
+    :param inventory_filters: InventoryFilter fields: ``prefix``, ``storage_classes``,
+        ``min_size``, ``max_size``, ``latest_only``, ``include_delete_markers``.
+
+    :param suffix: with ``prefix``/``key_range``: only keys ending with it (templated).
+    :param modified_after: with a listing or an inventory: only objects last modified at or
+        after it (templated; ISO string or aware datetime, e.g. ``"{{ data_interval_start }}"``).
+    :param modified_before: only objects last modified before it (templated).
     :param dry_run: log and return the plan (count, bytes, first keys; for copies the
         source -> destination mapping) and change nothing.
     :param plan_limit: how many keys the dry-run plan lists.
     Batch options (max_concurrent, rate_limit, operation_timeout, fail_fast, max_retries,
     batch_retry_delay, allow_partial, max_items, report_dir, report_prefix) are
-    OrbitBatchBaseOperator's; bucket, orbit_conn_id, client_options are OrbitBaseOperator's.
+    OrbitBatchBaseOperator's; bucket, orbit_conn_id, client_options are OrbitBaseOperator's;
+    engine, account_id, role_arn and the job options are BatchOperationsEngine's.
     """
 
-    template_fields: Sequence[str] = (*OrbitBaseOperator.template_fields, *_SOURCE_FIELDS)
+    template_fields: Sequence[str] = (
+        *OrbitBaseOperator.template_fields, *_SOURCE_FIELDS, "inventory_bucket",
+        "inventory_filters", "account_id", "role_arn",
+    )  # fmt: skip
     operation = "batch"
     #: Whether the operation rewrites object data (copy, storage class): bytes_transferred.
     moves_data = False
@@ -89,6 +120,10 @@ class OrbitBulkOperator(OrbitBatchBaseOperator):
         *,
         keys: list[str] | str | None = None,
         prefix: str | None = None,
+        key_range: Mapping[str, Any] | None = None,
+        inventory_manifest: str | None = None,
+        inventory_bucket: str | None = None,
+        inventory_filters: Mapping[str, Any] | None = None,
         suffix: str | None = None,
         modified_after: Any = None,
         modified_before: Any = None,
@@ -96,9 +131,15 @@ class OrbitBulkOperator(OrbitBatchBaseOperator):
         plan_limit: int = DEFAULT_MAX_LISTED,
         **kwargs: Any,
     ) -> None:
+        engine = {name: kwargs.pop(name) for name in self.engine_args if name in kwargs}
         super().__init__(**kwargs)
+        self.init_engine(**engine)
         self.keys = keys
         self.prefix = prefix
+        self.key_range = key_range
+        self.inventory_manifest = inventory_manifest
+        self.inventory_bucket = inventory_bucket
+        self.inventory_filters = inventory_filters
         self.suffix = suffix
         self.modified_after = modified_after
         self.modified_before = modified_before
@@ -113,13 +154,17 @@ class OrbitBulkOperator(OrbitBatchBaseOperator):
         are left for the check after rendering (in execute)."""
         self.validate_source(rendered=rendered)
         self.validate_operation(rendered=rendered)
+        self.validate_engine(rendered=rendered)
 
     def validate_source(self, *, rendered: bool) -> None:
         """Checks of keys / prefix / filters / dry-run options."""
-        if self.keys is not None and self.prefix is not None:
-            raise ConfigError("keys and prefix: give one of them, not both")
-        if self.keys is None and self.prefix is None:
-            raise ConfigError("keys or prefix: one of them is required")
+        given = [name for name in _SOURCES if getattr(self, name) is not None]
+        if len(given) > 1:
+            raise ConfigError(f"{' and '.join(given)}: give one key source, not both")
+        if not given:
+            raise ConfigError(
+                "keys or prefix (or key_range, inventory_manifest): one of them is required"
+            )
         if not isinstance(self.dry_run, bool):
             raise ConfigError(f"dry_run: {self.dry_run!r} must be True or False")
         limit = self.plan_limit
@@ -133,6 +178,22 @@ class OrbitBulkOperator(OrbitBatchBaseOperator):
                 raise ConfigError(
                     f"{', '.join(given)}: filters apply to a prefix listing, not to a key list"
                 )
+        if self.inventory_manifest is None and (
+            self.inventory_filters is not None or self.inventory_bucket is not None
+        ):
+            raise ConfigError("inventory_filters / inventory_bucket: need inventory_manifest")
+        if self.key_range is not None and (rendered or not is_unrendered(self.key_range)):
+            KeyRange.from_dict(self.key_range)
+        if self.inventory_manifest is not None and (
+            rendered or not is_unrendered([self.inventory_manifest, self.inventory_filters])
+        ):
+            if not isinstance(self.inventory_manifest, str) or not self.inventory_manifest:
+                raise ConfigError(f"inventory_manifest: {self.inventory_manifest!r} is not a key")
+            if self.suffix is not None:
+                raise ConfigError("suffix: use inventory_filters' prefix with an inventory")
+            self.inventory_filter()
+            if self.inventory_bucket is not None:
+                validate_bucket_name(self.inventory_bucket)
         if rendered or not is_unrendered(self.keys):
             if self.keys is not None:
                 key_list(self.keys)
@@ -153,16 +214,56 @@ class OrbitBulkOperator(OrbitBatchBaseOperator):
         __init__ through `check_operation`)."""
 
     def check_operation(self) -> None:
+        """The parse-time checks of the subclass's arguments and of the engine (called at
+        the end of every subclass's __init__, once its attributes exist)."""
         self.run_checked(lambda: self.validate_operation(rendered=False))
+        self.run_checked(lambda: self.validate_engine(rendered=False))
 
     # -- inputs -----------------------------------------------------------------------------
 
+    def inventory_filter(self) -> InventoryFilter:
+        """The inventory rows to keep: inventory_filters plus the time window."""
+        fields = dict(self.inventory_filters or {})
+        unknown = set(fields) - {
+            "prefix", "storage_classes", "min_size", "max_size", "latest_only",
+            "include_delete_markers",
+        }  # fmt: skip
+        if unknown:
+            raise ConfigError(f"inventory_filters: unknown field(s) {sorted(unknown)}")
+        if fields.get("storage_classes") is not None:
+            fields["storage_classes"] = frozenset(fields["storage_classes"])
+        return InventoryFilter(
+            **fields, modified_after=self.modified_after, modified_before=self.modified_before
+        )
+
+    def inventory_source(self) -> tuple[str, str]:
+        """(bucket, manifest.json key) of the inventory report, the newest one when a
+        configuration prefix was given."""
+        bucket = self.inventory_bucket or self.client.bucket
+        key = self.inventory_manifest
+        if not key.endswith(MANIFEST_NAME):
+            key = latest_manifest_key(self.client.s3, bucket, key)
+        return bucket, key
+
     def items(self) -> tuple[Iterable[Any], _ByteCounter | None]:
-        """The batch's items: the key list, or a lazy filtered listing (with a byte counter)."""
+        """The batch's items: the key list, or a lazy filtered listing, range or inventory
+        (with a byte counter)."""
         if self.keys is not None:
             return key_list(self.keys), None
+        if self.inventory_manifest is not None:
+            bucket, key = self.inventory_source()
+            rows = iter_inventory(
+                self.client.s3, read_manifest(self.client.s3, bucket, key), self.inventory_filter()
+            )
+            counter = _ByteCounter(rows)
+            return counter, counter
+        if self.key_range is not None:
+            key_range = KeyRange.from_dict(self.key_range)
+            source = iter_range(self.client, key_range)
+        else:
+            source = self.client.iter_objects(self.prefix)
         listing = filter_objects(
-            self.client.iter_objects(self.prefix),
+            source,
             suffix=tuple(self.suffix) if isinstance(self.suffix, list) else self.suffix,
             modified_after=self.modified_after,
             modified_before=self.modified_before,
@@ -174,6 +275,10 @@ class OrbitBulkOperator(OrbitBatchBaseOperator):
         """The prefix the task reads (the given prefix, or the keys' common prefix)."""
         if self.prefix is not None:
             return self.prefix
+        if self.key_range is not None:
+            return KeyRange.from_dict(self.key_range).prefix
+        if self.inventory_manifest is not None:
+            return str((self.inventory_filters or {}).get("prefix", ""))
         keys = key_list(self.keys)
         return os.path.commonprefix(keys) if keys else ""
 
@@ -181,6 +286,8 @@ class OrbitBulkOperator(OrbitBatchBaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         self.run_checked(lambda: self.validate(rendered=True))
+        if self.engine == "s3_batch_operations":
+            return self._run_on_batch_operations(context)
         items, counter = self.run_checked(self.items)
         if self.dry_run:
             return self.run_checked(lambda: self._dry_run(items))
@@ -198,6 +305,21 @@ class OrbitBulkOperator(OrbitBatchBaseOperator):
             summary["bytes_transferred"], summary["throughput_mib_s"] = 0, 0.0
         self.report_task_lineage()
         return self.finish(context, summary)
+
+    def _run_on_batch_operations(self, context: Any) -> dict[str, Any]:
+        """An S3 Batch Operations job over the same keys; an unfiltered CSV inventory report
+        is the job's manifest as is."""
+        inventory = None
+        if self.inventory_manifest is not None and not self.inventory_filters and (
+            self.modified_after is None and self.modified_before is None
+        ):
+            bucket, key = self.run_checked(self.inventory_source)
+            fmt = self.run_checked(lambda: read_manifest(self.client.s3, bucket, key)).file_format
+            inventory = (bucket, key) if fmt == "CSV" else None
+        items, _ = self.run_checked(self.items)
+        if self.dry_run or inventory is None:
+            return self.run_job(context, items)
+        return self.run_job(context, items, inventory=inventory)
 
     def _dry_run(self, items: Iterable[Any]) -> dict[str, Any]:
         plan = self.plan(items)
@@ -296,6 +418,17 @@ class OrbitBatchCopyOperator(OrbitBulkOperator):
             for key in key_list(self.keys):
                 planner(key)
 
+    def batch_operation(self, bucket: str) -> dict[str, Any]:
+        if self.effective_strip_prefix() != "":
+            raise ConfigError(
+                "engine='s3_batch_operations' copies each key to dest_prefix + the whole "
+                "source key: pass strip_prefix='' (and a prefix or keys, not a key list's last "
+                "path segments)"
+            )
+        return bops.copy_operation(
+            self.dest_bucket or bucket, target_key_prefix=self.dest_prefix or None
+        )
+
     def run_batch(self, items: Iterable[Any], config: Any, reporter: Any) -> Any:
         return self.client.batch_copy(
             items, self.dest_prefix, config, dest_bucket=self.dest_bucket,
@@ -336,6 +469,13 @@ class OrbitBatchDeleteOperator(OrbitBulkOperator):
 
     operation = "delete"
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.check_operation()
+
+    def batch_operation(self, bucket: str) -> dict[str, Any]:
+        return bops.delete_operation()  # refused: lifecycle rules are S3's scalable delete
+
     def run_batch(self, items: Iterable[Any], config: Any, reporter: Any) -> Any:
         return self.client.batch_delete(items, config, progress=reporter)
 
@@ -363,6 +503,10 @@ class OrbitStorageClassOperator(OrbitBulkOperator):
 
     def validate_operation(self, *, rendered: bool) -> None:
         StorageClass.parse(self.storage_class)
+
+    def batch_operation(self, bucket: str) -> dict[str, Any]:
+        # an in-place copy: MetadataDirective COPY keeps metadata, content headers and tags
+        return bops.copy_operation(bucket, storage_class=StorageClass.parse(self.storage_class))
 
     def run_batch(self, items: Iterable[Any], config: Any, reporter: Any) -> Any:
         return self.client.batch_change_storage_class(
@@ -403,6 +547,14 @@ class OrbitBatchTagOperator(OrbitBulkOperator):
         if rendered or not is_unrendered(self.tags):
             validate_tags(self.tags)
 
+    def batch_operation(self, bucket: str) -> dict[str, Any]:
+        if self.merge:
+            raise ConfigError(
+                "engine='s3_batch_operations' replaces each object's whole tag set: pass "
+                "merge=False (or use engine='client' to merge)"
+            )
+        return bops.tagging_operation(dict(self.tags))
+
     def run_batch(self, items: Iterable[Any], config: Any, reporter: Any) -> Any:
         return self.client.batch_tag_objects(items, self.tags, config, self.merge,
                                              progress=reporter)  # fmt: skip
@@ -435,6 +587,13 @@ class OrbitBatchMetadataOperator(OrbitBulkOperator):
             raise ConfigError(f"merge: {self.merge!r} must be True or False")
         if rendered or not is_unrendered(self.metadata):
             validate_metadata(self.metadata)
+
+    def batch_operation(self, bucket: str) -> dict[str, Any]:
+        raise ConfigError(
+            "engine='s3_batch_operations' cannot change metadata without replacing every "
+            "object's content type and headers with one value for all (S3PutObjectCopy with "
+            "MetadataDirective REPLACE): use engine='client', which keeps each object's own"
+        )
 
     def run_batch(self, items: Iterable[Any], config: Any, reporter: Any) -> Any:
         return self.client.batch_update_metadata(items, self.metadata, config, self.merge,

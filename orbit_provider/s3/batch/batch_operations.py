@@ -390,6 +390,9 @@ class JobOutcome:
     errors: list[tuple[str, str, str]] = field(default_factory=list)
     report: str | None = None
     max_errors: int = 100
+    duration: float = 0.0
+    not_run: int = 0  # what a client-engine BatchResult also has, always 0 here
+    already_done: int = 0
 
     def add(self, key: str, succeeded: bool, code: str, message: str) -> None:
         self.total += 1

@@ -1,0 +1,255 @@
+"""engine="s3_batch_operations" for the bulk operators: the same keys, the same summary, but
+AWS runs the work. The task writes the manifest, submits the job, defers (or waits) until it
+ends, then reads the completion report into the summary a client-engine run returns.
+
+The job is identified by a token made of the task's dag, run, task, map index and try, so a
+repeated submit within one try returns the same job; a task killed while it holds a worker
+slot cancels its job (on_kill). A deferred job whose task is cleared keeps running: cancel it
+with UpdateJobStatus (its id is in the task log and the ``orbit_batch_job`` XCom).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+from orbit_provider.operators.base import OrbitTaskError, is_unrendered
+from orbit_provider.s3.batch import batch_operations as bops
+from orbit_provider.s3.errors import ConfigError
+from orbit_provider.triggers.batch_operations import BACKOFF, OrbitBatchOperationsJobTrigger
+from orbit_provider.triggers.polling import validate_interval
+
+ENGINES = ("client", "s3_batch_operations")
+#: a valid stand-in for a bucket known only at run time (parse-time checks)
+PLACEHOLDER_BUCKET = "bucket-known-at-run-time"
+#: XCom key of the submitted job (id, manifest), pushed before the task defers.
+JOB_XCOM_KEY = "orbit_batch_job"
+
+
+def check_engine(engine: Any) -> None:
+    if engine not in ENGINES:
+        raise ConfigError(f"engine: {engine!r} must be one of {ENGINES}")
+
+
+class BatchOperationsEngine:
+    """What a bulk operator needs to run on S3 Batch Operations (mixed into OrbitBulkOperator).
+
+    :param engine: ``"client"`` (this task sends the requests, the default) or
+        ``"s3_batch_operations"`` (AWS runs a job; AWS only).
+    :param account_id: the AWS account that runs the job (engine s3_batch_operations).
+    :param role_arn: the IAM role S3 assumes to run it.
+    :param job_report_bucket: where the manifest and the completion report go (default: the
+        task's bucket).
+    :param job_report_prefix: their prefix.
+    :param job_priority: the job's priority (higher runs first).
+    :param confirmation_required: create the job suspended until confirmed in the console
+        (or by UpdateJobStatus); the task waits through it.
+    :param deferrable: wait for the job in the triggerer (default) instead of a worker slot.
+    :param poke_interval: seconds between DescribeJob calls at first.
+    :param max_poke_interval: the longest wait between two, as the job's counts stand still.
+    :param job_timeout: seconds to wait for the job at most (None: no limit); the job itself
+        keeps running.
+    """
+
+    engine_args = (
+        "engine", "account_id", "role_arn", "job_report_bucket", "job_report_prefix",
+        "job_priority", "confirmation_required", "deferrable", "poke_interval",
+        "max_poke_interval", "job_timeout",
+    )  # fmt: skip
+
+    def init_engine(
+        self,
+        engine: str = "client",
+        account_id: str | None = None,
+        role_arn: str | None = None,
+        job_report_bucket: str | None = None,
+        job_report_prefix: str = "orbit-batch-jobs",
+        job_priority: int = 10,
+        confirmation_required: bool = False,
+        deferrable: bool = True,
+        poke_interval: float = 30.0,
+        max_poke_interval: float = 300.0,
+        job_timeout: float | None = None,
+    ) -> None:
+        self.engine = engine
+        self.account_id = account_id
+        self.role_arn = role_arn
+        self.job_report_bucket = job_report_bucket
+        self.job_report_prefix = job_report_prefix
+        self.job_priority = job_priority
+        self.confirmation_required = confirmation_required
+        self.deferrable = deferrable
+        self.poke_interval = poke_interval
+        self.max_poke_interval = max_poke_interval
+        self.job_timeout = job_timeout
+        self._job_id: str | None = None
+
+    def validate_engine(self, *, rendered: bool) -> None:
+        check_engine(self.engine)
+        if self.engine != "s3_batch_operations":
+            return
+        validate_interval(self.poke_interval, self.job_timeout)
+        validate_interval(self.max_poke_interval, None)
+        if rendered:
+            bucket = self.client.bucket
+        elif isinstance(self.bucket, str) and not is_unrendered(self.bucket):
+            bucket = self.bucket
+        else:
+            bucket = PLACEHOLDER_BUCKET  # known at run time: checked again then
+        if rendered or not is_unrendered([self.account_id, self.role_arn]):
+            self.job_settings(bucket)
+        self.batch_operation(bucket)  # refuses what Batch Operations cannot do, before requests
+
+    def job_settings(self, report_bucket: str) -> bops.JobSettings:
+        if self.account_id is None or self.role_arn is None:
+            raise ConfigError("engine='s3_batch_operations' needs account_id and role_arn")
+        return bops.JobSettings(
+            account_id=str(self.account_id),
+            role_arn=self.role_arn,
+            report_bucket=self.job_report_bucket or report_bucket,
+            report_prefix=self.job_report_prefix,
+            priority=self.job_priority,
+            confirmation_required=self.confirmation_required,
+            description=f"orbit_provider {getattr(self, 'operation', 'batch')}"[:256],
+        )
+
+    def batch_operation(self, bucket: str) -> dict[str, Any]:
+        """The job's Operation (S3PutObjectCopy, ...) on keys of `bucket`; ConfigError when
+        the operator's arguments cannot be expressed as one."""
+        raise ConfigError(
+            f"{type(self).__name__} cannot run on S3 Batch Operations: use engine='client'"
+        )
+
+    # -- running ----------------------------------------------------------------------------
+
+    def _token(self, context: Any) -> str:
+        ti = (context or {}).get("ti")
+        parts = [getattr(ti, name, None) for name in
+                 ("dag_id", "run_id", "task_id", "map_index", "try_number")]  # fmt: skip
+        return bops.client_token(*parts, self.client.bucket, self.operation)
+
+    def run_job(
+        self, context: Any, items: Any, *, inventory: tuple[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Dry run, or submit the job and wait for it (deferring by default)."""
+        settings = self.run_checked(lambda: self.job_settings(self.client.bucket))
+        operation = self.run_checked(lambda: self.batch_operation(self.client.bucket))
+        token = self._token(context)
+        if self.dry_run:
+            plan = self.run_checked(
+                lambda: bops.plan_job(settings, self.operation, operation, items,
+                                      source_bucket=self.client.bucket, token=token)
+            )  # fmt: skip
+            summary = plan.to_dict()
+            self.log.info(
+                "dry run, nothing is changed: an S3 Batch Operations %s job over %d key(s), "
+                "estimated %s",
+                self.operation,
+                plan.keys,
+                f"${plan.estimate['cost_usd']:,.2f}",
+            )
+            return summary
+        job = self.run_checked(
+            lambda: bops.submit_job(
+                self.client.s3,
+                self.client.s3control,
+                settings,
+                operation,
+                source_bucket=self.client.bucket,
+                token=token,
+                items=None if inventory else items,
+                inventory_bucket=inventory[0] if inventory else None,
+                inventory_manifest_key=inventory[1] if inventory else None,
+            )
+        )
+        self._job_id = job.job_id
+        info = {**job.to_dict(), "account_id": settings.account_id}
+        ti = (context or {}).get("ti")
+        if ti is not None:
+            ti.xcom_push(key=JOB_XCOM_KEY, value=info)
+        self.log.info(
+            "submitted S3 Batch Operations job %s (%s key(s) in %s)",
+            job.job_id,
+            job.manifest.count if job.manifest.count >= 0 else "inventory",
+            info["manifest"],
+        )
+        if self.deferrable:
+            self.defer(
+                trigger=OrbitBatchOperationsJobTrigger(
+                    job_id=job.job_id, account_id=settings.account_id,
+                    orbit_conn_id=self.orbit_conn_id, poke_interval=self.poke_interval,
+                    max_interval=self.max_poke_interval, timeout=self.job_timeout,
+                ),
+                method_name="execute_complete",
+                timeout=(timedelta(seconds=self.job_timeout) + timedelta(minutes=5)
+                         if self.job_timeout is not None else None),
+            )  # fmt: skip
+        state = self.run_checked(lambda: self._wait(settings.account_id, job.job_id))
+        return self._complete(context, state)
+
+    def _wait(self, account_id: str, job_id: str) -> bops.JobState:
+        """Wait in the worker (deferrable=False), with the trigger's backoff."""
+        started, wait, last = time.monotonic(), self.poke_interval, None
+        while True:
+            state = bops.describe_job(self.client.s3control, account_id, job_id)
+            if state.done:
+                return state
+            moved = last is None or (state.status, state.succeeded, state.failed) != (
+                last.status, last.succeeded, last.failed)  # fmt: skip
+            wait = self.poke_interval if moved else min(wait * BACKOFF, self.max_poke_interval)
+            last = state
+            if self.job_timeout is not None and time.monotonic() - started >= self.job_timeout:
+                raise OrbitTaskError(f"job {job_id} still {state.status} after {self.job_timeout}s")
+            time.sleep(wait)
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict:
+        """Resumed from the trigger: read the report and finish like a client-engine run."""
+        event = event or {}
+        job = event.get("job") or {}
+        self._job_id = job.get("job_id")
+        if event.get("status") != "success":
+            raise OrbitTaskError(
+                f"S3 Batch Operations job {job.get('job_id')}: {event.get('message')}",
+                code="JobWait",
+            )
+        state = bops.JobState(
+            job_id=job["job_id"], status=job["status"], total=job.get("total"),
+            succeeded=job.get("succeeded", 0), failed=job.get("failed", 0),
+            report_bucket=job.get("report_bucket"), report_prefix=job.get("report_prefix"),
+            failure_reasons=tuple(job.get("failure_reasons", ())),
+        )  # fmt: skip
+        return self._complete(context, state)
+
+    def _complete(self, context: Any, state: bops.JobState) -> dict[str, Any]:
+        self._job_id = None  # ended: nothing to cancel any more
+        outcome = self.run_checked(
+            lambda: bops.read_completion_report(
+                self.client.s3, state, self.operation, max_errors=max(self.max_items, 1)
+            )
+        )
+        summary = self.summarize(
+            context, outcome, operation=self.operation, engine="s3_batch_operations",
+            job_id=state.job_id, job_status=state.status, job_report=outcome.report,
+            **self.summary_fields(),
+        )  # fmt: skip
+        summary["bytes_transferred"], summary["throughput_mib_s"] = 0, 0.0
+        if state.status != "Complete":
+            reasons = "; ".join(state.failure_reasons) or "no reason given"
+            raise OrbitTaskError(
+                f"S3 Batch Operations job {state.job_id} ended {state.status}: {reasons}",
+                code="JobFailed",
+            )
+        return self.finish(context, summary)
+
+    def on_kill(self) -> None:
+        """Cancel the job this task submitted and still waits for in its worker."""
+        if self._job_id and self.account_id:
+            try:
+                status = bops.cancel_job(
+                    self.client.s3control, str(self.account_id), self._job_id, "task killed"
+                )
+                self.log.info("cancelled S3 Batch Operations job %s: %s", self._job_id, status)
+            except Exception as exc:  # the kill goes on; say what is left running
+                self.log.error("could not cancel job %s: %s", self._job_id, exc)
+        super().on_kill()  # type: ignore[misc]
