@@ -100,17 +100,22 @@ def download_file(
     *,
     version_id: str | None = None,
     progress: ProgressReporter | None = None,
-    max_bandwidth: int | None = None,
+    max_bandwidth: int | TokenBucket | None = None,
     engine: str | None = None,
 ) -> DownloadResult:
     """Download `key` (or that version of it) to `path`, resuming an interrupted try.
 
-    `max_bandwidth` (bytes/s) overrides the client's S3Config.max_bandwidth for this call.
+    `max_bandwidth` (bytes/s) overrides the client's S3Config.max_bandwidth for this call; a
+    TokenBucket is a limit shared with other transfers (a tree's).
     `engine` ("http" or "boto") is chosen automatically when None (see range_fetch.py).
     """
     validate_key(key)
     dest = check_destination(path)
-    rate = _check_bandwidth(max_bandwidth) or client.config.max_bandwidth
+    rate = (
+        max_bandwidth
+        if isinstance(max_bandwidth, TokenBucket)
+        else _check_bandwidth(max_bandwidth) or client.config.max_bandwidth
+    )
     return _Download(client, key, dest, version_id, progress, rate, engine).run()
 
 
@@ -252,7 +257,7 @@ class _Download:
         dest: Path,
         version_id: str | None,
         progress: ProgressReporter | None,
-        max_bandwidth: int | None,
+        max_bandwidth: int | TokenBucket | None,
         engine: str | None,
     ) -> None:
         self.client = client
@@ -261,7 +266,11 @@ class _Download:
         self.temp, self.state_path = temp_paths(dest)
         self.version_id = version_id
         self.progress = progress
-        self.limiter = TokenBucket(max_bandwidth) if max_bandwidth else None
+        if isinstance(max_bandwidth, TokenBucket):  # shared with other transfers
+            self.limiter: TokenBucket | None = max_bandwidth
+            max_bandwidth = int(max_bandwidth.rate)
+        else:
+            self.limiter = TokenBucket(max_bandwidth) if max_bandwidth else None
         self.read_size = (
             min(READ_SIZE, max(64 * 1024, max_bandwidth // 10)) if max_bandwidth else READ_SIZE
         )

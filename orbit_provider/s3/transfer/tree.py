@@ -147,7 +147,7 @@ def upload_tree(
                 res = upload.upload_file(
                     run.session, item.path, item.key, storage_class=storage_class, sse=sse,
                     metadata=metadata, content_type=content_type, tags=tags,
-                    progress=progress if large else None, max_bandwidth=run.bandwidth,
+                    progress=progress if large else None, max_bandwidth=run.limiter,
                 )  # fmt: skip
             except S3Error as error:
                 if tid is not None:
@@ -354,7 +354,7 @@ def download_tree(
                     placed.record(batch.add(fetched))
                     return None
             res = download.download_file(run.session, item.key, item.path, progress=progress,
-                                         max_bandwidth=run.bandwidth)  # fmt: skip
+                                         max_bandwidth=run.limiter)  # fmt: skip
             return FileOutcome(
                 item.key, dst, SENT, size=size, bytes=res.bytes_received,
                 verification=res.verification, etag=res.etag, version_id=res.version_id,

@@ -4,7 +4,7 @@
   holds `parallel_operations` of the `workers` slots while its parts or ranges are in flight,
   so small files and parts of large ones share one bound on requests in flight.
 - One budget: a shared request-rate limit (a view of the session's boto3 client that takes a
-  token per request) and a shared bandwidth limit for the short paths.
+  token per request) and one bandwidth limit (a TokenBucket every file and part draws from).
 - One stop: an error that would fail every file (bad credentials, a missing bucket, a store
   that stays down) stops the whole tree at once as `TreeStopped`.
 - Progress per file (TransferStarted / TransferCompleted / TransferFailed) to one reporter,
@@ -178,7 +178,7 @@ class TreeRun:
         )
         self.session = session_view(session, limiter=self.request_limiter)
         bandwidth = max_bandwidth or session.config.max_bandwidth
-        self.bandwidth = bandwidth
+        # one bandwidth limit for every file of the tree, large ones' parts included
         self.limiter = TokenBucket(bandwidth) if bandwidth else None
         self.part_workers = min(session.config.parallel_operations, self.workers)
         self.slots = Slots(self.workers)

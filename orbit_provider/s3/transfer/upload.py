@@ -94,18 +94,20 @@ def upload_file(
     content_type: str | None = None,
     tags: dict[str, str] | None = None,
     progress: ProgressReporter | None = None,
-    max_bandwidth: int | None = None,
+    max_bandwidth: int | TokenBucket | None = None,
     resume_token: ResumeToken | str | None = None,
 ) -> UploadResult:
-    """Upload the file at `path` as `key`; every argument is checked before any request."""
+    """Upload the file at `path` as `key`; every argument is checked before any request.
+    `max_bandwidth`: bytes/s, or a TokenBucket shared with other transfers (a tree's)."""
     validate_key(key)
     write = client.write_args(storage_class, sse, metadata, content_type, tags)
-    limit = _bandwidth(max_bandwidth, client.config.max_bandwidth)
+    shared = max_bandwidth if isinstance(max_bandwidth, TokenBucket) else None
+    limit = None if shared else _bandwidth(max_bandwidth, client.config.max_bandwidth)
     token = ResumeToken.parse(resume_token) if resume_token is not None else None
     if token is not None and token.key != key:
         raise ConfigError(f"resume_token: the token is for key {token.key!r}, not {key!r}")
     with LocalFile(path) as local:
-        limiter = TokenBucket(limit) if limit else None
+        limiter = shared or (TokenBucket(limit) if limit else None)
         if local.size < client.config.effective_chunk_size:
             return _put_single(client, local, key, write, limiter, progress)
         wanted = WantedSettings.from_write_args(write, tags)

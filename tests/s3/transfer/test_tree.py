@@ -226,3 +226,29 @@ def test_the_client_facade_reaches_the_tree_functions(seaweed_client, folder, tm
     assert (tmp_path / "d" / "notes.txt").read_bytes() == b"notes" and down.files_sent == 1
     again = seaweed_client.sync(folder, f"s3://{seaweed_client.bucket}/f/", include="*.txt")
     assert again.files_skipped == 1
+
+
+def test_one_bandwidth_limit_for_the_whole_tree(seaweed_client, folder, tmp_path, monkeypatch):
+    from orbit_provider.s3.wire.ratelimit import TokenBucket
+
+    given = []
+    real_up, real_down = tree.upload.upload_file, tree.download.download_file
+
+    def up(session, path, key, **kw):
+        given.append(kw["max_bandwidth"])
+        return real_up(session, path, key, **kw)
+
+    def down(session, key, path, **kw):
+        given.append(kw["max_bandwidth"])
+        return real_down(session, key, path, **kw)
+
+    monkeypatch.setattr(tree.upload, "upload_file", up)
+    monkeypatch.setattr(tree.download, "download_file", down)
+    monkeypatch.setattr(tree, "MIN_RANGE_SIZE", 1 * MIB)  # big.bin takes the ranged path
+    (folder / "big2.bin").write_bytes(os.urandom(6 * MIB))
+    upload_tree(seaweed_client, folder, "t/", max_bandwidth=1 << 40)
+    assert len(given) == 2 and isinstance(given[0], TokenBucket)
+    assert given[0] is given[1] and given[0].rate == 1 << 40  # the tree's one bucket
+    given.clear()
+    download_tree(seaweed_client, "t/", tmp_path / "d", max_bandwidth=1 << 40)
+    assert len(given) == 2 and given[0] is given[1]
