@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[test,bench]"
 	$(PY) -m benchmarks.transfer
 	$(PY) -m benchmarks.batch
+	$(PY) -m benchmarks.tree
 
 clean:
 	rm -rf $(VENV)
