@@ -1,4 +1,5 @@
-"""OrbitListKeysOperator: list a prefix into shards of keys for dynamic task mapping."""
+"""OrbitListKeysOperator: list a prefix into shards for dynamic task mapping: shards of keys,
+or shards of key ranges (a few hundred bytes of XCom each, whatever the prefix holds)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from orbit_provider.operators.base import OrbitBaseOperator, OrbitTaskError
-from orbit_provider.s3.batch.listing import as_datetime, filter_objects, shard
+from orbit_provider.s3.batch.listing import as_datetime, filter_objects, plan_ranges, shard
 from orbit_provider.s3.errors import ConfigError
 from orbit_provider.s3.progress import BatchProgress
 
@@ -50,7 +51,15 @@ class OrbitListKeysOperator(OrbitBaseOperator):
     :param shard_size: Keys per shard (one mapped task each).
     :param max_keys: Stop after this many matching keys (a warning says the list was cut).
     :param include_folder_markers: Keep zero-byte keys ending in ``/`` (default: left out).
-    :return: ``list[list[str]]``; ``[]`` when nothing matches (``.expand()`` then skips).
+    :param shard_by: ``"keys"`` (the default: shards of key lists) or ``"range"``: ``shards``
+        key ranges of about equal size, as dicts ``{"prefix", "start_after", "end_at"}`` for
+        ``.expand(key_range=...)``. The prefix is listed once and only an even sample of keys
+        is kept, so memory and XCom stay flat at any size (each mapped task lists its own
+        range); filters (suffix, modified window) then go to the bulk operator, which applies
+        them to its range.
+    :param shards: with ``shard_by="range"``: how many ranges (mapped tasks).
+    :return: ``list[list[str]]`` (or ``list[dict]`` of ranges); ``[]`` when nothing matches
+        (``.expand()`` then skips).
     """
 
     template_fields: Sequence[str] = (
@@ -71,9 +80,24 @@ class OrbitListKeysOperator(OrbitBaseOperator):
         shard_size: int = 1000,
         max_keys: int | None = None,
         include_folder_markers: bool = False,
+        shard_by: str = "keys",
+        shards: int = 20,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if shard_by not in ("keys", "range"):
+            raise OrbitTaskError(
+                f"shard_by: {shard_by!r} must be 'keys' or 'range'", code="ConfigError"
+            )
+        if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
+            raise OrbitTaskError(f"shards: {shards!r} must be a positive integer",
+                                 code="ConfigError")  # fmt: skip
+        if shard_by == "range" and (suffix or modified_after or modified_before or max_keys):
+            raise OrbitTaskError(
+                "suffix, modified_after, modified_before, max_keys: with shard_by='range' give "
+                "the filters to the bulk operator, which applies them to its own range",
+                code="ConfigError",
+            )
         if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
             raise OrbitTaskError(
                 f"shard_size: {shard_size!r} must be a positive integer", code="ConfigError"
@@ -91,6 +115,8 @@ class OrbitListKeysOperator(OrbitBaseOperator):
         self.shard_size = shard_size
         self.max_keys = max_keys
         self.include_folder_markers = include_folder_markers
+        self.shard_by = shard_by
+        self.shards = shards
 
     def _suffixes(self) -> str | tuple[str, ...] | None:
         if self.suffix is None or self.suffix == "":
@@ -106,7 +132,9 @@ class OrbitListKeysOperator(OrbitBaseOperator):
                 f"modified_before {self.modified_before!r}"
             )
 
-    def execute(self, context: Any) -> list[list[str]]:
+    def execute(self, context: Any) -> list[list[str]] | list[dict[str, Any]]:
+        if self.shard_by == "range":
+            return self._range_shards(context)
         self.run_checked(self._check_window)
         client = self.client
         prefix = self.prefix or ""
@@ -164,3 +192,24 @@ class OrbitListKeysOperator(OrbitBaseOperator):
             )  # fmt: skip
         self.add_lineage(inputs=[(client.bucket, prefix)])
         return shards
+
+    def _range_shards(self, context: Any) -> list[dict[str, Any]]:
+        client = self.client
+        prefix = self.prefix or ""
+
+        def run(reporter: Any) -> tuple[list[Any], int]:
+            def listed():
+                for number, obj in enumerate(client.iter_objects(prefix), 1):
+                    if number % 1000 == 0:
+                        reporter.emit(BatchProgress("list", number, number, 0))
+                    yield obj
+
+            return plan_ranges(listed(), self.shards, prefix=prefix)
+
+        ranges, total = self.run_core(context, run)
+        self.log.info(
+            "listed %d key(s) under s3://%s/%s into %d range shard(s) of about %d",
+            total, client.bucket, prefix, len(ranges), total // max(len(ranges), 1),
+        )  # fmt: skip
+        self.add_lineage(inputs=[(client.bucket, prefix)])
+        return [r.to_dict() for r in ranges]

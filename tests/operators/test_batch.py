@@ -394,3 +394,27 @@ def test_dag_partial_failure_fails_unless_allowed_and_dry_runs_change_nothing(
     assert "1 of 6 key(s) failed" in log and "cold/2.dat" in log
     assert "Not_A_Bucket" in log
     assert "orbit progress: change_storage_class 6/6" in log
+
+
+def test_dag_mapped_delete_over_range_shards_deletes_every_key_once(
+    dag_runner, orbit_conn, seaweed_client
+):
+    keys = [f"old/{i:03d}" for i in range(57)]
+    seed(seaweed_client, keys)
+    seed(seaweed_client, ["keep/x"])
+    with DAG("orbit_range_delete", schedule=None, start_date=START) as dag:
+        ranges = OrbitListKeysOperator(task_id="list", prefix="old/", shard_by="range", shards=4)
+        deleted = OrbitBatchDeleteOperator.partial(task_id="delete").expand(
+            key_range=ranges.output
+        )
+        OrbitAggregateSummariesOperator(
+            task_id="total", summaries=deleted.output, expected_total=len(keys)
+        )
+    result = dag_runner(dag)
+    assert result.state == "success", result.task_states()
+    assert all(len(json.dumps(r)) < 1024 for r in result.xcom("list"))
+    shards = result.xcoms("delete")
+    assert len(shards) == 4 and all(s["total"] > 0 for s in shards.values())
+    total = result.xcom("total")
+    assert (total["total"], total["succeeded"], total["accounted"]) == (57, 57, True)
+    assert keys_under(seaweed_client, "") == ["keep/x"]

@@ -102,3 +102,18 @@ def test_a_missing_bucket_fails_naming_it(moto_conn):
     op = OrbitListKeysOperator(task_id="list", bucket="no-such-bucket-here")
     with pytest.raises(OrbitTaskError, match="no-such-bucket-here"):
         op.execute(make_context())
+
+
+def test_range_shards_are_small_and_cover_every_key_once(moto_conn, keys):
+    shards, _ = list_keys(prefix="raw/", shard_by="range", shards=3)
+    assert len(shards) == 3
+    assert all(len(json.dumps(s)) < 1024 for s in shards)
+    assert shards[0]["start_after"] is None and shards[-1]["end_at"] is None
+    assert [s["end_at"] for s in shards[:-1]] == [s["start_after"] for s in shards[1:]]
+
+
+def test_range_sharding_refuses_filters_it_cannot_apply():
+    with pytest.raises(OrbitTaskError, match="give the filters to the bulk operator"):
+        OrbitListKeysOperator(task_id="l", bucket=MOTO_BUCKET, shard_by="range", suffix=".csv")
+    with pytest.raises(OrbitTaskError, match="shard_by"):
+        OrbitListKeysOperator(task_id="l", bucket=MOTO_BUCKET, shard_by="pages")
