@@ -13,7 +13,7 @@ def _modules(package: str, names: list[str]) -> list[dict]:
 def get_provider_info() -> dict:
     """Describe this provider to Airflow's providers manager."""
     # The form's fields come from the one table of extras (stdlib only, cheap to import).
-    from orbit_provider.hooks.connection_extras import conn_fields
+    from orbit_provider.hooks.connection_extras import conn_fields, ui_field_behaviour
 
     return {
         "package-name": "airflow-provider-orbit",
@@ -32,13 +32,7 @@ def get_provider_info() -> dict:
                 "connection-type": "orbit_s3",
                 "hook-class-name": "orbit_provider.hooks.orbit_s3.OrbitS3Hook",
                 "hook-name": "Orbit S3",
-                "ui-field-behaviour": {
-                    "hidden-fields": ["host", "schema", "port"],
-                    "relabeling": {
-                        "login": "AWS Access Key ID",
-                        "password": "AWS Secret Access Key",
-                    },
-                },
+                "ui-field-behaviour": ui_field_behaviour(),
                 "conn-fields": conn_fields(),
             }
         ],

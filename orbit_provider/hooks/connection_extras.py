@@ -138,6 +138,7 @@ class ConnectionExtra:
     :param default_text: the README's words for a None default ("AWS", "no limit", ...).
     :param secret: a password field in the form; never echoed in errors.
     :param schema: JSON-schema keys the form adds to the field's type (minimum, enum, ...).
+    :param placeholder: an example the empty form field shows.
     """
 
     name: str
@@ -150,6 +151,7 @@ class ConnectionExtra:
     default_text: str | None = None
     secret: bool = False
     schema: Mapping[str, Any] = field(default_factory=dict)
+    placeholder: str | None = None
 
     @property
     def target(self) -> str:
@@ -380,6 +382,54 @@ EXTRAS: tuple[ConnectionExtra, ...] = (
 )  # fmt: skip
 
 EXTRAS_BY_NAME: dict[str, ConnectionExtra] = {extra.name: extra for extra in EXTRAS}
+
+
+# Examples the empty form fields show (the extras with an obvious example).
+_PLACEHOLDERS = {
+    "region_name": "us-east-1",
+    "endpoint_url": "http://127.0.0.1:8333 (empty for AWS)",
+    "verify": "false, or /etc/ssl/certs/minio-ca.pem",
+    "botocore_config": '{"signature_version": "unsigned"}',
+    "bucket": "my-bucket",
+    "profile_name": "default",
+    "role_arn": "arn:aws:iam::123456789012:role/orbit",
+    "sts_endpoint_url": "https://sts.eu-west-1.amazonaws.com",
+    "assume_role_kwargs": '{"DurationSeconds": 3600}',
+    "assume_role_with_web_identity_token_file": "/var/run/secrets/eks.amazonaws.com/"
+    "serviceaccount/token",
+    "aws_account_id": "123456789012",
+    "chunk_size": "16MiB",
+    "max_bandwidth": "100MB",
+    "sse_kms_key_id": "alias/orbit",
+}
+_STANDARD_FIELDS = {
+    "hidden-fields": ["host", "schema", "port"],
+    "relabeling": {"login": "AWS Access Key ID", "password": "AWS Secret Access Key"},
+    "placeholders": {
+        "login": "empty: the standard AWS credential chain (env, IRSA, ECS, instance role)",
+        "password": "secret access key",
+    },
+}
+
+
+def placeholders() -> dict[str, str]:
+    """Placeholder text of the login and password fields and of the extras with an example."""
+    found = dict(_STANDARD_FIELDS["placeholders"])
+    for extra in EXTRAS:
+        example = extra.placeholder or _PLACEHOLDERS.get(extra.name)
+        if example:
+            found[extra.name] = example
+    return found
+
+
+def ui_field_behaviour() -> dict[str, Any]:
+    """`ui-field-behaviour` of the provider info: hidden and relabelled standard fields, and
+    the placeholders (Airflow 3.2+ reads it with `conn-fields`)."""
+    return {
+        "hidden-fields": list(_STANDARD_FIELDS["hidden-fields"]),
+        "relabeling": dict(_STANDARD_FIELDS["relabeling"]),
+        "placeholders": placeholders(),
+    }
 
 
 def conn_fields() -> dict[str, dict[str, Any]]:

@@ -150,16 +150,15 @@ class OrbitS3Hook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Connection form: which standard fields are hidden, relabelled, and their hints."""
+        """Connection form: which standard fields are hidden, relabelled, and their hints
+        (the same as the provider info's declarative `ui-field-behaviour`)."""
+        from orbit_provider.hooks.connection_extras import ui_field_behaviour
+
+        form = ui_field_behaviour()
         return {
-            "hidden_fields": ["host", "schema", "port"],
-            "relabeling": {"login": "AWS Access Key ID", "password": "AWS Secret Access Key"},
-            "placeholders": {
-                "login": "leave empty for the standard AWS credential chain",
-                "password": "secret access key",
-                "extra": '{"region_name": "us-east-1", "endpoint_url": "http://127.0.0.1:8333",'
-                ' "force_path_style": true}',
-            },
+            "hidden_fields": form["hidden-fields"],
+            "relabeling": form["relabeling"],
+            "placeholders": form["placeholders"],
         }
 
 

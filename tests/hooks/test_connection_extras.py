@@ -163,3 +163,22 @@ def test_the_script_prints_the_table_and_updates_a_stale_readme(tmp_path, capsys
     assert connection_extras.main(["--bogus"]) == 2
     with pytest.raises(ValueError, match="connection-extras:start"):
         readme_block("no markers here")
+
+
+def test_airflow_serves_every_extra_with_help_and_the_placeholders():
+    """What Airflow's providers manager builds the connection form from (Airflow 3.2+)."""
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    widgets = manager.connection_form_widgets
+    for extra in EXTRAS:
+        widget = widgets[f"extra__orbit_s3__{extra.name}"]
+        assert widget.field["description"] == extra.description
+        assert widget.field["schema"]["title"] == extra.label
+    assert widgets["extra__orbit_s3__aws_session_token"].is_sensitive
+    behaviour = manager.field_behaviours["orbit_s3"]
+    assert behaviour["hidden_fields"] == ["host", "schema", "port"]
+    shown = behaviour["placeholders"]
+    assert shown["extra__orbit_s3__endpoint_url"].startswith("http://127.0.0.1:8333")
+    assert shown["extra__orbit_s3__role_arn"].startswith("arn:aws:iam::")
+    assert "credential chain" in shown["login"]
