@@ -1,0 +1,421 @@
+"""A real Airflow deployment on loopback: api-server, scheduler, dag-processor and triggerer
+(LocalExecutor, SQLite) in a throwaway AIRFLOW_HOME, driven through its REST API.
+
+Shared by the system tests (tests/system/) and `make airflow` (`python -m
+orbit_provider.testing.deployment`, which adds SeaweedFS, moto's server and the examples).
+Airflow runs only in subprocesses: importing this module never imports airflow. Every process
+starts in a session of its own, and `stop()` ends every process of those sessions (the task
+processes too, which Airflow moves into process groups of their own).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orbit_provider.testing.ports import free_port
+
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+# Imported by the scheduler and dag-processor before they start: their task and parsing
+# processes are forks, which then inherit these modules instead of importing them each time
+# (seconds of CPU a task on a busy machine).
+PRELOADED = ("boto3", "orbit_provider.operators", "orbit_provider.sensors", "orbit_provider.hooks")
+HEALTHY = {"metadatabase", "scheduler", "triggerer", "dag_processor"}
+FINISHED = {"success", "failed"}
+#: SQLite connect arguments of every service (through `sql_alchemy_connect_args`): all four
+#: write one DB file, and the default 5 s lock wait fails requests under load ("database is
+#: locked"); a longer wait only queues them.
+SQLITE_CONNECT_ARGS = {"timeout": 120}
+_SIMPLE_AUTH = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+
+
+class DeploymentError(RuntimeError):
+    """The deployment did not start, or a wait ran out of time (the message says which)."""
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:
+    """Call `check` until it returns something truthy (returned) or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        last = check()
+        if last:
+            return last
+        if time.monotonic() > deadline:
+            raise DeploymentError(
+                f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})"
+            )
+        time.sleep(interval)
+
+
+class AirflowApi:
+    """A small JSON client of /api/v2 with a token from the simple auth manager."""
+
+    def __init__(self, base_url: str, username: str, password: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._login = {"username": username, "password": password}
+        self._token: str | None = None
+
+    def _token_header(self) -> dict[str, str]:
+        if self._token is None:
+            answer = self._send("POST", "/auth/token", self._login, auth=False)
+            self._token = answer["access_token"]
+        return {"Authorization": f"Bearer {self._token}"}
+
+    def _send(self, method: str, path: str, body: Any = None, *, auth: bool = True) -> Any:
+        headers = {"Accept": "application/json"}
+        if auth:
+            headers.update(self._token_header())
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(self.base_url + path, data, headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                text = response.read()
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")[:2000]
+            raise DeploymentError(f"{method} {path}: HTTP {exc.code}: {detail}") from None
+        return json.loads(text) if text else None
+
+    def get(self, path: str, **query: Any) -> Any:
+        if query:
+            path += "?" + urllib.parse.urlencode(query, doseq=True)
+        return self._send("GET", path)
+
+    def post(self, path: str, body: Any) -> Any:
+        return self._send("POST", path, body)
+
+    def patch(self, path: str, body: Any) -> Any:
+        return self._send("PATCH", path, body)
+
+    # -- what users do with a deployment --------------------------------------------------
+
+    def dag_ids(self) -> set[str]:
+        return {d["dag_id"] for d in self.get("/api/v2/dags", limit=1000)["dags"]}
+
+    def import_errors(self) -> list[dict]:
+        return self.get("/api/v2/importErrors")["import_errors"]
+
+    def unpause(self, dag_id: str) -> None:
+        self.patch(f"/api/v2/dags/{dag_id}", {"is_paused": False})
+
+    def trigger(
+        self, dag_id: str, *, logical_date: str | None = None, conf: Mapping | None = None
+    ) -> str:
+        """Trigger a run (with no logical date unless given, as the UI and CLI do): its run id."""
+        body = {"logical_date": logical_date, "conf": dict(conf or {})}
+        return self.post(f"/api/v2/dags/{dag_id}/dagRuns", body)["dag_run_id"]
+
+    def dag_run(self, dag_id: str, run_id: str) -> dict:
+        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}")
+
+    def dag_runs(self, dag_id: str) -> list[dict]:
+        return self.get(f"/api/v2/dags/{dag_id}/dagRuns", limit=100)["dag_runs"]
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        run = urllib.parse.quote(run_id, safe="")
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run}/taskInstances"
+        return self.get(path, limit=1000)["task_instances"]
+
+    def task_instance(self, dag_id: str, run_id: str, task_id: str) -> dict:
+        run = urllib.parse.quote(run_id, safe="")
+        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run}/taskInstances/{task_id}")
+
+    def tries(self, dag_id: str, run_id: str, task_id: str) -> list[dict]:
+        run = urllib.parse.quote(run_id, safe="")
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run}/taskInstances/{task_id}/tries"
+        return self.get(path)["task_instances"]
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        run = urllib.parse.quote(run_id, safe="")
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run}/taskInstances/{task_id}/xcomEntries/{key}"
+        return self.get(path, deserialize="true")["value"]
+
+    def task_log(
+        self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1
+    ) -> str:
+        run = urllib.parse.quote(run_id, safe="")
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{run}/taskInstances/{task_id}/logs/{try_number}"
+        content = self.get(path, full_content="true", map_index=map_index)["content"]
+        if not isinstance(content, list):
+            return str(content)
+        return "\n".join(_log_line(c) if isinstance(c, dict) else str(c) for c in content)
+
+    def wait_run(self, dag_id: str, run_id: str, timeout: float = 240) -> dict:
+        """Wait until the run has finished (success or failed) and return it."""
+        return wait_for(
+            f"{dag_id} {run_id} to finish",
+            lambda: (run := self.dag_run(dag_id, run_id))["state"] in FINISHED and run,
+            timeout,
+            interval=1.0,
+        )
+
+
+def _log_line(entry: dict) -> str:
+    """A structured task-log entry as text: its message and any exception's type and value."""
+    line = str(entry.get("event", ""))
+    for error in entry.get("error_detail") or ():
+        line += f"\n  {error.get('exc_type')}: {error.get('exc_value')}"
+    return line
+
+
+@dataclass
+class AirflowDeployment:
+    """The four Airflow services of one deployment, on a free loopback port.
+
+    `dags`: DAG files or folders, linked into the deployment's dags folder. `env`: extra
+    environment for every service (connections as AIRFLOW_CONN_*, settings the DAGs read;
+    None removes a variable).
+    The login is `username` with a generated `password` (simple auth manager, admin role).
+    """
+
+    dags: Iterable[Path] = ()
+    env: Mapping[str, str | None] = field(default_factory=dict)
+    home: Path | None = None
+    port: int = 0
+    username: str = "admin"
+    password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
+    startup_timeout: float = 180.0
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    _own_home: bool = False
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api(self) -> AirflowApi:
+        if not hasattr(self, "_api"):
+            self._api = AirflowApi(self.url, self.username, self.password)
+        return self._api
+
+    def environment(self) -> dict[str, str]:
+        """The services' environment: ours, not the caller's Airflow settings."""
+        assert self.home is not None
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "_ORBIT"))}
+        home = self.home
+        env.update(
+            AIRFLOW_HOME=str(home),
+            AIRFLOW__CORE__DAGS_FOLDER=str(home / "dags"),
+            AIRFLOW__CORE__LOAD_EXAMPLES="False",
+            AIRFLOW__CORE__EXECUTOR="LocalExecutor",
+            AIRFLOW__CORE__AUTH_MANAGER=_SIMPLE_AUTH,
+            AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=f"{self.username}:admin",
+            AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(home / "passwords.json"),
+            AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
+            AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS=f"{__name__}.SQLITE_CONNECT_ARGS",
+            AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC=f"{__name__}.SQLITE_CONNECT_ARGS",
+            AIRFLOW__API__HOST="127.0.0.1",
+            AIRFLOW__API__PORT=str(self.port),
+            AIRFLOW__API__BASE_URL=self.url,
+            AIRFLOW__API__WORKERS="1",
+            # tasks reach the execution API of this api-server (not the default :8080)
+            AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"{self.url}/execution/",
+            # one signing secret for the api-server and the scheduler's task tokens
+            AIRFLOW__API_AUTH__JWT_SECRET=self._secret("jwt"),
+            AIRFLOW__API__SECRET_KEY=self._secret("api"),
+            AIRFLOW__CORE__FERNET_KEY="",
+            AIRFLOW__CORE__PARALLELISM="8",
+            AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="30",
+            AIRFLOW__LOGGING__BASE_LOG_FOLDER=str(home / "logs"),
+            AIRFLOW__TRIGGERER__DEFAULT_CAPACITY="50",
+            PYTHONUNBUFFERED="1",
+        )
+        for name, value in self.env.items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
+        return env
+
+    def _secret(self, name: str) -> str:
+        if not hasattr(self, "_secrets"):
+            self._secrets: dict[str, str] = {}
+        return self._secrets.setdefault(name, secrets.token_urlsafe(32))
+
+    def _airflow(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "airflow", *args]
+
+    def _service(self, name: str) -> list[str]:
+        """The command of one service: the airflow CLI, after PRELOADED for forking ones."""
+        if name not in ("scheduler", "dag-processor"):
+            return self._airflow(name)
+        code = f"from {__name__} import run_preloaded; run_preloaded()"
+        return [sys.executable, "-c", code, name]
+
+    def start(self) -> AirflowDeployment:
+        """Migrate a fresh DB, start the services, wait until all four report healthy."""
+        if self.home is None:
+            self.home = Path(tempfile.mkdtemp(prefix="orbit-airflow-deployment-"))
+            self._own_home = True
+        self.port = self.port or free_port()
+        dags = self.home / "dags"
+        dags.mkdir(parents=True, exist_ok=True)
+        (self.home / "logs").mkdir(exist_ok=True)
+        for source in self.dags:
+            source = Path(source).resolve()
+            files = sorted(source.glob("*.py")) if source.is_dir() else [source]
+            for path in files:
+                link = dags / path.name
+                if not link.exists():
+                    link.symlink_to(path)
+        passwords = self.home / "passwords.json"
+        passwords.write_text(json.dumps({self.username: self.password}))
+        passwords.chmod(0o600)
+        env = self.environment()
+        try:
+            migrate = subprocess.run(
+                self._airflow("db", "migrate"), env=env, capture_output=True, timeout=300
+            )
+            if migrate.returncode:
+                tail = migrate.stderr.decode(errors="replace")[-3000:]
+                raise DeploymentError(f"airflow db migrate failed: {tail}")
+            for name in COMPONENTS:
+                log = open(self.home / "logs" / f"{name}.log", "wb")  # noqa: SIM115
+                try:
+                    self.processes[name] = subprocess.Popen(
+                        self._service(name),
+                        env=env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL,
+                        cwd=self.home,
+                        start_new_session=True,
+                    )
+                finally:
+                    log.close()
+            wait_for("every Airflow service to be healthy", self._healthy, self.startup_timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _healthy(self) -> bool:
+        for name, proc in self.processes.items():
+            if proc.poll() is not None:
+                raise DeploymentError(
+                    f"airflow {name} exited with {proc.returncode}:\n{self.log_tail(name)}"
+                )
+        try:
+            with urllib.request.urlopen(self.url + "/api/v2/monitor/health", timeout=5) as resp:
+                health = json.loads(resp.read())
+        except (OSError, ValueError):
+            return False
+        return all(health.get(part, {}).get("status") == "healthy" for part in HEALTHY)
+
+    def log_tail(self, name: str, chars: int = 4000) -> str:
+        """The end of one service's log (for error messages)."""
+        assert self.home is not None
+        path = self.home / "logs" / f"{name}.log"
+        return path.read_text(errors="replace")[-chars:] if path.exists() else ""
+
+    def wait_dags(self, dag_ids: Iterable[str], timeout: float = 120) -> None:
+        """Wait until the dag-processor has parsed every DAG of `dag_ids` (fails fast on an
+        import error)."""
+        wanted = set(dag_ids)
+
+        def parsed() -> bool:
+            errors = self.api.import_errors()
+            if errors:
+                raise DeploymentError(f"DAG import errors: {errors}")
+            return wanted <= self.api.dag_ids()
+
+        wait_for(f"DAGs {sorted(wanted)} to be parsed", parsed, timeout, interval=1.0)
+
+    def kill(self, pid: int, sig: int = signal.SIGKILL) -> None:
+        """Signal one process of this deployment (a task's, say); refuses any other pid."""
+        if pid not in _session_members({proc.pid for proc in self.processes.values()}):
+            raise DeploymentError(f"pid {pid} is not a process of this deployment")
+        os.kill(pid, sig)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM every process of the deployment's sessions, SIGKILL what is left."""
+        sessions = {proc.pid for proc in self.processes.values()}
+        for proc in self.processes.values():
+            if proc.poll() is None:
+                _signal_session(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for proc in self.processes.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        while _session_members(sessions) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for pid in _session_members(sessions):
+            _kill(pid, signal.SIGKILL)
+        for proc in self.processes.values():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        self.processes.clear()
+        if self._own_home and self.home is not None:
+            shutil.rmtree(self.home, ignore_errors=True)
+
+    def __enter__(self) -> AirflowDeployment:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def run_preloaded() -> None:
+    """`python -c` entry of a forking service: import PRELOADED, then run the airflow CLI
+    with the arguments that follow."""
+    import importlib
+    import pkgutil
+
+    for name in PRELOADED:
+        module = importlib.import_module(name)
+        for info in pkgutil.iter_modules(getattr(module, "__path__", []), name + "."):
+            importlib.import_module(info.name)
+    from airflow.__main__ import main
+
+    sys.argv = ["airflow", *sys.argv[1:]]
+    main()
+
+
+def _session_members(sessions: set[int]) -> list[int]:
+    """Live (non-zombie) pids whose session id is one of `sessions` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        state, session = fields[0], int(fields[3])
+        if session in sessions and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def _signal_session(leader: int, sig: int) -> None:
+    for pid in _session_members({leader}):
+        _kill(pid, sig)
+
+
+def _kill(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass

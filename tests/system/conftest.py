@@ -1,0 +1,104 @@
+"""The system suite's deployment: SeaweedFS and moto's server (the root conftest's session
+servers) behind the examples' connections, and one real Airflow deployment (api-server,
+scheduler, dag-processor, triggerer; orbit_provider.testing.deployment) with the examples and
+tests/system/dags as its dags folder, started once per session and always stopped."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from orbit_provider.testing.airflow_run import server_connection
+from orbit_provider.testing.clients import create_bucket
+from orbit_provider.testing.deployment import AirflowApi, AirflowDeployment, DeploymentError
+from orbit_provider.testing.moto_server import MotoServer
+from orbit_provider.testing.seaweedfs import SeaweedServer
+
+ROOT = Path(__file__).parents[2]
+EXAMPLES = ROOT / "dags_examples"
+SYSTEM_DAGS = Path(__file__).parent / "dags" / "system_dags.py"
+EXAMPLE_DAG_IDS = (
+    "orbit_example_lake_ingestion",
+    "orbit_example_lake_reader",
+    "orbit_example_backup_archive",
+    "orbit_example_batch_archive",
+    "orbit_example_version_rollback",
+    "orbit_example_migration",
+)
+SYSTEM_DAG_IDS = ("orbit_system_deferred_sensor", "orbit_system_killed_upload")
+
+
+@dataclass
+class System:
+    """The running deployment and what its DAGs work on."""
+
+    deployment: AirflowDeployment
+    seaweed: SeaweedServer
+    moto: MotoServer
+    bucket: str  # on SeaweedFS: ORBIT_EXAMPLES_BUCKET
+    archive_bucket: str  # on moto's server: ORBIT_EXAMPLES_ARCHIVE_BUCKET
+    work_dir: Path  # ORBIT_EXAMPLES_DIR
+
+    @property
+    def api(self) -> AirflowApi:
+        return self.deployment.api
+
+    def diagnose(self, dag_id: str, run_id: str) -> str:
+        """The states of a run's task instances and the log of each failed one."""
+        lines = []
+        for ti in self.api.task_instances(dag_id, run_id):
+            name = ti["task_id"] + (f"[{ti['map_index']}]" if ti["map_index"] >= 0 else "")
+            lines.append(f"{name}: {ti['state']} (try {ti['try_number']})")
+            if ti["state"] in ("failed", "up_for_retry") and ti["try_number"] > 0:
+                try:
+                    log = self.api.task_log(
+                        dag_id, run_id, ti["task_id"], ti["try_number"], ti["map_index"]
+                    )
+                except DeploymentError as exc:
+                    log = str(exc)
+                lines.append(log[-3000:])
+        return "\n".join(lines)
+
+    def assert_success(self, dag_id: str, run_id: str, timeout: float = 300) -> dict:
+        run = self.api.wait_run(dag_id, run_id, timeout)
+        assert run["state"] == "success", f"{dag_id} {run_id}:\n{self.diagnose(dag_id, run_id)}"
+        return run
+
+
+@pytest.fixture(scope="session")
+def system(
+    seaweed: SeaweedServer, moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[System]:
+    bucket = create_bucket(seaweed)
+    archive_bucket = create_bucket(moto_server)
+    work_dir = tmp_path_factory.mktemp("system-work")
+    env = dict(
+        [
+            server_connection(seaweed, "orbit_s3_default"),
+            server_connection(moto_server, "orbit_s3_archive"),
+        ],
+        ORBIT_EXAMPLES_BUCKET=bucket,
+        ORBIT_EXAMPLES_ARCHIVE_BUCKET=archive_bucket,
+        ORBIT_EXAMPLES_DIR=str(work_dir),
+        ORBIT_EXAMPLES_SHARD_SIZE="4",
+        # the services never read a developer's AWS settings
+        AWS_CONFIG_FILE=str(work_dir / "aws-config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(work_dir / "aws-credentials"),
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_PROFILE=None,
+        AWS_DEFAULT_PROFILE=None,
+    )
+    # the home (logs, DB) stays for a look after a failure: in pytest's temporary folder, or
+    # in ORBIT_SYSTEM_AIRFLOW_HOME when set (pytest keeps only its last few folders)
+    home = Path(os.environ.get("ORBIT_SYSTEM_AIRFLOW_HOME") or tmp_path_factory.mktemp("home"))
+    deployment = AirflowDeployment(dags=[EXAMPLES, SYSTEM_DAGS], env=env, home=home)
+    deployment.start()
+    try:
+        deployment.wait_dags(EXAMPLE_DAG_IDS + SYSTEM_DAG_IDS)
+        yield System(deployment, seaweed, moto_server, bucket, archive_bucket, work_dir)
+    finally:
+        deployment.stop()
