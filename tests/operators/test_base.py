@@ -157,3 +157,26 @@ def test_only_failures_a_retry_can_fix_use_the_task_retries(error, retried):
     assert isinstance(failure, AirflowFailException) is (not retried)
     kind = "ConfigError" if isinstance(error, ConfigError) else type(error).__name__
     assert failure.code == kind
+
+
+def test_a_wrong_secret_fails_the_task_without_retries(monkeypatch, seaweed, seaweed_bucket):
+    """AccessDenied from the real store: an AirflowFailException naming it, no secret shown."""
+    from tests.airflow_env import connection_env
+
+    name, value = connection_env(
+        "orbit_s3_default", conn_type="orbit_s3", login=seaweed.access_key,
+        password="not-the-secret-0123456789",
+        extra={"endpoint_url": seaweed.endpoint, "force_path_style": True,
+               "region_name": "us-east-1"},
+    )  # fmt: skip
+    monkeypatch.setenv(name, value)
+    op = HeadOperator(task_id="t", bucket=seaweed_bucket, key="k", aws_conn_id="orbit_s3_default")
+    with pytest.raises(AirflowFailException, match="AccessDenied") as info:
+        op.execute(make_context())
+    assert "not-the-secret" not in str(info.value) and seaweed.access_key not in str(info.value)
+
+
+def test_giving_two_different_connection_ids_fails_when_the_dag_is_parsed():
+    with pytest.raises(AirflowFailException, match="name different connections"):
+        HeadOperator(task_id="t", key="k", orbit_conn_id="a", aws_conn_id="b")
+    assert HeadOperator(task_id="t", key="k", aws_conn_id=None).orbit_conn_id is None
