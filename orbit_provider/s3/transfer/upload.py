@@ -317,7 +317,7 @@ class _MultipartUpload:
                 raise _SettingsRefused() from exc  # run() starts a new upload
             if code == "FileChanged" and self._drop_if_unusable(resume):
                 changed = IntegrityError(
-                    f"{exc} The multipart upload {resume.upload_id} was aborted: none of its "
+                    f"{exc}. The multipart upload {resume.upload_id} was aborted: none of its "
                     "parts holds the file as it is now. Call upload_file again once the file "
                     "is complete",
                     bucket=self.client.bucket,
