@@ -174,7 +174,9 @@ class S3Client(S3Session):
         max_bandwidth: int | None = None,
         resume_token: Any = None,
     ) -> Any:
-        """Upload a local file (parallel multipart, resumable, verified) -> UploadResult."""
+        """Upload a local file (parallel multipart, resumable, verified with the config's
+        checksum_algorithm / checksum_type) -> UploadResult. A retry ends with its own
+        storage class, encryption, metadata, tags and content type."""
         return upload.upload_file(
             self, path, key, storage_class=storage_class, sse=sse, metadata=metadata,
             content_type=content_type, tags=tags, progress=progress,
@@ -182,7 +184,8 @@ class S3Client(S3Session):
         )
 
     def local_matches_remote(self, path: Any, key: str) -> Any:
-        """Whether `key` already holds the local file's bytes (size + CRC32/MD5) -> Comparison."""
+        """Whether `key` already holds the local file's bytes (size + the object's checksum,
+        whichever algorithm, or MD5 ETag) -> Comparison."""
         return compare.local_matches_remote(self, path, key)
 
     def list_incomplete_uploads(self, prefix: str = "") -> list[Any]:
