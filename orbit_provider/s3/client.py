@@ -388,12 +388,17 @@ class S3Client(S3Session):
         metadata: dict[str, str] | None = None,
         progress: ProgressReporter | None = None,
         source_metadata: ObjectMetadata | None = None,
+        content_type: str | None = None,
+        tags: dict[str, str] | None = None,
+        if_none_match: bool = False,
     ) -> CopyResult:
         """Server-side copy of any size, keeping metadata, content type and tags (parallel
-        UploadPartCopy above `config.multipart_copy_threshold`; `metadata` replaces the user
-        metadata, None keeps the source's)."""
+        UploadPartCopy above `config.multipart_copy_threshold`; `metadata`, `content_type`
+        and `tags` replace the source's, None keeps them; `if_none_match`: only onto a key
+        no object has)."""
         return copy.copy_object(
             self, src_key, dst_key, src_bucket, dst_bucket=dst_bucket,
             src_version_id=src_version_id, storage_class=storage_class, sse=sse,
             metadata=metadata, progress=progress, source_metadata=source_metadata,
+            content_type=content_type, tags=tags, if_none_match=if_none_match,
         )

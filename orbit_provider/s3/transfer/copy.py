@@ -16,7 +16,7 @@ from orbit_provider.s3.config import (
     validate_bucket_name,
     validate_key,
 )
-from orbit_provider.s3.errors import ConfigError, S3Error
+from orbit_provider.s3.errors import ConfigError, NotFound, PreconditionFailed, S3Error
 from orbit_provider.s3.limits import encode_tags, validate_metadata, validate_tags
 from orbit_provider.s3.models import CopyResult, ObjectMetadata, _version
 from orbit_provider.s3.progress import ProgressReporter, TransferProgress
@@ -42,12 +42,15 @@ def copy_object(
     source_metadata: ObjectMetadata | None = None,
     content_type: str | None = None,
     tags: dict[str, str] | None = None,
+    if_none_match: bool = False,
 ) -> CopyResult:
     """Server-side copy of any size, keeping metadata, content type and tags.
 
     Above `config.multipart_copy_threshold` the copy runs as parallel UploadPartCopy
     requests. `metadata` replaces the user metadata, `content_type` the content type and
-    `tags` the tags ({} removes them); None keeps the source's.
+    `tags` the tags ({} removes them); None keeps the source's. `if_none_match`: only if no
+    object has the destination key (If-None-Match: * on CopyObject or on the completion of
+    a multipart copy, which AWS honours atomically; PreconditionFailed otherwise).
     """
     validate_key(src_key, "src_key")
     validate_key(dst_key, "dst_key")
@@ -57,6 +60,10 @@ def copy_object(
     if src_version_id:
         source["VersionId"] = src_version_id
     in_place = src_bucket == dst_bucket and src_key == dst_key and not src_version_id
+    if if_none_match and src_bucket == dst_bucket and src_key == dst_key:
+        raise ConfigError("copy_object: if_none_match on a copy onto its own key always fails")
+    if if_none_match:
+        _refuse_taken(session, dst_bucket, dst_key)
     write = session.write_args(storage_class, sse)
     if content_type is not None:
         write["ContentType"] = content_type  # over the source's (content_args below)
@@ -80,7 +87,8 @@ def copy_object(
     if head is None or head.size <= threshold:
         try:
             return _copy_single(
-                session, source, dst_key, dst_bucket, head, write, metadata, in_place, progress
+                session, source, dst_key, dst_bucket, head, write, metadata, in_place, progress,
+                if_none_match,
             )
         except S3Error as exc:
             if head is not None or exc.code not in ("InvalidRequest", "EntityTooLarge"):
@@ -88,7 +96,24 @@ def copy_object(
             head = session.get_metadata(src_key, version_id=src_version_id, bucket=src_bucket)
             if head.size <= threshold:
                 raise
-    return _copy_multipart(session, source, dst_key, dst_bucket, head, write, metadata, progress)
+    return _copy_multipart(
+        session, source, dst_key, dst_bucket, head, write, metadata, progress, if_none_match
+    )
+
+def _refuse_taken(session: S3Session, bucket: str, key: str) -> None:
+    """PreconditionFailed when `key` exists. Stores that ignore If-None-Match on CopyObject
+    (moto, some S3-compatible ones) are caught here; only the condition itself, which AWS
+    honours, is atomic against a writer racing in between."""
+    try:
+        session.head(key, bucket=bucket)
+    except NotFound:
+        return
+    raise PreconditionFailed(
+        f"s3://{bucket}/{key} already exists (replace=False / if_none_match)",
+        bucket=bucket,
+        key=key,
+    )
+
 
 _SSE_ARGS = ("ServerSideEncryption", "SSEKMSKeyId", "BucketKeyEnabled")
 
@@ -119,8 +144,11 @@ def _copy_single(
     metadata: dict[str, str] | None,
     in_place: bool,
     progress: ProgressReporter | None,
+    if_none_match: bool = False,
 ) -> CopyResult:
     params = dict(write)
+    if if_none_match:
+        params["IfNoneMatch"] = "*"
     if metadata is not None or in_place or "ContentType" in write:
         # REPLACE re-sends metadata and content headers: S3-compatible stores (SeaweedFS)
         # refuse an in-place storage-class change with COPY.
@@ -170,6 +198,7 @@ def _copy_multipart(
     write: dict,
     metadata: dict[str, str] | None,
     progress: ProgressReporter | None,
+    if_none_match: bool = False,
 ) -> CopyResult:
     size = head.size
     smallest = max(session.config.effective_chunk_size, math.ceil(size / MAX_PARTS))
@@ -227,6 +256,7 @@ def _copy_multipart(
             bucket=dst_bucket,
             UploadId=upload_id,
             MultipartUpload={"Parts": parts},
+            **({"IfNoneMatch": "*"} if if_none_match else {}),
         )
     except BaseException as exc:
         # A copy has no local state worth resuming: abort so nothing half-written remains.

@@ -8,8 +8,9 @@ import boto3
 import pytest
 
 from orbit_provider.s3 import BatchConfig, S3Client, S3Config
+from orbit_provider.s3.errors import ConfigError, PreconditionFailed
 from orbit_provider.s3.models import ObjectMetadata
-from orbit_provider.s3.transfer.copy import kept_from_source
+from orbit_provider.s3.transfer.copy import copy_object, kept_from_source
 from tests.conftest import MOTO_BUCKET
 
 
@@ -115,3 +116,18 @@ def test_a_rewrite_can_replace_content_type_and_tags(moto_s3, kms_key, threshold
     copy_object(client, "k", "k", tags={})
     assert client.get_tags("k") == {} and client.download_bytes("k") == body
     assert client.get_metadata("k").content_type == "application/json"
+
+
+@pytest.mark.parametrize("threshold", [5 * 1024**3, 5 * 1024 * 1024])
+def test_if_none_match_copies_only_onto_a_free_key(make_moto_client, threshold):
+    client = make_moto_client(multipart_copy_threshold=threshold, chunk_size=5 * 1024 * 1024)
+    client.upload_bytes(b"s" * (6 * 1024 * 1024), "src")
+    client.upload_bytes(b"old", "taken")
+    copy_object(client, "src", "free", if_none_match=True)
+    assert client.download_bytes("free") == b"s" * (6 * 1024 * 1024)
+    with pytest.raises(PreconditionFailed):
+        copy_object(client, "src", "taken", if_none_match=True)
+    assert client.download_bytes("taken") == b"old"
+    assert client.list_incomplete_uploads() == []
+    with pytest.raises(ConfigError, match="onto its own key"):
+        copy_object(client, "src", "src", if_none_match=True, storage_class="STANDARD_IA")
