@@ -425,7 +425,9 @@ class _MultipartUpload:
                 resp = sender.send_file(part.number, span, buf, crc, _md5_b64(md5))
 
                 def our_md5() -> str:
-                    return md5 or self.local.digest(part.offset, part.size, buf, md5=True)[1]
+                    return md5 or self.local.digests(
+                        part.offset, part.size, buf, algorithms=(), md5=True
+                    )[1] or ""
             else:
                 if sender.reuses_buffers:
                     data: bytes | memoryview = self.local.read_into(

@@ -93,13 +93,6 @@ class LocalFile:
             got += n
         return view
 
-    def digest(
-        self, offset: int, size: int, buf: memoryview | None = None, *, md5: bool = False
-    ) -> tuple[int, str | None]:
-        """CRC32 (and, if asked, MD5 hex) of `size` bytes at `offset` (see `digests`)."""
-        values, md5_hex = self.digests(offset, size, buf, algorithms=("CRC32",), md5=md5)
-        return int.from_bytes(values["CRC32"], "big"), md5_hex
-
     def digests(
         self,
         offset: int,
