@@ -40,6 +40,7 @@ FINISHED = {"success", "failed"}
 #: write one DB file, and the default 5 s lock wait fails requests under load ("database is
 #: locked"); a longer wait only queues them.
 SQLITE_CONNECT_ARGS = {"timeout": 120}
+_MODULE = "orbit_provider.testing.deployment"  # not __name__: that is __main__ under -m
 _SIMPLE_AUTH = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
 
 
@@ -219,8 +220,8 @@ class AirflowDeployment:
             AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=f"{self.username}:admin",
             AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(home / "passwords.json"),
             AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
-            AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS=f"{__name__}.SQLITE_CONNECT_ARGS",
-            AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC=f"{__name__}.SQLITE_CONNECT_ARGS",
+            AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS=f"{_MODULE}.SQLITE_CONNECT_ARGS",
+            AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC=f"{_MODULE}.SQLITE_CONNECT_ARGS",
             AIRFLOW__API__HOST="127.0.0.1",
             AIRFLOW__API__PORT=str(self.port),
             AIRFLOW__API__BASE_URL=self.url,
@@ -256,7 +257,7 @@ class AirflowDeployment:
         """The command of one service: the airflow CLI, after PRELOADED for forking ones."""
         if name not in ("scheduler", "dag-processor"):
             return self._airflow(name)
-        code = f"from {__name__} import run_preloaded; run_preloaded()"
+        code = f"from {_MODULE} import run_preloaded; run_preloaded()"
         return [sys.executable, "-c", code, name]
 
     def start(self) -> AirflowDeployment:
@@ -419,3 +420,105 @@ def _kill(pid: int, sig: int) -> None:
         os.kill(pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+# -- `make airflow`: the deployment for a person, with the examples and their servers -------
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "dags_examples"
+EXAMPLES_BUCKET = "orbit-examples"
+
+
+def example_environment(
+    seaweed: Any,
+    moto: Any,
+    work_dir: Path,
+    bucket: str = EXAMPLES_BUCKET,
+    archive_bucket: str = EXAMPLES_BUCKET,
+) -> dict[str, str | None]:
+    """What the example DAGs need: their connections (SeaweedFS as `orbit_s3_default`, moto's
+    server, which can restore archived objects, as `orbit_s3_archive`), buckets and folder."""
+    from orbit_provider.testing.airflow_run import server_connection
+
+    return dict(
+        [
+            server_connection(seaweed, "orbit_s3_default"),
+            server_connection(moto, "orbit_s3_archive"),
+        ],
+        ORBIT_EXAMPLES_BUCKET=bucket,
+        ORBIT_EXAMPLES_ARCHIVE_BUCKET=archive_bucket,
+        ORBIT_EXAMPLES_DIR=str(work_dir),
+        # the services never read the person's own AWS settings
+        AWS_CONFIG_FILE=str(work_dir / "aws-config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(work_dir / "aws-credentials"),
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_PROFILE=None,
+        AWS_DEFAULT_PROFILE=None,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start SeaweedFS, moto's server and Airflow with the examples; stop all on Ctrl-C."""
+    import argparse
+
+    from orbit_provider.testing.clients import client_for, create_bucket
+    from orbit_provider.testing.moto_server import MotoServer
+    from orbit_provider.testing.ports import port_is_free
+    from orbit_provider.testing.seaweedfs import SeaweedServer
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=0, help="UI port (default 8080 if free)")
+    args = parser.parse_args(argv)
+    port = args.port or (8080 if port_is_free(8080) else free_port())
+
+    work_dir = Path(tempfile.mkdtemp(prefix="orbit-airflow-"))
+    seaweed, moto, deployment = SeaweedServer(), MotoServer(), None
+    try:
+        print("starting SeaweedFS and moto's S3 server ...", flush=True)
+        seaweed.start()
+        moto.start()
+        create_bucket(seaweed, EXAMPLES_BUCKET)
+        create_bucket(moto, EXAMPLES_BUCKET)
+        sample = client_for(seaweed, EXAMPLES_BUCKET)
+        for i in range(20):  # something for orbit_example_batch_archive to archive
+            sample.upload_bytes(f"id,value\n{i},{i * i}\n".encode(), f"raw/sample/part-{i:02d}.csv")
+        env = example_environment(seaweed, moto, work_dir)
+        # the examples start unpaused: the scheduled ones run at once, the others on a trigger
+        env["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] = "False"
+        home = work_dir / "airflow"
+        deployment = AirflowDeployment(dags=[EXAMPLES], env=env, home=home, port=port)
+        print(f"starting Airflow in {deployment.home} (about 30 s) ...", flush=True)
+        deployment.start()
+        print(
+            f"\nAirflow UI:  {deployment.url}\n"
+            f"login:       {deployment.username} / {deployment.password}\n"
+            f"S3 (SeaweedFS, orbit_s3_default): {seaweed.endpoint}  bucket {EXAMPLES_BUCKET}\n"
+            f"S3 (moto, orbit_s3_archive):      {moto.endpoint}  bucket {EXAMPLES_BUCKET}\n"
+            f"service logs: {deployment.home}/logs\n"
+            "The example DAGs are unpaused; trigger any of them from the UI.\n"
+            "Press Ctrl-C to stop everything.",
+            flush=True,
+        )
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        while True:
+            for name, proc in deployment.processes.items():
+                if proc.poll() is not None:
+                    print(f"airflow {name} exited:\n{deployment.log_tail(name)}", flush=True)
+                    return 1
+            time.sleep(1)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        print("\nstopping ...", flush=True)
+        if deployment is not None:
+            deployment.stop()
+        for server in (moto, seaweed):
+            try:
+                server.stop()
+            except Exception as exc:  # noqa: BLE001 - keep stopping the others
+                print(f"stopping {server!r}: {exc}", flush=True)
+        shutil.rmtree(work_dir, ignore_errors=True)
+        print("stopped.", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -12,14 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from orbit_provider.testing.airflow_run import server_connection
 from orbit_provider.testing.clients import create_bucket
-from orbit_provider.testing.deployment import AirflowApi, AirflowDeployment, DeploymentError
+from orbit_provider.testing.deployment import (
+    EXAMPLES,
+    AirflowApi,
+    AirflowDeployment,
+    DeploymentError,
+    example_environment,
+)
 from orbit_provider.testing.moto_server import MotoServer
 from orbit_provider.testing.seaweedfs import SeaweedServer
 
-ROOT = Path(__file__).parents[2]
-EXAMPLES = ROOT / "dags_examples"
 SYSTEM_DAGS = Path(__file__).parent / "dags" / "system_dags.py"
 EXAMPLE_DAG_IDS = (
     "orbit_example_lake_ingestion",
@@ -76,22 +79,8 @@ def system(
     bucket = create_bucket(seaweed)
     archive_bucket = create_bucket(moto_server)
     work_dir = tmp_path_factory.mktemp("system-work")
-    env = dict(
-        [
-            server_connection(seaweed, "orbit_s3_default"),
-            server_connection(moto_server, "orbit_s3_archive"),
-        ],
-        ORBIT_EXAMPLES_BUCKET=bucket,
-        ORBIT_EXAMPLES_ARCHIVE_BUCKET=archive_bucket,
-        ORBIT_EXAMPLES_DIR=str(work_dir),
-        ORBIT_EXAMPLES_SHARD_SIZE="4",
-        # the services never read a developer's AWS settings
-        AWS_CONFIG_FILE=str(work_dir / "aws-config"),
-        AWS_SHARED_CREDENTIALS_FILE=str(work_dir / "aws-credentials"),
-        AWS_EC2_METADATA_DISABLED="true",
-        AWS_PROFILE=None,
-        AWS_DEFAULT_PROFILE=None,
-    )
+    env = example_environment(seaweed, moto_server, work_dir, bucket, archive_bucket)
+    env["ORBIT_EXAMPLES_SHARD_SIZE"] = "4"  # mapped tasks of several shards
     # the home (logs, DB) stays for a look after a failure: in pytest's temporary folder, or
     # in ORBIT_SYSTEM_AIRFLOW_HOME when set (pytest keeps only its last few folders)
     home = Path(os.environ.get("ORBIT_SYSTEM_AIRFLOW_HOME") or tmp_path_factory.mktemp("home"))
