@@ -23,7 +23,7 @@ from orbit_provider.s3.config import (
     StorageClass,
     validate_key,
 )
-from orbit_provider.s3.errors import ConfigError, IntegrityError, NotFound
+from orbit_provider.s3.errors import ConfigError, IntegrityError, NotFound, PreconditionFailed
 from orbit_provider.s3.models import CopyResult, DeleteResult, ObjectMetadata, PutResult, _version
 from orbit_provider.s3.progress import ProgressReporter
 from orbit_provider.s3.session import S3Session, build_boto_client
@@ -75,7 +75,8 @@ class S3Client(S3Session):
         if_none_match: bool = False,
     ) -> PutResult:
         """PUT `data` as `key` in one request; the server verifies a checksum of the bytes
-        (the config's checksum_algorithm)."""
+        (the config's checksum_algorithm). `if_none_match`: only if no object has the key
+        (If-None-Match: *, atomic on AWS; a HEAD first catches stores that ignore it)."""
         validate_key(key)
         if not isinstance(data, bytes | bytearray | memoryview):
             raise ConfigError(f"data: expected bytes, got {type(data).__name__}")
@@ -85,6 +86,11 @@ class S3Client(S3Session):
         body = bytes(data) if not isinstance(data, bytes) else data
         crc, md5 = self.integrity_args(body, args)
         if if_none_match:
+            if self.exists(key):
+                raise PreconditionFailed(
+                    f"s3://{self.bucket}/{key} already exists (replace=False / if_none_match)",
+                    bucket=self.bucket, key=key,
+                )
             args["IfNoneMatch"] = "*"
         resp = self.call("put_object", key=key, Body=body, **args)
         self.check_stored(key, crc, resp, "PutObject", lambda: md5 or checksums.md5_hex(body))
