@@ -40,7 +40,7 @@ def get_provider_info() -> dict:
         "operators": _modules(
             "operators",
             ["transfer", "sync", "listing", "uploads", "batch", "versioning", "archive",
-             "aggregate", "lifecycle"],
+             "aggregate", "lifecycle", "objects", "bucket"],
         ),
         "sensors": _modules("sensors", ["object", "archive"]),
         "triggers": _modules("triggers", ["object", "archive", "batch_operations"]),
