@@ -292,6 +292,7 @@ class _MultipartUpload:
         done: dict[int, tuple[str, str | None]] = {
             n: (p.etag, resume.checksums.get(n)) for n, p in resume.verified.items()
         }
+        completing = False
         try:
             sender = make_part_sender(
                 self.client, key, resume.upload_id, self.limiter, self.algorithm or "CRC32"
@@ -304,6 +305,7 @@ class _MultipartUpload:
             if change:
                 raise _file_changed(self.client, key, self.local, change)
             expected = self._object_checksums(done, parts)
+            completing = True
             resp = self.client.call(
                 "complete_multipart_upload",
                 key=key,
@@ -313,7 +315,9 @@ class _MultipartUpload:
             )
         except (S3Error, OSError) as exc:
             code = getattr(exc, "code", None)
-            if resume.resumed and code in SETTINGS_REFUSED:
+            if resume.resumed and (
+                code in SETTINGS_REFUSED or (completing and code == "BadDigest")
+            ):
                 raise _SettingsRefused() from exc  # run() starts a new upload
             if code == "FileChanged" and self._drop_if_unusable(resume):
                 changed = IntegrityError(
@@ -516,7 +520,9 @@ class _MultipartUpload:
 
 
 #: what a store answers to a part or Complete whose checksum algorithm or type is not the
-#: upload's (SeaweedFS: InvalidRequest; S3: InvalidRequest, or InvalidPart at Complete)
+#: upload's (SeaweedFS: InvalidRequest; S3: InvalidRequest, or InvalidPart at Complete).
+#: SeaweedFS answers BadDigest to a FULL_OBJECT Complete of a COMPOSITE upload: at Complete
+#: of a resumed upload (whose parts were each verified) that is taken as the same refusal
 SETTINGS_REFUSED = frozenset({"InvalidRequest", "InvalidPart", "InvalidArgument"})
 
 

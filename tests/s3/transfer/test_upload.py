@@ -951,6 +951,24 @@ def test_a_file_appended_mid_upload_keeps_its_parts_and_the_retry_reuses_them(
     assert client.list_incomplete_uploads() == []
 
 
+def test_a_retry_with_another_checksum_type_starts_over_on_seaweedfs(
+    make_seaweed_client, tmp_path, monkeypatch
+):
+    """SeaweedFS lists no checksum type and answers BadDigest to a FULL_OBJECT Complete of
+    a COMPOSITE upload (as one cut before this setting's default changed would be)."""
+    from tests.s3.transfer.test_upload_settle import a_file, cut_first_try
+
+    path, data = a_file(tmp_path, 37)
+    first = make_seaweed_client(parallel_operations=1, checksum_type="COMPOSITE")
+    cut_first_try(first, path, "k", data, monkeypatch)
+    client = make_seaweed_client(parallel_operations=1)  # FULL_OBJECT
+    result = client.upload_file(path, "k")
+    assert result.parts_resumed == 0
+    assert client.head("k")["ChecksumCRC32"] == checksums.checksum_b64("CRC32", data)
+    assert client.download_bytes("k") == data
+    assert client.list_incomplete_uploads() == []
+
+
 @pytest.mark.parametrize("store", ["seaweedfs", "moto"])
 def test_a_retry_with_another_checksum_algorithm_starts_over_and_leaves_nothing(
     request, tmp_path, monkeypatch, store
