@@ -16,10 +16,17 @@ ObjectSummary (a listing), otherwise from a HEAD made only when the destination 
 ETags of multipart copies differ from their source's, so objects above
 `multipart_copy_threshold` are copied again.
 
-Each copy is one CopyObject sent by copy_http.HttpCopier (a third of botocore's client CPU)
-when the environment allows plain HTTP and the threshold is the 5 GiB maximum (so no
-HEAD decides single vs multipart); otherwise, and for sources over 5 GiB (the store refuses
-the single copy), through `transfer.copy.copy_object`.
+A copy keeps what its source has, as `transfer.copy.copy_object` does for any rewrite: the
+source's SSE type, KMS key id and bucket-key setting (unless the call gives `sse`) and its
+checksum algorithm (`copy.kept_from_source`). S3 would otherwise encrypt the copy with the
+destination bucket's default and drop the source's KMS key. That needs the source's HEAD,
+so every copied key costs a HEAD (reused from skip_identical when it made one); keys
+skipped as identical cost none.
+
+Each copy is one CopyObject sent by copy_http.HttpCopier (a third of botocore's client CPU;
+its HEAD is lean too) when the environment allows plain HTTP and the threshold is the
+5 GiB maximum; otherwise, and for sources over 5 GiB (the store refuses the single copy),
+through `transfer.copy.copy_object`.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from orbit_provider.s3.batch.engine import (
@@ -39,11 +46,16 @@ from orbit_provider.s3.batch.engine import (
     run_batch,
 )
 from orbit_provider.s3.batch.models import ALREADY_DONE, BatchConfig, BatchResult, resolve_config
-from orbit_provider.s3.config import MAX_CHUNK_SIZE, validate_bucket_name, validate_key
+from orbit_provider.s3.config import (
+    MAX_CHUNK_SIZE,
+    ServerSideEncryption,
+    validate_bucket_name,
+    validate_key,
+)
 from orbit_provider.s3.errors import ConfigError, NotFound, S3Error
 from orbit_provider.s3.models import ObjectMetadata
 from orbit_provider.s3.progress import ProgressReporter
-from orbit_provider.s3.transfer.copy import copy_object
+from orbit_provider.s3.transfer.copy import copy_object, kept_from_source
 from orbit_provider.s3.wire.checksums import plain_etag
 from orbit_provider.s3.wire.copy_http import HttpCopier, make_copier
 
@@ -56,13 +68,16 @@ PAGE_SIZE = 1000  # keys a ListObjectsV2 page
 _UNKNOWN = object()  # the listing cannot tell: HEAD the destination
 
 
-@dataclass(frozen=True)
+@dataclass
 class CopyPlan:
-    """One key's copy: source, destination, and the source ETag when a listing gave it."""
+    """One key's copy: source, destination, and the source ETag when a listing gave it.
+    `source` holds the source's HEAD between retries of the key (so a retry does not HEAD
+    again, and a store failing every copy is not seen as half healthy); dropped once copied."""
 
     src: str
     dst: str
     etag: str | None = None
+    source: ObjectMetadata | None = field(default=None, compare=False, repr=False)
 
 
 class CopyPlanner:
@@ -185,9 +200,11 @@ def batch_copy(
     skip_identical: bool = True,
     progress: ProgressReporter | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    sse: ServerSideEncryption | str | None = None,
 ) -> BatchResult:
     """Server-side copy of every key (any size) to `dest_prefix` in `dest_bucket` (default:
-    the client's bucket)."""
+    the client's bucket), each keeping its source's encryption and checksum algorithm
+    unless `sse` sets the encryption of every copy."""
     config = resolve_config(config)
     dest = validate_bucket_name(dest_bucket) if dest_bucket else client.bucket
     planner = CopyPlanner(client.bucket, dest_prefix, dest, strip_prefix)
@@ -200,12 +217,18 @@ def batch_copy(
             limit = min(LIST_LIMIT, max(1000, 4 * len(keys)))  # a few keys: a few LISTs
         index = DestinationIndex(bc, dest, dest_prefix, limit)
 
+    write = client.write_args(None, sse)
     copier: HttpCopier | None = None
     if client.config.multipart_copy_threshold >= MAX_CHUNK_SIZE:
-        copier = make_copier(bc, client.write_args(), request_limiter(bc))
+        copier = make_copier(bc, write, request_limiter(bc))
 
     def copy(bc: Any, key: str, plan: CopyPlan) -> str | None:
-        source_head = None
+        result = _copy(bc, plan)
+        plan.source = None
+        return result
+
+    def _copy(bc: Any, plan: CopyPlan) -> str | None:
+        source_head = plan.source
         if index is not None:
             existing = index.etag(plan.dst)
             if existing is _UNKNOWN:
@@ -214,18 +237,24 @@ def batch_copy(
             if existing:
                 etag = plan.etag
                 if etag is None:
-                    source_head = bc.get_metadata(plan.src)
+                    source_head = plan.source = source_head or bc.get_metadata(plan.src)
                     etag = source_head.etag
                 if etag == existing:
                     return ALREADY_DONE
-        if copier is not None and (source_head is None or source_head.size <= MAX_CHUNK_SIZE):
-            try:
-                copier.copy(client.bucket, plan.src, dest, plan.dst)
+        if copier is not None:
+            if source_head is None:
+                source_head = plan.source = ObjectMetadata.from_head(
+                    plan.src, copier.head(client.bucket, plan.src)
+                )
+            if source_head.size <= MAX_CHUNK_SIZE:
+                args = kept_from_source(write, source_head, sse_given=sse is not None)
+                copier.copy(client.bucket, plan.src, dest, plan.dst, write=args)
                 return None
-            except S3Error as exc:
-                if exc.code not in ("InvalidRequest", "EntityTooLarge"):
-                    raise  # else: over 5 GiB, copy_object HEADs and copies in parts
-        copy_object(bc, plan.src, plan.dst, dst_bucket=dest, source_metadata=source_head)
+        elif source_head is None:
+            source_head = plan.source = bc.get_metadata(plan.src)
+        copy_object(
+            bc, plan.src, plan.dst, dst_bucket=dest, sse=sse, source_metadata=source_head
+        )
         return None
 
     try:

@@ -6,10 +6,11 @@ builds the request itself, signs it with botocore's own SigV4 signer (`S3SigV4Au
 client's credentials and region) and parses the small reply with two regexes.
 
 Scope: a single CopyObject keeping metadata, content type and tags (MetadataDirective
-COPY), optionally with the client's default storage class and server-side encryption.
-Anything else (other write arguments, anonymous or non-SigV4 clients, proxies, custom CA
-bundles, moto's in-process mock) goes through `transfer.copy.copy_object`: `make_copier`
-returns None and the caller falls back.
+COPY), with a storage class, server-side encryption (SSE-S3 or SSE-KMS with its key and
+bucket-key setting) and checksum algorithm, given once or per copy (a batch copy sends each
+source's own, read by `head`, a lean HeadObject). Anything else (other write arguments,
+anonymous or non-SigV4 clients, proxies, custom CA bundles, moto's in-process mock) goes
+through `transfer.copy.copy_object`: `make_copier` returns None and the caller falls back.
 
 Failures look like botocore's (plain_http.client_error / network_error), so `errors.classify`,
 the batch's retries and the circuit breaker treat both paths alike. A 200 reply whose body
@@ -41,7 +42,22 @@ _HEADERS = {
     "StorageClass": "x-amz-storage-class",
     "ServerSideEncryption": "x-amz-server-side-encryption",
     "SSEKMSKeyId": "x-amz-server-side-encryption-aws-kms-key-id",
+    "BucketKeyEnabled": "x-amz-server-side-encryption-bucket-key-enabled",
+    "ChecksumAlgorithm": "x-amz-checksum-algorithm",
 }
+#: HeadObject answer headers `head` returns, under botocore's names.
+_HEAD_FIELDS = {
+    "content-length": "ContentLength",
+    "etag": "ETag",
+    "x-amz-version-id": "VersionId",
+    "x-amz-storage-class": "StorageClass",
+    "x-amz-server-side-encryption": "ServerSideEncryption",
+    "x-amz-server-side-encryption-aws-kms-key-id": "SSEKMSKeyId",
+    "x-amz-server-side-encryption-bucket-key-enabled": "BucketKeyEnabled",
+    "x-amz-checksum-type": "ChecksumType",
+    **{f"x-amz-checksum-{a.lower()}": f"Checksum{a}"
+       for a in ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256")},
+}  # fmt: skip
 _ETAG_RE = re.compile(rb"<ETag>([^<]{1,200})</ETag>")
 _ERROR_RE = re.compile(rb"<Error>")
 _PROBE_KEY = "orbit-probe"
@@ -77,7 +93,7 @@ class HttpCopier:
         self.credentials = credentials
         self.region = region
         self.limiter = limiter
-        self.headers = {_HEADERS[name]: str(value) for name, value in write.items()}
+        self.headers = _as_headers(write)
         self._pool = ConnectionPool(client.config.timeout_seconds)
         self._bases: dict[str, tuple[str, str]] = {}  # bucket -> (scheme://netloc, path prefix)
 
@@ -96,50 +112,111 @@ class HttpCopier:
 
     def copy(
         self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str,
-        src_version_id: str | None = None,
+        src_version_id: str | None = None, write: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Copy one object (at most 5 GiB) under the client's retry policy and circuit breaker;
-        returns {"ETag": unquoted etag, "VersionId": version id or None}."""
+        `write` (keys of _HEADERS) replaces the copier's own write arguments for this copy.
+        Returns {"ETag": unquoted etag, "VersionId": version id or None}."""
+        if write is not None and not set(write) <= set(_HEADERS):
+            unsent = sorted(set(write) - set(_HEADERS))
+            raise ValueError(f"write: the lean copy cannot send {unsent}")
+        headers = self.headers if write is None else _as_headers(write)
         source = quote(f"{src_bucket}/{src_key}", safe="/~")
         if src_version_id:
             source += "?versionId=" + quote(src_version_id, safe="")
-        origin, prefix = self._base(dst_bucket)
-        url = origin + prefix + quote(dst_key, safe="/~")
+        url = self._url(dst_bucket, dst_key)
         return with_retry(
             self.client.retry_policy,
-            lambda: self._send(url, source, dst_bucket, dst_key),
+            lambda: self._send(url, source, headers, dst_bucket, dst_key),
             self.client.circuit_breaker,
             bucket=dst_bucket,
             key=dst_key,
         )
 
-    def _signed_headers(self, url: str, source: str) -> dict[str, str]:
-        request = AWSRequest(method="PUT", url=url, data=b"")
-        request.headers["x-amz-copy-source"] = source
-        for name, value in self.headers.items():
+    def head(self, bucket: str, key: str, version_id: str | None = None) -> dict[str, Any]:
+        """HeadObject (ChecksumMode ENABLED) over the same connections: the answer's size,
+        ETag, version, storage class, encryption and checksum, under botocore's names (what
+        `models.ObjectMetadata.from_head` reads)."""
+        url = self._url(bucket, key)
+        if version_id:
+            url += "?versionId=" + quote(version_id, safe="")
+        return with_retry(
+            self.client.retry_policy,
+            lambda: self._head(url, bucket, key),
+            self.client.circuit_breaker,
+            bucket=bucket,
+            key=key,
+        )
+
+    def _url(self, bucket: str, key: str) -> str:
+        origin, prefix = self._base(bucket)
+        return origin + prefix + quote(key, safe="/~")
+
+    def _signed(self, method: str, url: str, headers: dict[str, str]) -> dict[str, str]:
+        request = AWSRequest(method=method, url=url, data=b"")
+        for name, value in headers.items():
             request.headers[name] = value
         S3SigV4Auth(self.credentials.get_frozen_credentials(), "s3", self.region).add_auth(
             request
         )
         return dict(request.headers.items())
 
-    def _send(self, url: str, source: str, bucket: str, key: str) -> dict[str, Any]:
+    def _request(
+        self, method: str, url: str, headers: dict[str, str], bucket: str, key: str
+    ) -> tuple[Any, bytes, http.client.HTTPConnection]:
+        """Send one signed request; returns (response, body, connection still open)."""
         if self.limiter is not None:
             self.limiter.acquire()
-        headers = self._signed_headers(url, source)
+        signed = self._signed(method, url, headers)
         u = urlsplit(url)
         conn = self._pool.get(u.scheme, u.hostname or "", u.port)
         try:
-            conn.putrequest("PUT", u.path, skip_accept_encoding=True)
-            for name, value in headers.items():
+            conn.putrequest(method, u.path + (f"?{u.query}" if u.query else ""),
+                            skip_accept_encoding=True)  # fmt: skip
+            for name, value in signed.items():
                 conn.putheader(name, value)
-            conn.putheader("Content-Length", "0")
+            if method == "PUT":
+                conn.putheader("Content-Length", "0")
             conn.endheaders()
             resp = conn.getresponse()
             body = resp.read()
         except (http.client.HTTPException, OSError) as exc:
             conn.close()
-            raise network_error(exc, "copying to", bucket, key) from exc
+            doing = "copying to" if method == "PUT" else "reading"
+            raise network_error(exc, doing, bucket, key) from exc
+        return resp, body, conn
+
+    def _release(self, resp: Any, conn: http.client.HTTPConnection) -> None:
+        if resp.will_close:
+            conn.close()
+        else:
+            self._pool.put(conn)
+
+    def _head(self, url: str, bucket: str, key: str) -> dict[str, Any]:
+        resp, body, conn = self._request(
+            "HEAD", url, {"x-amz-checksum-mode": "ENABLED"}, bucket, key
+        )
+        if resp.status != 200:
+            conn.close()
+            raise client_error(resp.status, body, "HeadObject")
+        answer: dict[str, Any] = {}
+        for name, value in resp.getheaders():
+            field = _HEAD_FIELDS.get(name.lower())
+            if field is not None:
+                answer[field] = value
+        self._release(resp, conn)
+        if "ContentLength" in answer:
+            answer["ContentLength"] = int(answer["ContentLength"])
+        if "BucketKeyEnabled" in answer:
+            answer["BucketKeyEnabled"] = answer["BucketKeyEnabled"].lower() == "true"
+        return answer
+
+    def _send(
+        self, url: str, source: str, headers: dict[str, str], bucket: str, key: str
+    ) -> dict[str, Any]:
+        resp, body, conn = self._request(
+            "PUT", url, {"x-amz-copy-source": source, **headers}, bucket, key
+        )
         if resp.status != 200 or _ERROR_RE.search(body):
             conn.close()
             raise client_error(resp.status if resp.status != 200 else 500, body, "CopyObject")
@@ -148,10 +225,7 @@ class HttpCopier:
             conn.close()
             raise client_error(500, b"<Code>InternalError</Code><Message>CopyObject reply "
                                b"without an ETag</Message>", "CopyObject")
-        if resp.will_close:
-            conn.close()
-        else:
-            self._pool.put(conn)
+        self._release(resp, conn)
         return {
             "ETag": html.unescape(match.group(1).decode("utf-8", "replace")).strip('"'),
             "VersionId": resp.getheader("x-amz-version-id"),
@@ -159,3 +233,11 @@ class HttpCopier:
 
     def close(self) -> None:
         self._pool.close()
+
+
+def _as_headers(write: dict[str, Any]) -> dict[str, str]:
+    """write_args (storage class, encryption, checksum algorithm) as the headers S3 takes."""
+    return {
+        _HEADERS[name]: (str(value).lower() if isinstance(value, bool) else str(value))
+        for name, value in write.items()
+    }

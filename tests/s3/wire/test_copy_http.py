@@ -169,3 +169,29 @@ def test_server_errors_are_shaped_like_botocore(fake):
 
 def test_module_is_documented():
     assert copy_http.__doc__ and HttpCopier.copy.__doc__
+
+
+def test_head_reads_what_a_copy_must_keep(seaweed_client):
+    seaweed_client.s3.put_object(Bucket=seaweed_client.bucket, Key="s p", Body=b"hello",
+                                 ChecksumAlgorithm="CRC32C")  # fmt: skip
+    copier = copier_for(seaweed_client)
+    answer = copier.head(seaweed_client.bucket, "s p")
+    head = seaweed_client.get_metadata("s p")
+    assert answer["ContentLength"] == 5 and answer["ETag"].strip('"') == head.etag
+    assert answer["ChecksumCRC32C"] == seaweed_client.s3.head_object(
+        Bucket=seaweed_client.bucket, Key="s p", ChecksumMode="ENABLED")["ChecksumCRC32C"]
+    with pytest.raises(NotFound):
+        copier.head(seaweed_client.bucket, "nope")
+    copier.close()
+
+
+def test_a_copy_sends_its_own_write_arguments(seaweed_client):
+    seaweed_client.upload_bytes(b"x", "s")
+    copier = copier_for(seaweed_client)
+    copier.copy(seaweed_client.bucket, "s", seaweed_client.bucket, "d",
+                write={"StorageClass": "STANDARD_IA", "ChecksumAlgorithm": "CRC32"})  # fmt: skip
+    assert seaweed_client.get_metadata("d").storage_class == "STANDARD_IA"
+    with pytest.raises(ValueError, match="cannot send"):
+        copier.copy(seaweed_client.bucket, "s", seaweed_client.bucket, "e",
+                    write={"Metadata": {"a": "b"}})  # fmt: skip
+    copier.close()
