@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench lint install clean
+.PHONY: test demo bench lint install clean check-floor
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -32,5 +32,23 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.batch
 	$(PY) -m benchmarks.tree
 
+# The oldest Airflow pyproject.toml allows, in its own venv: every module imports and every
+# example DAG parses. Needs that Airflow version from the package index.
+FLOOR_VENV ?= .venv-floor
+AIRFLOW_FLOOR := $(shell sed -n 's/.*"apache-airflow>=\([0-9.]*\),.*/\1/p' pyproject.toml)
+
+check-floor:
+	python3 -m venv $(FLOOR_VENV)
+	$(FLOOR_VENV)/bin/python -m pip install --quiet "apache-airflow==$(AIRFLOW_FLOOR).0" -e .
+	export AIRFLOW_HOME=$$(mktemp -d) AIRFLOW__CORE__LOAD_EXAMPLES=False; \
+	$(FLOOR_VENV)/bin/python -c "import importlib, pkgutil, orbit_provider as p; \
+	names = [m.name for m in pkgutil.walk_packages(p.__path__, 'orbit_provider.')]; \
+	[importlib.import_module(n) for n in names]; print(len(names), 'modules import')" && \
+	$(FLOOR_VENV)/bin/python -c "import airflow; \
+	from airflow.dag_processing.dagbag import DagBag; b = DagBag('dags_examples'); \
+	assert b.dags and not b.import_errors, b.import_errors; \
+	print(len(b.dags), 'example DAGs parse on Airflow', airflow.__version__)"; \
+	status=$$?; rm -rf "$$AIRFLOW_HOME"; exit $$status
+
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(FLOOR_VENV)
