@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench lint install clean check-floor
+.PHONY: test demo airflow bench lint install clean check-floor
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -18,10 +18,17 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 # Two workers that steal each other's queued tests (the long fault tests spread out); every
-# worker starts its own servers and Airflow DB.
+# worker starts its own servers and Airflow DB. Then the system suite on its own (about 1.5
+# min): one real Airflow deployment for all its tests, which uses both cores itself.
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q -n 2 --dist worksteal
+	$(PY) -m pytest -q -n 2 --dist worksteal --ignore=tests/system
+	$(PY) -m pytest -q -p no:xdist tests/system
+
+# A real Airflow (UI, scheduler, dag-processor, triggerer) with the examples, SeaweedFS and
+# moto's server on loopback; prints the UI address and login; Ctrl-C stops everything.
+airflow: $(STAMP)
+	$(PY) -m orbit_provider.testing.deployment
 
 demo: $(STAMP)
 	$(PY) -m orbit_provider.demo
