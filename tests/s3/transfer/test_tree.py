@@ -252,3 +252,26 @@ def test_one_bandwidth_limit_for_the_whole_tree(seaweed_client, folder, tmp_path
     given.clear()
     download_tree(seaweed_client, "t/", tmp_path / "d", max_bandwidth=1 << 40)
     assert len(given) == 2 and given[0] is given[1]
+
+
+def test_an_interrupted_upload_resumes_the_large_file_and_skips_finished_ones(
+    seaweed_client, folder, monkeypatch
+):
+    from orbit_provider.s3.transfer import upload as upload_module
+
+    real = upload_module.part_crc32
+
+    def wrong_for_the_last_part(data):  # the store refuses it (BadDigest): a failed try
+        value = real(data)
+        return value ^ 1 if len(data) < 5 * MIB else value
+
+    monkeypatch.setattr(upload_module, "part_crc32", wrong_for_the_last_part)
+    first = upload_tree(seaweed_client, folder, "t/")
+    assert first.files_failed == 1 and first.failures[0].dest == "t/big.bin"
+    assert first.files_sent == 41
+    monkeypatch.setattr(upload_module, "part_crc32", real)
+    second = upload_tree(seaweed_client, folder, "t/")
+    assert second.ok and second.files_skipped == 41 and second.files_sent == 1
+    (big,) = [e for e in second.entries if e.status == "sent"]
+    assert big.resumed_bytes == 5 * MIB and big.bytes == 1 * MIB  # part 1 was kept
+    assert seaweed_client.download_bytes("t/big.bin") == (folder / "big.bin").read_bytes()
