@@ -329,11 +329,18 @@ def test_xcom_fed_inputs_run_in_a_dag_and_bad_ones_fail_without_retries(
                               tags={"seen": "yes"})  # fmt: skip
         OrbitListKeysOperator(task_id="bad_bucket", bucket=found["bad"], retries=3,
                               retry_delay=dt.timedelta(seconds=0))  # fmt: skip
+        @task
+        def key_list() -> list[str]:
+            return ["data/a.txt", "data/b.txt"]
+
+        OrbitObjectSensor.partial(task_id="mapped", bucket=where.bucket, timeout=30,
+                                  poke_interval=1).expand(key=key_list())  # fmt: skip
     result = dag_runner(dag)
     states = result.task_states()
     assert states == {
         "names": "success", "keys": "success", "key": "success", "restored": "success",
         "listed": "success", "tagged": "success", "bad_bucket": "failed",
+        "key_list": "success", "mapped[0]": "success", "mapped[1]": "success",
     }, states  # fmt: skip
     assert result.xcom("keys")["count"] == 2
     assert result.xcom("restored")["bucket"] == where.bucket
