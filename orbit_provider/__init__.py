@@ -42,6 +42,6 @@ def get_provider_info() -> dict:
             ["transfer", "sync", "listing", "uploads", "batch", "versioning", "archive",
              "aggregate", "lifecycle", "objects", "bucket"],
         ),
-        "sensors": _modules("sensors", ["object", "archive"]),
-        "triggers": _modules("triggers", ["object", "archive", "batch_operations"]),
+        "sensors": _modules("sensors", ["object", "archive", "unchanged"]),
+        "triggers": _modules("triggers", ["object", "archive", "batch_operations", "unchanged"]),
     }

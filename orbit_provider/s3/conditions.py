@@ -11,9 +11,15 @@ them in a trigger event and return them as an XCom; S3 failures raise the core's
 from __future__ import annotations
 
 import abc
+import fnmatch
+import hashlib
+import re
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+import pendulum
 
 from orbit_provider.s3.batch.restore import restore_status
 from orbit_provider.s3.config import validate_key
@@ -72,6 +78,52 @@ def _check_keys(keys: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(checked))
 
 
+def _check_seconds(name: str, value: Any) -> None:
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int | float) or value < 0
+    ):
+        raise ConfigError(f"{name}: {value!r} must be a non-negative number of seconds")
+
+
+def _check_size_age(min_size: Any, max_size: Any, min_age: Any, max_age: Any) -> None:
+    """The size and age rules every object condition takes."""
+    _check_min_size(min_size)
+    if max_size is not None and (
+        isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 0
+    ):
+        raise ConfigError(f"max_size: {max_size!r} must be a non-negative integer (bytes)")
+    if min_size is not None and max_size is not None and max_size < min_size:
+        raise ConfigError(f"max_size: {max_size} is smaller than min_size {min_size}")
+    _check_seconds("min_age", min_age)
+    _check_seconds("max_age", max_age)
+    if min_age is not None and max_age is not None and max_age < min_age:
+        raise ConfigError(f"max_age: {max_age} is smaller than min_age {min_age}")
+
+
+def now() -> pendulum.DateTime:
+    """The current time (UTC) that age rules are read against."""
+    return pendulum.now("UTC")
+
+
+def size_age_problem(c: Any, size: int, last_modified: pendulum.DateTime | None) -> str | None:
+    """Why an object of `size` bytes last modified at `last_modified` fails condition `c`'s
+    size and age rules (min_size, max_size, min_age, max_age), or None when it passes."""
+    if c.min_size is not None and size < c.min_size:
+        return f"{size} bytes, smaller than min_size {c.min_size}"
+    if c.max_size is not None and size > c.max_size:
+        return f"{size} bytes, larger than max_size {c.max_size}"
+    if c.min_age is None and c.max_age is None:
+        return None
+    if last_modified is None:
+        return "no last-modified time to read its age from"
+    age = (now() - last_modified).total_seconds()
+    if c.min_age is not None and age < c.min_age:
+        return f"modified {age:.0f}s ago, younger than min_age {c.min_age}s"
+    if c.max_age is not None and age > c.max_age:
+        return f"modified {age:.0f}s ago, older than max_age {c.max_age}s"
+    return None
+
+
 # -- the base ---------------------------------------------------------------------------------
 
 
@@ -113,7 +165,8 @@ class Condition(abc.ABC):
         if unknown:
             raise ConfigError(f"{unknown[0]}: not a field of the {kind} condition")
         missing = [
-            f.name for f in own
+            f.name
+            for f in own
             if f.default is MISSING and f.default_factory is MISSING and f.name not in data
         ]
         if missing:
@@ -135,10 +188,13 @@ class ObjectReady(Condition):
     min_size: int | None = None
     no_pending_upload: bool = False
     newer_than_version: str | None = None
+    max_size: int | None = None
+    min_age: float | None = None
+    max_age: float | None = None
 
     def __post_init__(self) -> None:
         validate_key(self.key)
-        _check_min_size(self.min_size)
+        _check_size_age(self.min_size, self.max_size, self.min_age, self.max_age)
         _check_bool("no_pending_upload", self.no_pending_upload)
         version = self.newer_than_version
         if version is not None and (not isinstance(version, str) or not version):
@@ -149,16 +205,15 @@ class ObjectReady(Condition):
 
     def _evaluate(self, client: S3Session, *, check_bucket: bool) -> ConditionResult:
         """`check_bucket` False: the caller checks the bucket once for many missing keys."""
-        key, min_size = self.key, self.min_size
+        key = self.key
         where = f"s3://{client.bucket}/{key}"
         head = _head(client, key, check_bucket=check_bucket)
         if head is None:
             return ConditionResult(False, f"{where} does not exist yet", {"key": key})
         details = describe(head)
-        if min_size is not None and head.size < min_size:
-            return ConditionResult(
-                False, f"{where} is {head.size} bytes, smaller than min_size {min_size}", details
-            )
+        problem = size_age_problem(self, head.size, head.last_modified)
+        if problem:
+            return ConditionResult(False, f"{where} is {problem}", details)
         if self.no_pending_upload:
             pending = _pending_uploads(client, key, exact=True)
             if pending:
@@ -240,10 +295,13 @@ class KeysReady(Condition):
     keys: tuple[str, ...]
     min_size: int | None = None
     no_pending_upload: bool = False
+    max_size: int | None = None
+    min_age: float | None = None
+    max_age: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "keys", _check_keys(self.keys))
-        _check_min_size(self.min_size)
+        _check_size_age(self.min_size, self.max_size, self.min_age, self.max_age)
         _check_bool("no_pending_upload", self.no_pending_upload)
 
     def evaluate(self, client: S3Session) -> ConditionResult:
@@ -252,7 +310,12 @@ class KeysReady(Condition):
         reasons: list[str] = []
         for key in self.keys:
             one = ObjectReady(
-                key=key, min_size=self.min_size, no_pending_upload=self.no_pending_upload
+                key=key,
+                min_size=self.min_size,
+                no_pending_upload=self.no_pending_upload,
+                max_size=self.max_size,
+                min_age=self.min_age,
+                max_age=self.max_age,
             )
             result = one._evaluate(client, check_bucket=False)
             if result.met:
@@ -282,8 +345,9 @@ class KeysReady(Condition):
 
 @dataclass(frozen=True)
 class PrefixReady(Condition):
-    """At least `min_count` objects of at least `min_size` bytes exist under `prefix` ("" is
-    the whole bucket) and, with `no_pending_upload`, no multipart upload under it is unfinished.
+    """At least `min_count` objects under `prefix` ("" is the whole bucket) whose keys match
+    `glob` (fnmatch, ``*`` spans ``/``) or `regex` (re.fullmatch) when given, and that pass the
+    size and age rules; with `no_pending_upload`, no multipart upload under it is unfinished.
     The listing stops once enough objects were seen."""
 
     kind: ClassVar[str] = "prefix_ready"
@@ -292,6 +356,11 @@ class PrefixReady(Condition):
     min_count: int = 1
     min_size: int | None = None
     no_pending_upload: bool = False
+    max_size: int | None = None
+    min_age: float | None = None
+    max_age: float | None = None
+    glob: str | None = None
+    regex: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.prefix, str):
@@ -299,18 +368,40 @@ class PrefixReady(Condition):
         count = self.min_count
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ConfigError(f"min_count: {count!r} must be a positive integer")
-        _check_min_size(self.min_size)
+        _check_size_age(self.min_size, self.max_size, self.min_age, self.max_age)
         _check_bool("no_pending_upload", self.no_pending_upload)
+        if self.glob is not None and self.regex is not None:
+            raise ConfigError("glob and regex: give one pattern, not both")
+        if self.glob is not None and (not isinstance(self.glob, str) or not self.glob):
+            raise ConfigError(f"glob: {self.glob!r} must be a non-empty pattern")
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except (re.error, TypeError) as exc:
+                raise ConfigError(
+                    f"regex: {self.regex!r} is not a regular expression: {exc}"
+                ) from exc
+
+    def matches(self, key: str) -> bool:
+        if self.glob is not None:
+            return fnmatch.fnmatchcase(key, self.glob)
+        if self.regex is not None:
+            return re.fullmatch(self.regex, key) is not None
+        return True
 
     def evaluate(self, client: S3Session) -> ConditionResult:
-        prefix, min_count, min_size = self.prefix, self.min_count, self.min_size
+        prefix, min_count = self.prefix, self.min_count
         where = f"s3://{client.bucket}/{prefix}"
+        if self.glob or self.regex:
+            where += f" matching {self.glob or self.regex!r}"
         enough = max(min_count, DETAIL_LIMIT)
         matches: list[dict[str, Any]] = []
         too_small = 0
         complete = True
         for obj in client.iter_objects(prefix):
-            if min_size is not None and obj.size < min_size:
+            if not self.matches(obj.key):
+                continue
+            if size_age_problem(self, obj.size, obj.last_modified):
                 too_small += 1
                 continue
             matches.append(
@@ -318,9 +409,7 @@ class PrefixReady(Condition):
                     "key": obj.key,
                     "size": obj.size,
                     "etag": obj.etag,
-                    "last_modified": (
-                        obj.last_modified.isoformat() if obj.last_modified else None
-                    ),
+                    "last_modified": (obj.last_modified.isoformat() if obj.last_modified else None),
                     "storage_class": obj.storage_class,
                 }
             )
@@ -336,8 +425,10 @@ class PrefixReady(Condition):
             "too_small": too_small,
         }
         if len(matches) < min_count:
-            size_note = f" of at least {min_size} bytes" if min_size is not None else ""
-            small_note = f" ({too_small} smaller objects ignored)" if too_small else ""
+            size_note = f" of at least {self.min_size} bytes" if self.min_size is not None else ""
+            small_note = (
+                f" ({too_small} objects outside the size or age rules ignored)" if too_small else ""
+            )
             return ConditionResult(
                 False,
                 f"{where}: {len(matches)} object(s){size_note}, waiting for {min_count}"
@@ -355,6 +446,77 @@ class PrefixReady(Condition):
                     details,
                 )
         return ConditionResult(True, f"{where}: {len(matches)} object(s) ready", details)
+
+
+# -- a prefix that stopped changing -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PrefixUnchanged(Condition):
+    """The objects under `prefix` have not changed (no key added, removed or rewritten) for
+    `inactivity_period` seconds, and there are at least `min_objects` of them: a writer that
+    drops many files is done (like the amazon provider's S3KeysUnchangedSensor).
+
+    The condition remembers what it saw at its last evaluation (in this instance: a sensor's
+    pokes and a trigger's polls reuse one), so the period is counted from the first look at
+    the current state. With `allow_delete=False`, objects disappearing is an error.
+    """
+
+    kind: ClassVar[str] = "prefix_unchanged"
+
+    prefix: str
+    inactivity_period: float = 3600.0
+    min_objects: int = 1
+    allow_delete: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.prefix, str):
+            raise ConfigError(f"prefix: expected a string, got {self.prefix!r}")
+        _check_seconds("inactivity_period", self.inactivity_period)
+        count = self.min_objects
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ConfigError(f"min_objects: {count!r} must be a non-negative integer")
+        _check_bool("allow_delete", self.allow_delete)
+        object.__setattr__(self, "_seen", None)  # (digest, count, since) of the last look
+
+    def evaluate(self, client: S3Session) -> ConditionResult:
+        where = f"s3://{client.bucket}/{self.prefix}"
+        digest, count, size = hashlib.sha256(), 0, 0
+        for obj in client.iter_objects(self.prefix):
+            digest.update(f"{obj.key}\0{obj.etag}\0{obj.size}\n".encode())
+            count, size = count + 1, size + obj.size
+        state, clock = digest.hexdigest(), time.monotonic()
+        seen = self._seen  # type: ignore[attr-defined]
+        details = {"prefix": self.prefix, "count": count, "total_size": size}
+        if seen is not None and count < seen[1] and not self.allow_delete:
+            raise ConfigError(
+                f"{where}: {seen[1] - count} object(s) were deleted while waiting "
+                "(allow_delete=False)"
+            )
+        if seen is None or seen[0] != state:
+            object.__setattr__(self, "_seen", (state, count, clock))
+            what = "first look" if seen is None else "changed"
+            return ConditionResult(
+                False,
+                f"{where}: {what}, {count} object(s); waiting {self.inactivity_period}s "
+                "without change",
+                details,
+            )
+        quiet = clock - seen[2]
+        details["unchanged_seconds"] = round(quiet, 1)
+        if quiet < self.inactivity_period:
+            return ConditionResult(
+                False, f"{where}: unchanged for {quiet:.0f}s of {self.inactivity_period}s", details
+            )
+        if count < self.min_objects:
+            return ConditionResult(
+                False,
+                f"{where}: unchanged, but {count} object(s) of min_objects {self.min_objects}",
+                details,
+            )
+        return ConditionResult(
+            True, f"{where}: {count} object(s), unchanged for {quiet:.0f}s", details
+        )
 
 
 # -- archive restore --------------------------------------------------------------------------
@@ -435,7 +597,7 @@ class ArchiveRestored(Condition):
 # -- registry and the object sensor's choice --------------------------------------------------
 
 _KINDS: dict[str, type[Condition]] = {
-    c.kind: c for c in (ObjectReady, KeysReady, PrefixReady, ArchiveRestored)
+    c.kind: c for c in (ObjectReady, KeysReady, PrefixReady, PrefixUnchanged, ArchiveRestored)
 }
 
 ObjectCondition = ObjectReady | KeysReady | PrefixReady
@@ -454,10 +616,37 @@ OBJECT_ARGUMENTS: tuple[str, ...] = tuple(
 )
 
 
-def object_condition(**arguments: Any) -> ObjectCondition:
+_GLOB_CHARS = re.compile(r"[*?\[]")
+_REGEX_CHARS = re.compile(r"[.^$*+?{}\[\]\\|()]")
+
+
+def literal_prefix(pattern: str, regex: bool) -> str:
+    """The part of a key pattern before its first wildcard: what can be listed."""
+    found = (_REGEX_CHARS if regex else _GLOB_CHARS).search(pattern)
+    return pattern[: found.start()] if found else pattern
+
+
+def object_condition(
+    *, wildcard_match: bool = False, use_regex: bool = False, **arguments: Any
+) -> ObjectCondition:
     """The object condition the object sensor's arguments describe: the one of key, keys and
     prefix that is given picks the dataclass; an argument that dataclass has no field for must
-    be left at its default (min_count only applies with prefix, newer_than_version with key)."""
+    be left at its default (min_count only applies with prefix, newer_than_version with key).
+    With `wildcard_match` (glob) or `use_regex`, `key` is a pattern: the objects under its
+    literal prefix that match it, at least `min_count` of them (a PrefixReady)."""
+    _check_bool("wildcard_match", wildcard_match)
+    _check_bool("use_regex", use_regex)
+    if wildcard_match or use_regex:
+        if wildcard_match and use_regex:
+            raise ConfigError("wildcard_match and use_regex: choose one")
+        pattern = arguments.pop("key", None)
+        if not isinstance(pattern, str) or not pattern:
+            raise ConfigError("key: a key pattern is required with wildcard_match / use_regex")
+        if arguments.get("newer_than_version") is not None:
+            raise ConfigError("newer_than_version: only applies to one exact key")
+        arguments.pop("newer_than_version", None)
+        arguments["prefix"] = literal_prefix(pattern, use_regex)
+        arguments["regex" if use_regex else "glob"] = pattern
     given = [name for name in OBJECT_TARGETS if arguments.get(name) is not None]
     if len(given) != 1:
         what = " and ".join(given) if given else "none of them"

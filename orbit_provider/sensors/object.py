@@ -30,6 +30,14 @@ class OrbitObjectSensor(OrbitBaseSensor):
     :param no_pending_upload: also wait until no multipart upload of the key (or under the
         prefix) is unfinished, so a half-written multipart object is not taken as done.
     :param newer_than_version: with `key`, wait for a version newer than this id (templated).
+    :param wildcard_match: `key` is a glob pattern (``*`` also spans ``/``): wait for at least
+        `min_count` matching objects (the listing starts at the pattern's literal prefix).
+    :param use_regex: `key` is a regular expression (re.fullmatch), likewise.
+    :param max_size: the largest size in bytes an object may have to count.
+    :param min_age: an object counts once it was last modified at least this many seconds
+        ago (settled).
+    :param max_age: an object counts only if it was last modified at most this many seconds
+        ago (fresh).
     :param orbit_conn_id: the Airflow connection to use.
     :param deferrable: wait in the triggerer (see OrbitObjectTrigger) instead of a worker.
     Other arguments (poke_interval, timeout, mode="poke"|"reschedule", soft_fail, ...) are
@@ -51,9 +59,19 @@ class OrbitObjectSensor(OrbitBaseSensor):
         min_size: int | None = None,
         no_pending_upload: bool = False,
         newer_than_version: str | None = None,
+        wildcard_match: bool = False,
+        use_regex: bool = False,
+        max_size: int | None = None,
+        min_age: float | None = None,
+        max_age: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(bucket=bucket, **kwargs)
+        self.wildcard_match = wildcard_match
+        self.use_regex = use_regex
+        self.max_size = max_size
+        self.min_age = min_age
+        self.max_age = max_age
         self.key = key
         self.keys = keys
         self.prefix = prefix
@@ -65,7 +83,10 @@ class OrbitObjectSensor(OrbitBaseSensor):
 
     def build_condition(self, *, rendered: bool) -> ObjectCondition:
         """ObjectReady, KeysReady or PrefixReady, after which of key, keys, prefix is given."""
-        arguments = {name: getattr(self, name) for name in OBJECT_ARGUMENTS}
+        # glob / regex come from `key` with wildcard_match / use_regex, not as arguments
+        arguments = {name: getattr(self, name, None) for name in OBJECT_ARGUMENTS}
+        arguments.pop("glob", None)
+        arguments.pop("regex", None)
         if not rendered:
             # values not known before execute (XComArgs, mapped arguments) stand in as a value
             # of their shape; a template rendering to a list is one key until then
@@ -75,10 +96,13 @@ class OrbitObjectSensor(OrbitBaseSensor):
                 arguments["keys"] = stand_in(self.keys, "stand-in-key")
             elif is_templated(self.keys):
                 arguments["keys"] = ["stand-in-key"]
-        return object_condition(**arguments)
+        return object_condition(
+            wildcard_match=self.wildcard_match, use_regex=self.use_regex, **arguments
+        )
 
     def summarize(self, details: dict[str, Any]) -> dict[str, Any]:
-        if self.key is not None:  # one object: the same shape as for a list of keys
+        if self.key is not None and not (self.wildcard_match or self.use_regex):
+            # one object: the same shape as for a list of keys
             found = {k: v for k, v in details.items() if k != "pending_uploads"}
             return {"bucket": self.bucket, "count": 1, "total_size": found.get("size", 0),
                     "keys": [found]}

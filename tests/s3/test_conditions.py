@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from orbit_provider.s3 import S3Config
+from orbit_provider.s3 import S3Config, conditions
 from orbit_provider.s3.conditions import (
     DETAIL_LIMIT,
     ArchiveRestored,
@@ -17,6 +17,7 @@ from orbit_provider.s3.conditions import (
     KeysReady,
     ObjectReady,
     PrefixReady,
+    PrefixUnchanged,
     object_condition,
 )
 from orbit_provider.s3.errors import ArchivedObject, ConfigError, NotFound
@@ -164,9 +165,9 @@ def test_unknown_version_id_is_an_error(versioned):
 def test_newer_than_version_on_unversioned_bucket_is_an_error(moto_client):
     moto_client.upload_bytes(b"one", "report.csv")
     with pytest.raises(NotFound):
-        ObjectReady(
-            key="report.csv", newer_than_version="3HL4kqtJlcpXroDTDmjVBH40Nrjf"
-        ).evaluate(moto_client)
+        ObjectReady(key="report.csv", newer_than_version="3HL4kqtJlcpXroDTDmjVBH40Nrjf").evaluate(
+            moto_client
+        )
 
 
 # -- KeysReady, PrefixReady ----------------------------------------------------------------------
@@ -221,7 +222,7 @@ def test_prefix_min_size_ignores_small_objects(moto_client):
     moto_client.upload_bytes(b"", "p/empty-marker")
     result = PrefixReady(prefix="p/", min_count=2, min_size=1).evaluate(moto_client)
     assert not result.met
-    assert "1 smaller objects ignored" in result.reason
+    assert "1 objects outside the size or age rules ignored" in result.reason
     assert result.details["too_small"] == 1
     assert PrefixReady(prefix="p/", min_count=1, min_size=1).evaluate(moto_client).met
 
@@ -366,18 +367,40 @@ def test_round_trip_through_to_dict_and_json(condition):
 
 def test_to_dict_shape():
     assert KeysReady(keys=["a", "b"], min_size=5).to_dict() == {
-        "kind": "keys_ready", "keys": ["a", "b"], "min_size": 5, "no_pending_upload": False
+        "kind": "keys_ready",
+        "keys": ["a", "b"],
+        "min_size": 5,
+        "no_pending_upload": False,
+        "max_size": None,
+        "min_age": None,
+        "max_age": None,
     }
     assert PrefixReady(prefix="p/", min_count=2).to_dict() == {
-        "kind": "prefix_ready", "prefix": "p/", "min_count": 2, "min_size": None,
+        "kind": "prefix_ready",
+        "prefix": "p/",
+        "min_count": 2,
+        "min_size": None,
         "no_pending_upload": False,
+        "max_size": None,
+        "min_age": None,
+        "max_age": None,
+        "glob": None,
+        "regex": None,
     }
     assert ObjectReady(key="k", newer_than_version="v").to_dict() == {
-        "kind": "object_ready", "key": "k", "min_size": None, "no_pending_upload": False,
+        "kind": "object_ready",
+        "key": "k",
+        "min_size": None,
+        "no_pending_upload": False,
         "newer_than_version": "v",
+        "max_size": None,
+        "min_age": None,
+        "max_age": None,
     }
     assert ArchiveRestored(keys=["a"]).to_dict() == {
-        "kind": "archive_restored", "keys": ["a"], "fail_if_not_requested": False
+        "kind": "archive_restored",
+        "keys": ["a"],
+        "fail_if_not_requested": False,
     }
 
 
@@ -467,8 +490,15 @@ def test_a_subclass_from_dict_reads_only_its_own_kind():
         ({"prefix": "p/", "min_count": 2}, PrefixReady(prefix="p/", min_count=2)),
         # the object sensor passes every argument; those at their default are not its choice
         (
-            {"key": None, "keys": None, "prefix": "p/", "min_count": 1, "min_size": None,
-             "no_pending_upload": False, "newer_than_version": None},
+            {
+                "key": None,
+                "keys": None,
+                "prefix": "p/",
+                "min_count": 1,
+                "min_size": None,
+                "no_pending_upload": False,
+                "newer_than_version": None,
+            },
             PrefixReady(prefix="p/"),
         ),
     ],
@@ -490,3 +520,79 @@ def test_object_condition_refuses_arguments_that_do_not_fit(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         object_condition(**kwargs)
 
+
+# -- patterns, size and age rules, a prefix that stopped changing ------------------------------
+
+
+def test_glob_and_regex_patterns_over_the_literal_prefix(moto_client):
+    for key in ("logs/2026/a.parquet", "logs/2026/b.csv", "logs/2025/c.parquet", "other/d.parquet"):
+        moto_client.upload_bytes(b"x", key)
+    glob = object_condition(key="logs/*/*.parquet", wildcard_match=True, min_count=2)
+    assert isinstance(glob, PrefixReady) and glob.prefix == "logs/"
+    assert glob.evaluate(moto_client).met
+    regex = object_condition(key=r"logs/2026/.*\.csv", use_regex=True)
+    assert regex.prefix == "logs/2026/" and regex.evaluate(moto_client).met
+    missing = object_condition(key="logs/2024/*", wildcard_match=True)
+    result = missing.evaluate(moto_client)
+    assert not result.met and "matching 'logs/2024/*'" in result.reason
+    with pytest.raises(ConfigError, match="choose one"):
+        object_condition(key="a*", wildcard_match=True, use_regex=True)
+    with pytest.raises(ConfigError, match="not a regular expression"):
+        PrefixReady(prefix="", regex="(")
+    with pytest.raises(ConfigError, match="one exact key"):
+        object_condition(key="a*", wildcard_match=True, newer_than_version="v1")
+
+
+def test_size_and_age_rules(moto_client, monkeypatch):
+    moto_client.upload_bytes(b"x" * 10, "k")
+    assert ObjectReady(key="k", min_size=5, max_size=10).evaluate(moto_client).met
+    too_big = ObjectReady(key="k", max_size=9).evaluate(moto_client)
+    assert not too_big.met and "larger than max_size 9" in too_big.reason
+    written = moto_client.get_metadata("k").last_modified
+    monkeypatch.setattr(conditions, "now", lambda: written.add(seconds=30))
+    assert ObjectReady(key="k", min_age=20, max_age=60).evaluate(moto_client).met
+    young = KeysReady(keys=["k"], min_age=60).evaluate(moto_client)
+    assert not young.met and "younger than min_age 60" in young.reason
+    assert not PrefixReady(prefix="", max_age=10).evaluate(moto_client).met
+    with pytest.raises(ConfigError, match="smaller than min_size"):
+        ObjectReady(key="k", min_size=5, max_size=4)
+    with pytest.raises(ConfigError, match="non-negative number of seconds"):
+        PrefixReady(prefix="", min_age=-1)
+
+
+class _Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def monotonic(self):
+        return self.now
+
+
+def test_prefix_unchanged_waits_out_the_inactivity_period(moto_client, monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr(conditions, "time", clock)
+    moto_client.upload_bytes(b"1", "drop/1")
+    condition = PrefixUnchanged(prefix="drop/", inactivity_period=60, min_objects=2)
+    assert "first look" in condition.evaluate(moto_client).reason
+    clock.now += 30
+    moto_client.upload_bytes(b"2", "drop/2")
+    assert "changed" in condition.evaluate(moto_client).reason  # the period starts again
+    clock.now += 59
+    assert not condition.evaluate(moto_client).met
+    clock.now += 2
+    result = condition.evaluate(moto_client)
+    assert result.met and result.details["count"] == 2
+    rebuilt = Condition.from_dict(condition.to_dict())
+    assert rebuilt == condition and not rebuilt.evaluate(moto_client).met  # a new look
+
+
+def test_prefix_unchanged_min_objects_and_deletes(moto_client, monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr(conditions, "time", clock)
+    moto_client.upload_bytes(b"1", "d/1")
+    strict = PrefixUnchanged(prefix="d/", inactivity_period=0, min_objects=2, allow_delete=False)
+    strict.evaluate(moto_client)
+    assert "min_objects 2" in strict.evaluate(moto_client).reason
+    moto_client.s3.delete_object(Bucket=moto_client.bucket, Key="d/1")
+    with pytest.raises(ConfigError, match="deleted while waiting"):
+        strict.evaluate(moto_client)

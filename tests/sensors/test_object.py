@@ -68,7 +68,11 @@ def test_templated_values_are_checked_after_rendering(conn):
 
 def test_template_fields():
     assert set(OrbitObjectSensor.template_fields) == {
-        "bucket", "key", "keys", "prefix", "newer_than_version"
+        "bucket",
+        "key",
+        "keys",
+        "prefix",
+        "newer_than_version",
     }
 
 
@@ -76,8 +80,10 @@ def test_template_fields():
     ("kwargs", "expected"),
     [
         ({"key": "k", "min_size": 3}, ObjectReady(key="k", min_size=3)),
-        ({"keys": ["a", "b"], "no_pending_upload": True},
-         KeysReady(keys=["a", "b"], no_pending_upload=True)),
+        (
+            {"keys": ["a", "b"], "no_pending_upload": True},
+            KeysReady(keys=["a", "b"], no_pending_upload=True),
+        ),
         ({"prefix": "p/", "min_count": 2}, PrefixReady(prefix="p/", min_count=2)),
     ],
 )
@@ -197,6 +203,9 @@ def test_deferrable_defers_with_the_matching_trigger(conn):
             "min_size": 3,
             "no_pending_upload": True,
             "newer_than_version": None,
+            "max_size": None,
+            "min_age": None,
+            "max_age": None,
         },
         "orbit_conn_id": "orbit_s3_default",
         "poke_interval": 15.0,
@@ -222,7 +231,10 @@ def test_execute_complete_success_returns_the_summary():
         "polls": 3,
     }
     assert sensor.execute_complete({}, event) == {
-        "bucket": "landing", "count": 1, "total_size": 5, "keys": [{"key": "p/a"}]
+        "bucket": "landing",
+        "count": 1,
+        "total_size": 5,
+        "keys": [{"key": "p/a"}],
     }
 
 
@@ -257,4 +269,52 @@ def test_soft_fail_turns_a_trigger_timeout_into_a_skip():
     with pytest.raises(AirflowSkipException):
         sensor.resume_execution(
             "execute_complete", {"event": {"status": "timeout", "message": "late"}}, {}
+        )
+
+
+# -- patterns, size and age ------------------------------------------------------------------
+
+
+def test_a_glob_key_waits_for_matching_objects_in_poke_and_deferred_mode(conn, client):
+    sensor = OrbitObjectSensor(
+        task_id="wait",
+        bucket=conn,
+        key="drop/*/part-*.parquet",
+        wildcard_match=True,
+        min_count=2,
+        max_size=100,
+    )
+    condition = sensor.condition()
+    assert isinstance(condition, PrefixReady) and condition.prefix == "drop/"
+    client.upload_bytes(b"x", "drop/a/part-1.parquet")
+    client.upload_bytes(b"x" * 500, "drop/a/part-2.parquet")  # larger than max_size
+    client.upload_bytes(b"x", "drop/a/other.csv")
+    assert not sensor.poke({})
+    client.upload_bytes(b"x", "drop/b/part-3.parquet")
+    done = sensor.poke({})
+    assert done and {k["key"] for k in done.xcom_value["keys"]} == {
+        "drop/a/part-1.parquet",
+        "drop/b/part-3.parquet",
+    }
+    trigger = sensor.make_trigger()  # the same condition goes to the triggerer
+    assert trigger.condition == condition
+
+
+def test_a_regex_key_and_the_age_rules(conn, client):
+    client.upload_bytes(b"x", "events/2026-11-30.json")
+    fresh = OrbitObjectSensor(
+        task_id="wait",
+        bucket=conn,
+        key=r"events/\d{4}-\d\d-\d\d\.json",
+        use_regex=True,
+        max_age=3600,
+    )
+    assert fresh.poke({})
+    settled = OrbitObjectSensor(
+        task_id="wait", bucket=conn, key="events/2026-11-30.json", min_age=3600
+    )
+    assert not settled.poke({})  # written just now
+    with pytest.raises(ConfigError, match="choose one"):
+        OrbitObjectSensor(
+            task_id="w", bucket="ok-bucket", key="a*", wildcard_match=True, use_regex=True
         )
