@@ -25,6 +25,7 @@ from orbit_provider.s3.client import S3Client
 from orbit_provider.s3.config import Credentials, S3Config, ServerSideEncryption
 from orbit_provider.s3.errors import ConfigError
 from orbit_provider.s3.wire.assume_role import AssumeRole, assume_role_session
+from orbit_provider.s3.wire.log_redaction import redact
 from orbit_provider.s3.wire.web_identity import (
     WEB_IDENTITY_ARGS,
     token_file_for,
@@ -76,7 +77,7 @@ class ConnectionSettings:
     def __repr__(self) -> str:
         shown = {k: v for k, v in self.config_fields.items() if k != "credentials"}
         creds = self.config_fields.get("credentials")
-        return (
+        return redact(  # a proxy URL in botocore_config may carry a password
             f"ConnectionSettings(conn_id={self.conn_id!r}, bucket={self.bucket!r}, "
             f"credentials={creds!r}, role_arn="
             f"{self.assume_role.role_arn if self.assume_role else None!r}, fields={shown!r})"

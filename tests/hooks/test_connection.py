@@ -338,3 +338,9 @@ def test_web_identity_reads_the_token_file_from_the_environment(token_file, monk
         settings_from_connection(
             conn({"role_arn": ROLE, "assume_role_method": "assume_role_with_web_identity"})
         )
+
+
+def test_a_proxy_password_in_botocore_config_stays_out_of_the_repr():
+    settings = settings_from_connection(conn(
+        {"botocore_config": {"proxies": {"https": "http://team:proxy-secret-1@proxy:3128"}}}))
+    assert "proxy-secret-1" not in repr(settings) and "team:***@proxy" in repr(settings)

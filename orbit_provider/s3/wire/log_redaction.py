@@ -46,6 +46,8 @@ _PATTERNS = (
     ),
     # AWS access key ids (long-term AKIA, temporary ASIA) wherever they stand
     re.compile(r"()\b((?:AKIA|ASIA)[A-Z0-9]{16})\b"),
+    # the password of a URL's user info (a proxy like http://user:secret@proxy:3128)
+    re.compile(r"(://[^/\s:@'\"]+:)([^@\s/'\"]+)(?=@)"),
 )
 
 # Access key ids (and secrets) of this process's sessions: masked wherever they appear. Short

@@ -207,8 +207,9 @@ def test_presigned_part_urls_echoed_back_are_masked(echo_client, tmp_path):
         f"GET /b/k?X-Amz-Credential=ORBITKEY%2F20261130%2Fus-east-1&X-Amz-Signature={SIGNATURE}",
         "<AWSAccessKeyId>ORBITKEY</AWSAccessKeyId><StringToSign>AWS4 x</StringToSign>",
         "key AKIAIOSFODNN7EXAMPLE was refused",
+        "proxy http://team:ORBITKEY@proxy.internal:3128 refused",
     ],
-    ids=["authorization-line", "presigned-url", "s3-error-fields", "aws-key-id"],
+    ids=["authorization-line", "presigned-url", "s3-error-fields", "aws-key-id", "proxy-url"],
 )
 def test_error_messages_are_redacted(text):
     error = S3Error(text)
