@@ -232,7 +232,7 @@ class AirflowDeployment:
             AIRFLOW__API_AUTH__JWT_SECRET=self._secret("jwt"),
             AIRFLOW__API__SECRET_KEY=self._secret("api"),
             AIRFLOW__CORE__FERNET_KEY="",
-            AIRFLOW__CORE__PARALLELISM="8",
+            AIRFLOW__CORE__PARALLELISM="16",
             AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="30",
             AIRFLOW__LOGGING__BASE_LOG_FOLDER=str(home / "logs"),
             AIRFLOW__TRIGGERER__DEFAULT_CAPACITY="50",
@@ -345,7 +345,7 @@ class AirflowDeployment:
             raise DeploymentError(f"pid {pid} is not a process of this deployment")
         os.kill(pid, sig)
 
-    def stop(self, timeout: float = 20.0) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM every process of the deployment's sessions, SIGKILL what is left."""
         sessions = {proc.pid for proc in self.processes.values()}
         for proc in self.processes.values():
