@@ -93,8 +93,10 @@ class ProgressSink:
             self._version += 1
 
     def reporter(self) -> ProgressReporter:
-        """A ProgressReporter whose events reach this sink; pass it to core calls."""
-        return ProgressReporter([self])
+        """A ProgressReporter whose events reach this sink; pass it to core calls. Inline:
+        recording is a few additions under a lock, no I/O, so it needs no thread of its own
+        (the log lines and XCom pushes happen in `flush`, on the task's thread)."""
+        return ProgressReporter([self], inline=True)
 
     def _record(self, event: ProgressEvent) -> None:
         if isinstance(event, BatchProgress):

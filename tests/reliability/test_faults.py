@@ -133,7 +133,7 @@ def flip_to_full_faults_after(proxy, parts: int) -> ProgressReporter:
                 if len(done) == parts:
                     proxy.set_rate(1.0)
 
-    return ProgressReporter([on_event])
+    return ProgressReporter([on_event], inline=True)  # acts before the next request
 
 
 # -- 20% of requests faulted -----------------------------------------------------------------

@@ -665,9 +665,13 @@ class _Download:
         start, end = span
         pos, check = start, range_check(algorithm)
         buf = runner.buffer()
+        tries = 0
 
         def attempt() -> None:
-            nonlocal pos
+            nonlocal pos, tries
+            tries += 1
+            if tries > 1:
+                tracker.retried()
             body = engine.open(pos, end)
             complete = False
             try:

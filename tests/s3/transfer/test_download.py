@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import zlib
 from pathlib import Path
@@ -158,6 +159,7 @@ def test_progress_events_are_monotonic_and_exact(make_seaweed_client, tmp_path):
     events = []
     reporter = ProgressReporter([events.append])
     client.download_file("p", tmp_path / "p", progress=reporter)
+    reporter.close()  # events are delivered on the reporter's thread: wait for them
     started = [e for e in events if isinstance(e, TransferStarted)]
     assert len(started) == 1 and started[0].total_bytes == size and started[0].parts == 4
     assert started[0].operation == "download"
@@ -169,6 +171,30 @@ def test_progress_events_are_monotonic_and_exact(make_seaweed_client, tmp_path):
     assert sorted(e.part_number for e in parts) == [1, 2, 3, 4]
     assert sum(e.size for e in parts) == size
     assert isinstance(events[-1], TransferCompleted) and events[-1].total_bytes == size
+
+
+def test_a_subscriber_held_until_the_download_returns_never_slows_it(
+    make_seaweed_client, tmp_path
+):
+    """The subscriber waits on its first event until download_file has returned: had the
+    download waited for it, it could never return."""
+    client = make_seaweed_client(parallel_operations=2)
+    data = data_of(2 * R + 5)
+    client.upload_bytes(data, "p")
+    returned, events = threading.Event(), []
+
+    def held(event) -> None:
+        returned.wait(60)
+        events.append(event)
+
+    reporter = ProgressReporter([held])
+    result = client.download_file("p", tmp_path / "p", progress=reporter)
+    assert not events  # still held on the first event
+    returned.set()
+    reporter.close()
+    assert result.size == len(data) and (tmp_path / "p").read_bytes() == data
+    assert isinstance(events[0], TransferStarted) and isinstance(events[-1], TransferCompleted)
+    assert sorted(e.part_number for e in events if isinstance(e, PartCompleted)) == [1, 2, 3]
 
 
 # -- bad input and errors -------------------------------------------------------------------------
@@ -236,7 +262,7 @@ def test_object_rewritten_mid_download_restarts_cleanly(make_seaweed_client, tmp
             client.upload_bytes(new, "moving")  # the next ranged GET fails If-Match: 412
 
     rewrite_once.done = False
-    reporter = ProgressReporter([rewrite_once])
+    reporter = ProgressReporter([rewrite_once], inline=True)  # acts before the GETs go on
     result = client.download_file("moving", tmp_path / "m", progress=reporter)
     assert (tmp_path / "m").read_bytes() == new
     assert result.size == len(new)
@@ -304,7 +330,9 @@ def test_resume_after_sigkill_fetches_only_missing_ranges(seaweed, seaweed_clien
     assert 2 <= len(state["done"]) < 6
     kept = done_bytes(state)
     events = []
-    result = seaweed_client.download_file("big", dest, progress=ProgressReporter([events.append]))
+    reporter = ProgressReporter([events.append])
+    result = seaweed_client.download_file("big", dest, progress=reporter)
+    reporter.close()
     assert dest.read_bytes() == data
     assert result.resumed_bytes == kept
     assert result.bytes_received == len(data) - kept

@@ -198,7 +198,7 @@ def test_file_changed_during_upload_is_not_completed(make_seaweed_client, tmp_pa
                 f.write(b"x")
 
     events = []
-    reporter = ProgressReporter([touch, events.append])
+    reporter = ProgressReporter([touch, events.append], inline=True)
     with pytest.raises(UploadInterrupted) as info:
         client.upload_file(path, "k", progress=reporter)
     assert info.value.code == "FileChanged"
@@ -258,7 +258,8 @@ def test_resume_after_sigkill_sends_only_missing_parts(seaweed, seaweed_client, 
     assert 2 <= len(stored) < 5
 
     events = []
-    result = seaweed_client.upload_file(path, "big", progress=ProgressReporter([events.append]))
+    reporter = ProgressReporter([events.append], inline=True)
+    result = seaweed_client.upload_file(path, "big", progress=reporter)
     assert result.parts_resumed == len(stored)
     assert result.bytes_sent == RAGGED - sum(p.size for p in stored.values())
     assert result.resume_token.upload_id == upload.upload_id
@@ -378,7 +379,7 @@ def test_progress_events_are_ordered_monotonic_and_exact(make_seaweed_client, tm
 def test_single_put_progress_ends_at_100_percent(seaweed_client, tmp_path):
     path = write_file(tmp_path, 1000)
     events = []
-    seaweed_client.upload_file(path, "k", progress=ProgressReporter([events.append]))
+    seaweed_client.upload_file(path, "k", progress=ProgressReporter([events.append], inline=True))
     progress = [e for e in events if isinstance(e, Progress)]
     assert progress[-1].percentage == 100.0 and progress[-1].bytes_transferred == 1000
     assert isinstance(events[-1], TransferCompleted)
@@ -900,7 +901,7 @@ def change_after_last_part(path: Path, parts: int, change) -> ProgressReporter:
         if isinstance(event, PartCompleted) and event.part_number == parts:
             change(path)
 
-    return ProgressReporter([hook])
+    return ProgressReporter([hook], inline=True)  # acts before the upload goes on
 
 
 def test_a_file_rewritten_mid_upload_aborts_its_upload_and_the_retry_leaves_nothing(
@@ -985,7 +986,8 @@ def test_a_retry_with_another_checksum_algorithm_starts_over_and_leaves_nothing(
     events: list = []
     algorithm = "CRC32C" if store == "seaweedfs" else "CRC64NVME"
     client = make(parallel_operations=1, checksum_algorithm=algorithm)
-    result = client.upload_file(path, "k", progress=ProgressReporter([events.append]))
+    result = client.upload_file(path, "k", progress=ProgressReporter([events.append],
+                                                                     inline=True))
     assert result.parts_resumed == 0 and result.resume_token.upload_id != stale.upload_id
     assert result.checksum_algorithm == algorithm
     assert client.download_bytes("k") == data

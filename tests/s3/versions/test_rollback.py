@@ -85,7 +85,7 @@ def test_dry_run_changes_nothing(scenario):
 def test_rollback_brings_the_prefix_back_and_keeps_history(scenario):
     client, when, _ = scenario
     events = []
-    reporter = ProgressReporter([events.append])
+    reporter = ProgressReporter([events.append], inline=True)
     versions_before = len(snapshot(client))
 
     result = client.rollback_prefix("p/", when, config=BatchConfig(max_concurrent=3),
