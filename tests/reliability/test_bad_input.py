@@ -10,7 +10,10 @@ held to the same rule. The last test runs a few cases inside a real DAG run.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+import inspect
 import os
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -263,7 +266,17 @@ def test_bad_inputs_inside_a_dag_run_fail_their_tasks_and_change_nothing(
 # -- XCom and mapped inputs --------------------------------------------------------------------
 
 # Arguments that make each operator valid; the test feeds one template field at a time by XCom.
-VALID = {
+# Operators and sensors outside the bad-input table are named by their class path.
+VALID: dict[Any, dict[str, Any]] = {
+    "operators.aggregate.OrbitAggregateSummariesOperator": {"summaries": []},
+    "operators.objects.OrbitCopyObjectOperator": {"source_bucket_key": "a",
+                                                  "dest_bucket_key": "b"},
+    "operators.objects.OrbitCreateObjectOperator": {"s3_key": "k", "data": "x"},
+    "operators.bucket.OrbitCreateBucketOperator": {"bucket_name": "new-bucket"},
+    "operators.bucket.OrbitDeleteBucketOperator": {"bucket_name": "old-bucket"},
+    "operators.lifecycle.OrbitLifecycleExpirationOperator": {"prefix": "p/", "days": 3},
+    "operators.sync.OrbitSyncOperator": {"source": "/tmp/x", "dest": "s3://ok-bucket/p/"},
+    "sensors.unchanged.OrbitPrefixUnchangedSensor": {"bucket": "ok-bucket", "prefix": "p/"},
     OrbitUploadOperator: {"source": "/tmp/f.bin", "key": "k"},
     OrbitDownloadOperator: {"key": "k", "dest": "/tmp/o"},
     OrbitListKeysOperator: {},
@@ -287,10 +300,39 @@ REPLACES = {"keys": ("key", "prefix"), "prefix": ("key", "keys"), "key": ("prefi
 NEEDS_OTHERS = {"inventory_bucket", "inventory_filters"}  # only with inventory_manifest
 
 
-@pytest.mark.parametrize("cls", sorted(VALID, key=lambda c: c.__name__), ids=lambda c: c.__name__)
-def test_every_template_field_takes_an_xcom_when_the_dag_is_parsed(cls):
+def _class(entry: Any) -> type:
+    if isinstance(entry, type):
+        return entry
+    module, _, name = f"orbit_provider.{entry}".rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def _every_operator_and_sensor() -> set[type]:
+    """Every concrete operator and sensor class the package defines."""
+    from airflow.sdk import BaseOperator
+
+    found = set()
+    for package in ("orbit_provider.operators", "orbit_provider.sensors"):
+        for info in pkgutil.iter_modules(importlib.import_module(package).__path__):
+            module = importlib.import_module(f"{package}.{info.name}")
+            for value in vars(module).values():
+                if (isinstance(value, type) and issubclass(value, BaseOperator)
+                        and value.__module__ == module.__name__
+                        and not inspect.isabstract(value) and "Base" not in value.__name__
+                        and not value.__name__.startswith("_")):
+                    found.add(value)  # fmt: skip
+    return found
+
+
+def test_the_xcom_table_covers_every_operator_and_sensor():
+    assert OPERATORS <= {_class(c) for c in VALID}
+    assert _every_operator_and_sensor() <= {_class(c) for c in VALID}
+
+
+@pytest.mark.parametrize("entry", VALID, ids=lambda c: _class(c).__name__)
+def test_every_template_field_takes_an_xcom_when_the_dag_is_parsed(entry):
     """`field=upstream_task()` (an XComArg) never breaks parsing: checked at execute."""
-    assert set(VALID) == OPERATORS
+    cls = _class(entry)
     for field in cls.template_fields:
         if field in NEEDS_OTHERS:
             continue
@@ -300,7 +342,9 @@ def test_every_template_field_takes_an_xcom_when_the_dag_is_parsed(cls):
             def upstream() -> str:
                 return "x"
 
-            kwargs = {k: v for k, v in VALID[cls].items() if k not in REPLACES.get(field, ())}
+            kwargs = {k: v for k, v in VALID[entry].items() if k not in REPLACES.get(field, ())}
+            if field == "bucket" and "bucket_name" in kwargs:  # the bucket operators' name
+                field = "bucket_name"
             kwargs[field] = upstream()
             cls(task_id="op", **kwargs)  # raises on failure
 
