@@ -8,6 +8,10 @@ multipart copy and, next, the files of a tree transfer all fan out through it.
   the error), and that first failure is raised once the running items have finished.
 - Per-thread buffers: `buffer()` returns the calling worker's own buffer, made once by the
   factory and reused for every item that thread runs.
+- Tuned: `workers` is a cap. The run starts with a few workers and adds more while the rate
+  of finished items grows (tuner.py), so a far network gets many connections and loopback
+  keeps few; a SlowDown answer seen by the store's `throttle` halves them. `tune=False` runs
+  `workers` from the start.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Generic, TypeVar
 
 from orbit_provider.s3.errors import S3Error
+from orbit_provider.s3.transfer.tuner import ConcurrencyTuner
+from orbit_provider.s3.wire.adaptive import AdaptiveThrottle
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -31,7 +37,12 @@ class Cancelled(S3Error):
 
 
 class ParallelRunner(Generic[T, R]):
-    """Runs `work(item)` for every item on up to `workers` threads (see the module doc)."""
+    """Runs `work(item)` for every item on up to `workers` threads (see the module doc).
+
+    `tuner`: chooses how many of the `workers` run (default: a ConcurrencyTuner with the
+    `workers` cap, or none with `tune=False`); `throttle`: the store's AdaptiveThrottle,
+    whose throttled answers make the tuner back off.
+    """
 
     def __init__(
         self,
@@ -39,14 +50,23 @@ class ParallelRunner(Generic[T, R]):
         *,
         name: str = "orbit",
         buffer_factory: Callable[[], Any] | None = None,
+        tune: bool = True,
+        tuner: ConcurrencyTuner | None = None,
+        throttle: AdaptiveThrottle | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("workers: must be at least 1")
         self.workers = workers
         self.name = name
+        self.tuner = tuner or (ConcurrencyTuner(workers) if tune else None)
+        self.throttle = throttle
         self._buffer_factory = buffer_factory
         self._local = threading.local()
         self._stop = threading.Event()
+
+    def _wanted(self) -> int:
+        """Items to keep in flight now."""
+        return self.workers if self.tuner is None else min(self.workers, self.tuner.target)
 
     def cancelled(self) -> bool:
         """True once an item has failed (or the caller was interrupted): stop early."""
@@ -72,6 +92,7 @@ class ParallelRunner(Generic[T, R]):
         error: BaseException | None = None
         source = iter(enumerate(items))
         pending: dict[Future, int] = {}
+        throttled = self.throttle.throttled if self.throttle is not None else 0
 
         def guarded(item: T) -> R:
             self.check()
@@ -84,7 +105,7 @@ class ParallelRunner(Generic[T, R]):
         with ThreadPoolExecutor(self.workers, thread_name_prefix=self.name) as pool:
             try:
                 while True:
-                    while len(pending) < self.workers and not self._stop.is_set():
+                    while len(pending) < self._wanted() and not self._stop.is_set():
                         nxt = next(source, None)
                         if nxt is None:
                             break
@@ -99,6 +120,11 @@ class ParallelRunner(Generic[T, R]):
                             results[index] = future.result()
                         elif error is None and not isinstance(exc, Cancelled):
                             error = exc
+                    if self.tuner is not None:
+                        if self.throttle is not None and self.throttle.throttled > throttled:
+                            throttled = self.throttle.throttled
+                            self.tuner.throttled()
+                        self.tuner.done(len(done))
             except BaseException:
                 self._stop.set()  # interrupted while waiting: running items see cancelled()
                 for future in pending:
