@@ -187,14 +187,17 @@ class AirflowDeployment:
     """
 
     dags: Iterable[Path] = ()
-    env: Mapping[str, str | None] = field(default_factory=dict)
+    # connections and the password stay out of the repr (pytest prints reprs on failures)
+    env: Mapping[str, str | None] = field(default_factory=dict, repr=False)
     home: Path | None = None
     port: int = 0
     username: str = "admin"
-    password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
+    password: str = field(default_factory=lambda: secrets.token_urlsafe(12), repr=False)
     startup_timeout: float = 180.0
-    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
-    _own_home: bool = False
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict, repr=False)
+    _own_home: bool = field(default=False, repr=False)
+    _secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    _api: AirflowApi | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -202,7 +205,10 @@ class AirflowDeployment:
 
     @property
     def api(self) -> AirflowApi:
-        if not hasattr(self, "_api"):
+        """The REST API client, logged in as `username` (once the deployment has started)."""
+        if not self.port:
+            raise DeploymentError("the deployment has not started: no port yet")
+        if self._api is None:
             self._api = AirflowApi(self.url, self.username, self.password)
         return self._api
 
@@ -235,7 +241,6 @@ class AirflowDeployment:
             AIRFLOW__CORE__PARALLELISM="16",
             AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="30",
             AIRFLOW__LOGGING__BASE_LOG_FOLDER=str(home / "logs"),
-            AIRFLOW__TRIGGERER__DEFAULT_CAPACITY="50",
             PYTHONUNBUFFERED="1",
         )
         for name, value in self.env.items():
@@ -246,9 +251,8 @@ class AirflowDeployment:
         return env
 
     def _secret(self, name: str) -> str:
-        if not hasattr(self, "_secrets"):
-            self._secrets: dict[str, str] = {}
-        return self._secrets.setdefault(name, secrets.token_urlsafe(32))
+        """A random secret of this deployment, the same for every service."""
+        return self._secrets.setdefault(name, secrets.token_urlsafe(64))
 
     def _airflow(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "airflow", *args]

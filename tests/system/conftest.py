@@ -50,6 +50,10 @@ class System:
     def api(self) -> AirflowApi:
         return self.deployment.api
 
+    def scheduler_log(self) -> str:
+        assert self.deployment.home is not None
+        return (self.deployment.home / "logs" / "scheduler.log").read_text(errors="replace")
+
     def diagnose(self, dag_id: str, run_id: str) -> str:
         """The states of a run's task instances and the log of each failed one."""
         lines = []

@@ -104,8 +104,14 @@ def test_a_deferrable_sensor_waits_in_the_triggerer_and_resumes(system):
     def state():
         return api.task_instance(dag_id, run_id, "wait_for_key")["state"]
 
-    wait_for("the sensor to defer", lambda: state() == "deferred" or state() in ("failed",), 120)
+    wait_for("the sensor to defer", lambda: state() in ("deferred", "failed"), 120)
     assert state() == "deferred"  # the task gave its worker slot back; the triggerer waits
+
+    # Airflow 3.3.2 races when a trigger fires before the scheduler has processed the exit of
+    # the process that deferred: it takes that exit for the resumed, queued try's and fails
+    # it ("state changed externally"). The key is written once the scheduler has seen it.
+    finished = f"TaskInstance Finished: dag_id={dag_id}, task_id=wait_for_key, run_id={run_id},"
+    wait_for("the scheduler to see the deferral", lambda: finished in system.scheduler_log(), 120)
     client_for(system.seaweed, system.bucket).upload_bytes(b"ready", key)
     system.assert_success(dag_id, run_id, timeout=120)
     summary = api.xcom(dag_id, run_id, "wait_for_key")

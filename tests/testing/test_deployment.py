@@ -41,6 +41,8 @@ def test_the_services_get_their_own_airflow_settings_not_the_callers(monkeypatch
         home=tmp_path
     ).environment()["AIRFLOW__API_AUTH__JWT_SECRET"]
     assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] == "admin:admin"
+    # pytest prints reprs on failures: no connection or password in them
+    assert deployment.password not in repr(deployment) and "ORBIT_EXAMPLES" not in repr(deployment)
 
 
 def test_wait_for_returns_the_first_truthy_value_or_times_out():
