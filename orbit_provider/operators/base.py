@@ -13,7 +13,11 @@ from airflow.sdk import BaseOperator
 
 from orbit_provider.hooks.lineage import s3_uri
 from orbit_provider.hooks.orbit_s3 import NOTSET, OrbitS3Hook, resolve_conn_id
-from orbit_provider.operators.progress_sink import run_with_progress
+from orbit_provider.operators.progress_sink import (
+    ProgressSettings,
+    check_progress_options,
+    run_with_progress,
+)
 from orbit_provider.s3.config import validate_bucket_name
 from orbit_provider.s3.errors import CircuitOpen, ConfigError, S3Error, UploadInterrupted
 
@@ -127,6 +131,13 @@ class OrbitBaseOperator(BaseOperator):
         with different ids is an error when the DAG is parsed.
     :param client_options: S3Config overrides for this task only, e.g.
         ``{"chunk_size": 16 * 1024 * 1024, "parallel_operations": 8, "max_bandwidth": 50_000_000}``.
+    :param progress_xcom: push the progress dict to the ``orbit_progress`` XCom while the task
+        runs. Default (None): Airflow's ``[orbit] progress_xcom`` config, itself False, since
+        every push is a metadata-database write (1,000 mapped tasks would make ~500 a second).
+    :param progress_xcom_interval: seconds between those pushes (default ``[orbit]
+        progress_xcom_interval``, else 2).
+    :param progress_log_interval: seconds between progress lines in the task log (default
+        ``[orbit] progress_log_interval``, else 5; a 10% step logs at once).
 
     Data-aware scheduling: pass ``outlets=[Asset("s3://bucket/prefix")]`` (``airflow.sdk.Asset``)
     to any of these operators; when the task succeeds Airflow records an asset event and queues
@@ -144,9 +155,20 @@ class OrbitBaseOperator(BaseOperator):
         orbit_conn_id: str | None = NOTSET,
         aws_conn_id: str | None = NOTSET,
         client_options: Mapping[str, Any] | None = None,
+        progress_xcom: bool | None = None,
+        progress_xcom_interval: float | None = None,
+        progress_log_interval: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self._fail_fast(
+            lambda: check_progress_options(
+                progress_xcom, progress_xcom_interval, progress_log_interval
+            )
+        )
+        self.progress_xcom = progress_xcom
+        self.progress_xcom_interval = progress_xcom_interval
+        self.progress_log_interval = progress_log_interval
         orbit_conn_id = self._fail_fast(lambda: resolve_conn_id(orbit_conn_id, aws_conn_id))
         if bucket is not None and not is_unrendered(bucket):
             self._fail_fast(lambda: validate_bucket_name(bucket))
@@ -206,13 +228,21 @@ class OrbitBaseOperator(BaseOperator):
         return self._fail_fast(fn)
 
     def run_core(self, context: Any, fn: Callable[[Any], T], **sink_options: Any) -> T:
-        """Run `fn(reporter)` with the progress sink (task-log lines + `orbit_progress` XCom).
+        """Run `fn(reporter)` with the progress sink (task-log lines, and the `orbit_progress`
+        XCom when `progress_xcom` or ``[orbit] progress_xcom`` asks for it).
 
         Returns what `fn` returns. `sink_options` go to ProgressSink (total_bytes, ...).
         """
-        return self._fail_fast(
-            lambda: run_with_progress(context, fn, log=self.log, **sink_options)
-        )
+
+        def run() -> T:
+            settings = ProgressSettings.resolve(
+                xcom=self.progress_xcom,
+                xcom_interval=self.progress_xcom_interval,
+                log_interval=self.progress_log_interval,
+            )
+            return run_with_progress(context, fn, log=self.log, settings=settings, **sink_options)
+
+        return self._fail_fast(run)
 
     # -- lineage ------------------------------------------------------------------------------
 

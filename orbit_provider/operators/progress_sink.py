@@ -1,4 +1,4 @@
-"""Progress into task logs and the `orbit_progress` XCom, shared by every operator.
+"""Progress into task logs and (opt-in) the `orbit_progress` XCom, shared by every operator.
 
 The core emits ProgressEvents from worker threads. `ProgressSink` only records them (cheap,
 thread-safe); `flush()`, called from the task's main thread, writes a log line every
@@ -6,6 +6,10 @@ thread-safe); `flush()`, called from the task's main thread, writes a log line e
 XCom at most every `xcom_interval` seconds. `run_with_progress(context, fn)` runs the core
 call in a thread and flushes from the main thread, because task-SDK calls (XCom pushes talk
 to the supervisor) belong to the task's main thread.
+
+The XCom push is off unless asked for (`progress_xcom=True`, or `[orbit] progress_xcom` in
+Airflow's config): every push is a write to the metadata database, and a thousand mapped
+tasks pushing every 2 s would make hundreds of writes a second (`ProgressSettings`).
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from orbit_provider.s3.errors import ConfigError
 from orbit_provider.s3.progress import (
     BatchProgress,
     Progress,
@@ -30,8 +36,76 @@ from orbit_provider.s3.progress import (
 XCOM_KEY = "orbit_progress"
 MIB = 1024 * 1024
 
+#: Airflow config section of the settings below (``AIRFLOW__ORBIT__PROGRESS_XCOM=True`` ...).
+CONFIG_SECTION = "orbit"
+DEFAULT_LOG_INTERVAL = 5.0
+DEFAULT_XCOM_INTERVAL = 2.0
+
 T = TypeVar("T")
 _default_log = logging.getLogger("orbit_provider.progress")
+
+
+@dataclass(frozen=True)
+class ProgressSettings:
+    """How a task reports progress: the task-log line's interval, and whether (and how often)
+    the progress dict is pushed to the `orbit_progress` XCom.
+
+    :param xcom: push to XCom (off by default: each push is a metadata-database write).
+    :param xcom_interval: seconds between XCom pushes (the final push always happens).
+    :param log_interval: seconds between task-log lines (a 10% step logs at once).
+    """
+
+    xcom: bool = False
+    xcom_interval: float = DEFAULT_XCOM_INTERVAL
+    log_interval: float = DEFAULT_LOG_INTERVAL
+
+    def __post_init__(self) -> None:
+        check_progress_options(self.xcom, self.xcom_interval, self.log_interval)
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        xcom: bool | None = None,
+        xcom_interval: float | None = None,
+        log_interval: float | None = None,
+    ) -> ProgressSettings:
+        """The operator's values where given, else Airflow's ``[orbit]`` config
+        (``progress_xcom``, ``progress_xcom_interval``, ``progress_log_interval``), else the
+        defaults. Read at run time, so a config change needs no DAG change."""
+        from airflow.sdk.configuration import conf
+
+        def option(value: Any, name: str, get: Callable[..., Any], default: Any) -> Any:
+            if value is not None:
+                return value
+            try:
+                return get(CONFIG_SECTION, name, fallback=default)
+            except Exception as exc:  # AirflowConfigException: e.g. progress_xcom = maybe
+                raise ConfigError(f"[{CONFIG_SECTION}] {name}: {exc}") from exc
+
+        return cls(
+            xcom=option(xcom, "progress_xcom", conf.getboolean, False),
+            xcom_interval=option(
+                xcom_interval, "progress_xcom_interval", conf.getfloat, DEFAULT_XCOM_INTERVAL
+            ),
+            log_interval=option(
+                log_interval, "progress_log_interval", conf.getfloat, DEFAULT_LOG_INTERVAL
+            ),
+        )
+
+
+def check_progress_options(
+    xcom: Any = None, xcom_interval: Any = None, log_interval: Any = None
+) -> None:
+    """Refuse a non-boolean `xcom` or a negative / non-numeric interval (None: not given)."""
+    if xcom is not None and not isinstance(xcom, bool):
+        raise ConfigError(f"progress_xcom: {xcom!r} must be True, False or None")
+    for name, value in (("progress_xcom_interval", xcom_interval),
+                        ("progress_log_interval", log_interval)):  # fmt: skip
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ConfigError(f"{name}: {value!r} must be a number of seconds, 0 or more")
 
 
 class ProgressSink:
@@ -266,9 +340,21 @@ def xcom_pusher(context: Any) -> Callable[[dict], None] | None:
     return lambda value: ti.xcom_push(key=XCOM_KEY, value=value)
 
 
-def sink_for(context: Any, log: Any = None, **options: Any) -> ProgressSink:
-    """A ProgressSink that logs to `log` and pushes to the task's `orbit_progress` XCom."""
-    return ProgressSink(push=xcom_pusher(context), log=log, **options)
+def sink_for(
+    context: Any,
+    log: Any = None,
+    *,
+    settings: ProgressSettings | None = None,
+    **options: Any,
+) -> ProgressSink:
+    """A ProgressSink that logs to `log` and, when `settings.xcom`, pushes to the task's
+    `orbit_progress` XCom (`settings`: default `ProgressSettings.resolve()`, i.e. Airflow's
+    ``[orbit]`` config). `options` go to ProgressSink and win over `settings`."""
+    settings = settings or ProgressSettings.resolve()
+    options.setdefault("log_interval", settings.log_interval)
+    options.setdefault("xcom_interval", settings.xcom_interval)
+    push = xcom_pusher(context) if settings.xcom else None
+    return ProgressSink(push=push, log=log, **options)
 
 
 def run_with_progress(
@@ -278,14 +364,15 @@ def run_with_progress(
     sink: ProgressSink | None = None,
     log: Any = None,
     poll_interval: float = 1.0,
+    settings: ProgressSettings | None = None,
     **options: Any,
 ) -> T:
     """Run `fn(reporter)` in a worker thread; flush progress from this (the main) thread.
 
-    Returns what `fn` returns, or raises what it raised, after a final log line and XCom push.
-    `options` go to ProgressSink (log_interval, xcom_interval, total_bytes, ...).
+    Returns what `fn` returns, or raises what it raised, after a final log line (and XCom
+    push, when `settings` ask for one). `options` go to ProgressSink (total_bytes, ...).
     """
-    sink = sink or sink_for(context, log=log, **options)
+    sink = sink or sink_for(context, log=log, settings=settings, **options)
     reporter = sink.reporter()
     outcome: dict[str, Any] = {}
     done = threading.Event()

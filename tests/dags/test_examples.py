@@ -78,7 +78,7 @@ def test_lake_ingestion_and_the_asset_scheduled_reader(
     assert generated["files"] == 4  # the data files; the manifest is published after them
     assert upload["succeeded"] == 4 and upload["bytes"] == generated["bytes"]
     assert {o["key"]: o.get("parts") for o in upload["objects"]}[prefix + "blob.bin"] == 3
-    assert result.xcom("upload", key=XCOM_KEY)["percent"] == 100.0
+    assert result.xcom("upload", key=XCOM_KEY) is None  # opt-in, and the examples do not
     assert result.xcom("landed")["count"] == 4
     assert result.xcom("publish_manifest")["succeeded"] == 1
     assert result.xcom("tag")["succeeded"] == 5

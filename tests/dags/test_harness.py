@@ -8,7 +8,7 @@ import pendulum
 from airflow.sdk import DAG, BaseOperator
 
 from orbit_provider.hooks.orbit_s3 import OrbitS3Hook
-from orbit_provider.operators.progress_sink import XCOM_KEY, run_with_progress
+from orbit_provider.operators.progress_sink import XCOM_KEY, ProgressSettings, run_with_progress
 from orbit_provider.operators.summary import transfer_summary
 
 
@@ -28,6 +28,7 @@ class PutAndCopyOperator(BaseOperator):
             context,
             lambda reporter: client.copy_object(self.key, self.key + ".copy", progress=reporter),
             log=self.log,
+            settings=ProgressSettings(xcom=True),
         )
         return transfer_summary([result], operation="copy", bucket=client.bucket)
 

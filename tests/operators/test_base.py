@@ -7,7 +7,12 @@ import json
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from orbit_provider.operators.base import OrbitBaseOperator, OrbitTaskError, task_error
+from orbit_provider.operators.base import (
+    OrbitBaseOperator,
+    OrbitTaskError,
+    OrbitTaskFailure,
+    task_error,
+)
 from orbit_provider.s3.config import MIB
 from orbit_provider.s3.errors import (
     AccessDenied,
@@ -99,7 +104,7 @@ def test_run_core_returns_the_result_pushes_progress_and_reports_lineage(
     moto_conn, moto_client, collector
 ):
     moto_client.upload_bytes(b"12345", "a/b.txt")
-    op = HeadOperator(task_id="t", bucket=MOTO_BUCKET, key="a/b.txt")
+    op = HeadOperator(task_id="t", bucket=MOTO_BUCKET, key="a/b.txt", progress_xcom=True)
     context = make_context()
     assert op.execute(context) == 5
     progress = context["ti"].values("orbit_progress")
@@ -110,6 +115,42 @@ def test_run_core_returns_the_result_pushes_progress_and_reports_lineage(
     facets = op.get_openlineage_facets_on_complete(None)
     assert [(d.namespace, d.name) for d in facets.inputs] == [(f"s3://{MOTO_BUCKET}", "a/b.txt")]
     assert facets.outputs == []
+
+
+def test_the_progress_xcom_is_off_by_default_and_the_log_line_stays(moto_conn, moto_client):
+    moto_client.upload_bytes(b"12345", "a/b.txt")
+    op = HeadOperator(task_id="t", bucket=MOTO_BUCKET, key="a/b.txt")
+    lines = []
+    op.log.info = lambda fmt, *args: lines.append(fmt % args)
+    context = make_context()
+    assert op.execute(context) == 5
+    assert context["ti"].values("orbit_progress") == []
+    assert lines[-1].startswith("orbit progress: head 1/1") and lines[-1].endswith("[final]")
+
+
+def test_the_orbit_config_turns_the_progress_xcom_on_and_an_operator_off(
+    moto_conn, moto_client, monkeypatch
+):
+    moto_client.upload_bytes(b"12345", "a/b.txt")
+    monkeypatch.setenv("AIRFLOW__ORBIT__PROGRESS_XCOM", "True")
+    context = make_context()
+    HeadOperator(task_id="t", bucket=MOTO_BUCKET, key="a/b.txt").execute(context)
+    assert context["ti"].values("orbit_progress")[-1]["final"] is True
+    context = make_context()
+    HeadOperator(task_id="t", bucket=MOTO_BUCKET, key="a/b.txt", progress_xcom=False).execute(
+        context
+    )
+    assert context["ti"].values("orbit_progress") == []
+
+
+def test_bad_progress_settings_fail_without_retries(moto_conn, monkeypatch):
+    with pytest.raises(OrbitTaskFailure, match="progress_log_interval"):
+        HeadOperator(task_id="t", bucket=MOTO_BUCKET, key="k", progress_log_interval=-1)
+    with pytest.raises(OrbitTaskFailure, match="progress_xcom"):
+        HeadOperator(task_id="t", bucket=MOTO_BUCKET, key="k", progress_xcom="yes")
+    monkeypatch.setenv("AIRFLOW__ORBIT__PROGRESS_XCOM", "maybe")
+    with pytest.raises(OrbitTaskFailure, match=r"\[orbit\] progress_xcom"):
+        HeadOperator(task_id="t", bucket=MOTO_BUCKET, key="k").execute(make_context())
 
 
 def test_credentials_never_reach_the_error(moto_s3, monkeypatch):

@@ -309,7 +309,8 @@ def test_dag_mapped_copy_over_shards_accounts_for_every_key_once(
     with DAG("orbit_mapped_copy", schedule=None, start_date=START) as dag:
         listed = OrbitListKeysOperator(task_id="list", prefix="raw/", shard_size=10)
         copied = OrbitBatchCopyOperator.partial(
-            task_id="copy", dest_prefix="archive/", strip_prefix="raw/", max_concurrent=4
+            task_id="copy", dest_prefix="archive/", strip_prefix="raw/", max_concurrent=4,
+            progress_xcom=True,
         ).expand(keys=listed.output)
         OrbitAggregateSummariesOperator(
             task_id="total", summaries=copied.output, expected_total=len(keys)

@@ -32,7 +32,7 @@ def list_keys(**kwargs) -> tuple[list, dict]:
 
 
 def test_keys_come_back_in_json_serializable_shards(moto_conn, keys, collector):
-    shards, context = list_keys(prefix="raw/", shard_size=3)
+    shards, context = list_keys(prefix="raw/", shard_size=3, progress_xcom=True)
     assert shards == [
         ["raw/00.csv", "raw/01.csv", "raw/02.csv"],
         ["raw/03.csv", "raw/04.csv", "raw/05.csv"],

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 
 import pytest
 
 from orbit_provider.operators.progress_sink import (
     XCOM_KEY,
+    ProgressSettings,
     ProgressSink,
     format_line,
     run_with_progress,
     sink_for,
 )
+from orbit_provider.s3.errors import ConfigError
 from orbit_provider.s3.progress import (
     BatchProgress,
     Progress,
@@ -212,7 +213,10 @@ def test_run_with_progress_pushes_from_the_calling_thread_only():
         release.set()
 
     threading.Thread(target=releaser).start()
-    result = run_with_progress({"ti": ti}, work, log=log, poll_interval=0.01, xcom_interval=0)
+    result = run_with_progress(
+        {"ti": ti}, work, log=log, poll_interval=0.01, settings=ProgressSettings(xcom=True),
+        xcom_interval=0,
+    )
     assert result == "result"
     assert ti.threads == {threading.current_thread().name}
     assert all(key == XCOM_KEY for key, _ in ti.pushes)
@@ -228,16 +232,19 @@ def test_run_with_progress_reraises_after_a_final_push():
         raise RuntimeError("S3 said no")
 
     with pytest.raises(RuntimeError, match="S3 said no"):
-        run_with_progress({"ti": ti}, work, log=Lines(), poll_interval=0.01)
+        run_with_progress(
+            {"ti": ti}, work, log=Lines(), poll_interval=0.01,
+            settings=ProgressSettings(xcom=True),
+        )
     assert ti.pushes[-1][1]["final"] is True and ti.pushes[-1][1]["done"] == 3
 
 
-def test_without_a_task_instance_it_only_logs(caplog):
-    sink = sink_for({}, log=logging.getLogger("orbit_provider.test"))
+def test_without_a_task_instance_it_only_logs():
+    log = Lines()
+    sink = sink_for({}, log=log, settings=ProgressSettings(xcom=True))
     sink(progress(50 * MIB))
-    with caplog.at_level(logging.INFO, logger="orbit_provider.test"):
-        sink.flush(final=True)
-    assert "orbit progress: transfer 50.0%" in caplog.text
+    sink.flush(final=True)
+    assert log.lines[-1].startswith("orbit progress: transfer 50.0%")
 
 
 def test_format_line_for_an_unknown_rate():
@@ -246,3 +253,54 @@ def test_format_line_for_an_unknown_rate():
             "parts_total": 0, "objects_total": 1, "objects_done": 0, "objects_failed": 0,
             "final": False}  # fmt: skip
     assert format_line(snap) == "orbit progress: upload 0.0% (0.0/0.0 MiB), 0.0 MiB/s, ETA ?"
+
+
+def test_without_settings_nothing_is_pushed_and_the_log_line_stays():
+    ti, log = FakeTI(), Lines()
+
+    def work(reporter):
+        reporter.emit(BatchProgress("delete", 3, 3, 0, 3))
+        return "done"
+
+    assert run_with_progress({"ti": ti}, work, log=log, poll_interval=0.01) == "done"
+    assert ti.pushes == []
+    assert log.lines[-1] == "orbit progress: delete 3/3 (100.0%), succeeded 3, failed 0 [final]"
+
+
+def test_settings_come_from_the_operator_then_the_orbit_config_then_defaults(monkeypatch):
+    for name in ("PROGRESS_XCOM", "PROGRESS_XCOM_INTERVAL", "PROGRESS_LOG_INTERVAL"):
+        monkeypatch.delenv(f"AIRFLOW__ORBIT__{name}", raising=False)
+    assert ProgressSettings.resolve() == ProgressSettings(False, 2.0, 5.0)
+    monkeypatch.setenv("AIRFLOW__ORBIT__PROGRESS_XCOM", "true")
+    monkeypatch.setenv("AIRFLOW__ORBIT__PROGRESS_XCOM_INTERVAL", "30")
+    monkeypatch.setenv("AIRFLOW__ORBIT__PROGRESS_LOG_INTERVAL", "60")
+    assert ProgressSettings.resolve() == ProgressSettings(True, 30.0, 60.0)
+    assert ProgressSettings.resolve(xcom=False, log_interval=1) == ProgressSettings(
+        False, 30.0, 1
+    )
+
+
+def test_the_sink_follows_its_settings_and_explicit_options_win():
+    ti = FakeTI()
+    sink = sink_for({"ti": ti}, settings=ProgressSettings(True, 7.0, 9.0))
+    assert (sink.xcom_interval, sink.log_interval) == (7.0, 9.0)
+    sink(progress(MIB))
+    sink.flush()
+    assert [key for key, _ in ti.pushes] == [XCOM_KEY]
+    sink = sink_for({"ti": ti}, settings=ProgressSettings(True, 7.0, 9.0), log_interval=1.0)
+    assert sink.log_interval == 1.0
+    quiet = sink_for({"ti": FakeTI()}, settings=ProgressSettings(xcom=False))
+    quiet(progress(MIB))
+    quiet.flush(final=True)
+    assert quiet.snapshot()["final"] is True
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("PROGRESS_XCOM", "maybe"), ("PROGRESS_XCOM_INTERVAL", "-1"),
+     ("PROGRESS_LOG_INTERVAL", "soon")],
+)  # fmt: skip
+def test_a_bad_orbit_config_value_is_a_config_error_naming_it(monkeypatch, name, value):
+    monkeypatch.setenv(f"AIRFLOW__ORBIT__{name}", value)
+    with pytest.raises(ConfigError, match=name.lower()):
+        ProgressSettings.resolve()

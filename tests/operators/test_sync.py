@@ -98,7 +98,7 @@ def test_dag_sync_up_and_down_with_progress(dag_runner, orbit_conn, seaweed_clie
         (src / f"part-{i:02d}.parquet").write_bytes(os.urandom(5000))
     back = tmp_path / "back"
     with DAG("orbit_sync", schedule=None, start_date=START) as dag:
-        up = OrbitSyncOperator(task_id="up", source=str(src),
+        up = OrbitSyncOperator(task_id="up", source=str(src), progress_xcom=True,
                                dest=f"s3://{orbit_conn}/daily/{{{{ ds }}}}/")  # fmt: skip
         down = OrbitSyncOperator(task_id="down", source=f"s3://{orbit_conn}/daily/",
                                  dest=str(back), max_concurrent_files=4)  # fmt: skip
@@ -112,4 +112,5 @@ def test_dag_sync_up_and_down_with_progress(dag_runner, orbit_conn, seaweed_clie
     assert (day / "part-07.parquet").read_bytes() == (src / "part-07.parquet").read_bytes()
     final = result.xcom("up", key=XCOM_KEY)
     assert final["final"] and final["objects_done"] == 30
+    assert result.xcom("down", key=XCOM_KEY) is None  # not asked for
     assert "objects 30/30" in capsys.readouterr().out

@@ -49,6 +49,7 @@ def test_a_folder_uploads_recursively_with_forward_slash_keys(moto_conn, moto_cl
     summary, context = upload(
         source=str(tree), prefix="in/", storage_class="STANDARD_IA",
         metadata={"team": "data"}, tags={"env": "test"}, content_type="text/plain",
+        progress_xcom=True,
     )  # fmt: skip
     assert keys_in_bucket() == ["in/a.txt", "in/sub/b.csv", "in/sub/deeper/c.csv"]
     assert summary["succeeded"] == 3 and summary["failed"] == 0
@@ -215,7 +216,8 @@ def test_a_key_downloads_to_a_file_or_into_a_folder(moto_conn, moto_client, tmp_
     put(moto_client, "data/x.bin", b"x" * 1000)
     context = make_context()
     summary = OrbitDownloadOperator(
-        task_id="d", bucket=MOTO_BUCKET, key="data/x.bin", dest=str(tmp_path / "new" / "y.bin")
+        task_id="d", bucket=MOTO_BUCKET, key="data/x.bin", dest=str(tmp_path / "new" / "y.bin"),
+        progress_xcom=True,
     ).execute(context)
     assert (tmp_path / "new" / "y.bin").read_bytes() == b"x" * 1000
     assert summary["objects"][0]["path"] == str(tmp_path / "new" / "y.bin")

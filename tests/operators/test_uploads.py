@@ -31,7 +31,7 @@ def abort(**kwargs) -> tuple[dict, dict]:
 
 
 def test_dry_run_lists_without_aborting(moto_conn, moto_client, unfinished):
-    summary, context = abort(prefix="tmp/", older_than=0, dry_run=True)
+    summary, context = abort(prefix="tmp/", older_than=0, dry_run=True, progress_xcom=True)
     assert summary["dry_run"] is True and summary["count"] == 2
     assert sorted(u["key"] for u in summary["uploads"]) == ["tmp/a.bin", "tmp/b.bin"]
     assert len(moto_client.list_incomplete_uploads()) == 3

@@ -26,6 +26,7 @@ def build(source: str, key: str, bandwidth: int | None) -> DAG:
         OrbitUploadOperator(
             task_id="upload", source=source, key=key, retries=0, max_bandwidth=bandwidth,
             client_options={"chunk_size": 5 * MIB, "parallel_operations": 2},
+            progress_xcom=True,
         )  # fmt: skip
     return dag
 
