@@ -10,8 +10,8 @@ multipart copy and, next, the files of a tree transfer all fan out through it.
   factory and reused for every item that thread runs.
 - Tuned: `workers` is a cap. The run starts with a few workers and adds more while the rate
   of finished items grows (tuner.py), so a far network gets many connections and loopback
-  keeps few; a SlowDown answer seen by the store's `throttle` halves them. `tune=False` runs
-  `workers` from the start.
+  keeps few; a store that keeps answering SlowDown (its `throttle` cut) halves them.
+  `tune=False` runs `workers` from the start.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ class ParallelRunner(Generic[T, R]):
         error: BaseException | None = None
         source = iter(enumerate(items))
         pending: dict[Future, int] = {}
-        throttled = self.throttle.throttled if self.throttle is not None else 0
+        cuts = self.throttle.cuts if self.throttle is not None else 0
 
         def guarded(item: T) -> R:
             self.check()
@@ -121,8 +121,8 @@ class ParallelRunner(Generic[T, R]):
                         elif error is None and not isinstance(exc, Cancelled):
                             error = exc
                     if self.tuner is not None:
-                        if self.throttle is not None and self.throttle.throttled > throttled:
-                            throttled = self.throttle.throttled
+                        if self.throttle is not None and self.throttle.cuts > cuts:
+                            cuts = self.throttle.cuts  # the store keeps pushing back
                             self.tuner.throttled()
                         self.tuner.done(len(done))
             except BaseException:

@@ -6,11 +6,18 @@ answers are clean.
   answer the rate drops to 0.7x the rate measured then, and climbs back on a CUBIC curve; its
   token bucket is enforced only from the first throttled answer on). It is fed by our one
   retry layer (`recovery.with_retry`), since botocore's retries are off and part and range
-  requests do not go through botocore at all.
+  requests do not go through botocore at all. Unlike botocore, the rate is cut once per round
+  (see below), not once per throttled answer: 30 requests throttled together are one signal,
+  not 0.7**30.
 - Requests in flight: additive increase, multiplicative decrease. A throttled answer halves
   the limit, once per round (answers to requests sent before the last cut do not cut again);
   a clean answer, while the limit is what holds requests back, adds 1/limit (about one more
   request in flight per round). No limit applies until the store first pushes back.
+- What counts: botocore's throttling codes (SlowDown, Throttling, TooManyRequests, ...) and
+  HTTP 429, not 503 ServiceUnavailable (a store that is down is the circuit breaker's
+  business). And only a store that keeps pushing back cuts: a throttled answer cuts when at
+  least half of the last SIGNAL_WINDOW answers (and MIN_THROTTLED of them) were throttled. A
+  store over its rate throttles most of what exceeds it; a stray SlowDown is only retried.
 
 One `AdaptiveThrottle` per endpoint and process (`shared_throttle`), like the circuit breaker:
 every client of a store shares its view of how much the store takes.
@@ -20,14 +27,16 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from botocore.retries import bucket as botocore_bucket
 from botocore.retries.adaptive import ClientRateLimiter, RateClocker
+from botocore.retries.standard import ThrottledRetryableChecker
 from botocore.retries.throttling import CubicCalculator
 
-from orbit_provider.s3.errors import Throttled, classify
+from orbit_provider.s3.errors import classify
 
 log = logging.getLogger("orbit_provider.s3.throttle")
 
@@ -37,6 +46,14 @@ T = TypeVar("T")
 UNLIMITED = 1024
 #: A throttled answer multiplies the in-flight limit by this.
 DECREASE = 0.5
+#: The recent answers that decide whether the store keeps pushing back ...
+SIGNAL_WINDOW = 16
+#: ... and the fewest throttled answers among them that do (and at least half of them).
+MIN_THROTTLED = 4
+#: botocore's throttling error codes, and the codes a bare 429 gets.
+THROTTLE_CODES = frozenset(
+    [*ThrottledRetryableChecker()._throttled_error_codes, "TooManyRequests", "429"]
+)
 
 
 class _Detector:
@@ -57,8 +74,8 @@ class _Clock:
 
 
 def is_throttle(exc: BaseException) -> bool:
-    """Whether a failure is the store asking us to slow down."""
-    return isinstance(exc, Exception) and isinstance(classify(exc), Throttled)
+    """Whether a failure is the store asking us to slow down (see THROTTLE_CODES)."""
+    return isinstance(exc, Exception) and classify(exc).code in THROTTLE_CODES
 
 
 class AdaptiveThrottle:
@@ -92,6 +109,7 @@ class AdaptiveThrottle:
         self._limit = float(max_in_flight)
         self._in_flight = 0
         self._round = 0  # how many times the in-flight limit was cut
+        self._recent: deque[bool] = deque(maxlen=SIGNAL_WINDOW)  # throttled?, latest last
         self._enabled = False
         self._local = threading.local()
         self.throttled = 0  # throttled answers seen
@@ -101,7 +119,7 @@ class AdaptiveThrottle:
 
     @property
     def enabled(self) -> bool:
-        """True once the store pushed back: from then on the rate limit is enforced."""
+        """True once the store kept pushing back: from then on the rate limit is enforced."""
         return self._enabled
 
     @property
@@ -114,6 +132,12 @@ class AdaptiveThrottle:
         """Requests allowed in flight at once now."""
         with self._cond:
             return max(1, int(self._limit))
+
+    @property
+    def cuts(self) -> int:
+        """How many times the store's pushing back cut the limits."""
+        with self._cond:
+            return self._round
 
     @property
     def in_flight(self) -> int:
@@ -158,16 +182,26 @@ class AdaptiveThrottle:
     def answered(self, throttled: bool, started_round: int | None = None) -> None:
         """Learn from one answer of the store (`started_round`: the round the request was
         sent in, None for the current one)."""
-        self._rate.on_receiving_response(throttled=throttled)
         with self._cond:
+            self._recent.append(throttled)
+            pushed = sum(self._recent)
+            cut = (
+                throttled
+                and (started_round is None or started_round == self._round)
+                and pushed >= max(MIN_THROTTLED, len(self._recent) / 2)
+            )
+            # the rate is measured on every answer, and cut once per round like the in-flight
+            # limit: a burst of throttled answers to requests sent together is one signal
+            self._rate.on_receiving_response(throttled=cut)
             if throttled:
                 self.throttled += 1
-                first = not self._enabled
-                self._enabled = True
-                if started_round is None or started_round == self._round:
+                first = cut and not self._enabled
+                if cut:
+                    self._enabled = True
                     busy = self._in_flight if self._in_flight else self._limit
                     self._limit = max(1.0, min(self._limit, busy) * DECREASE)
                     self._round += 1
+                    self._recent.clear()
                     self._cond.notify_all()
                 if first:
                     log.info(

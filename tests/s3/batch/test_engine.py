@@ -324,3 +324,45 @@ def test_a_30_second_outage_pauses_a_2000_key_batch_and_every_key_completes(moto
     # a bounded number of requests met the outage: the window's worth, in-flight ones, probes
     assert 0 < failed_requests <= 100 + 32 + client.circuit_breaker.max_open_cycles
     assert client.get_tags(names[0]) == {"a": "1"} and client.get_tags(names[-1]) == {"a": "1"}
+
+
+
+def test_a_store_throttling_above_a_rate_gets_that_rate_and_every_key(seaweed, seaweed_bucket):
+    """5,000 keys tagged through a proxy that answers SlowDown above a request rate: every key
+    is tagged, throttled answers come early and grow rare, and the batch's adaptive rate ends
+    near the store's. The store's rate is set, once the first 500 keys are done unthrottled,
+    to 2/3 of the pace they went at: the batch must be held back however busy the machine."""
+    from concurrent.futures import ThreadPoolExecutor
+    from time import monotonic
+
+    from orbit_provider.testing.clients import client_for
+    from orbit_provider.testing.faultproxy import FaultProxy
+    from tests.testing.test_faultproxy import _Via
+
+    keys = [f"t/{i:05d}" for i in range(5000)]
+    raw = client_for(seaweed, seaweed_bucket).s3
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda k: raw.put_object(Bucket=seaweed_bucket, Key=k, Body=b""), keys))
+
+    with FaultProxy(seaweed.endpoint, rate=0.0) as proxy:
+        client = client_for(_Via(seaweed, proxy.endpoint), seaweed_bucket)
+
+        def source():
+            started = monotonic()
+            for i, key in enumerate(keys):
+                if i == 532:  # about 500 done (the engine reads 2 x 16 keys ahead)
+                    pace = proxy.counts["forwarded"] / (monotonic() - started)
+                    proxy.max_rate = pace * 2 / 3
+                yield key
+
+        result = client.batch_tag_objects(
+            source(), {"a": "1"}, BatchConfig(max_concurrent=16), merge=False
+        )
+
+    assert (result.successful, result.failed) == (5000, 0)
+    limited = proxy.admitted  # the batch's requests once limited, in order
+    first, last = limited[:1000].count(False), limited[-1000:].count(False)
+    assert first > 0 and last < first
+    assert client.throttle.throttled == proxy.counts["over_rate"] == limited.count(False)
+    assert 0.4 * proxy.max_rate <= client.throttle.rate <= 2 * proxy.max_rate
+    assert client.get_tags(keys[0]) == {"a": "1"} and client.get_tags(keys[-1]) == {"a": "1"}

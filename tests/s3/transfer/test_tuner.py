@@ -10,7 +10,7 @@ import pytest
 
 from orbit_provider.s3.transfer.runner import ParallelRunner
 from orbit_provider.s3.transfer.tuner import START_WORKERS, ConcurrencyTuner
-from orbit_provider.s3.wire.adaptive import AdaptiveThrottle
+from orbit_provider.s3.wire.adaptive import MIN_THROTTLED, AdaptiveThrottle
 
 
 class Clock:
@@ -123,8 +123,9 @@ def test_the_runner_keeps_the_tuners_number_in_flight_and_tells_it_of_slowdowns(
         with lock:
             running[0] += 1
             most.append(running[0])
-        if i == 10:
-            throttle.answered(True)  # the store said slow down while item 10 ran
+        if i == 10:  # the store kept saying slow down while item 10 ran
+            for _ in range(MIN_THROTTLED):
+                throttle.answered(True)
         with lock:
             running[0] -= 1
         return i

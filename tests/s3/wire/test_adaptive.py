@@ -11,6 +11,8 @@ from botocore.exceptions import ClientError
 from orbit_provider.s3.errors import NotFound
 from orbit_provider.s3.recovery import RetryPolicy, reset_shared_breakers, with_retry
 from orbit_provider.s3.wire.adaptive import (
+    MIN_THROTTLED,
+    SIGNAL_WINDOW,
     UNLIMITED,
     AdaptiveThrottle,
     is_throttle,
@@ -40,14 +42,42 @@ def slow_down() -> ClientError:
     )
 
 
+def push_back(t: AdaptiveThrottle, started_round: int | None = None) -> None:
+    """Throttled answers until they cut (at most a window of them: stale ones never cut)."""
+    cuts = t.cuts
+    for _ in range(SIGNAL_WINDOW):
+        t.answered(True, started_round)
+        if t.cuts > cuts:
+            return
+
+
 def test_throttles_are_recognised():
     assert is_throttle(slow_down())
     too_many = ClientError(
         {"Error": {"Code": "TooManyRequests"}, "ResponseMetadata": {"HTTPStatusCode": 429}}, "Get"
     )
     assert is_throttle(too_many)
+    down = ClientError(
+        {"Error": {"Code": "ServiceUnavailable"}, "ResponseMetadata": {"HTTPStatusCode": 503}}, "X"
+    )
+    assert not is_throttle(down)  # a store that is down: the breaker's business
     assert not is_throttle(NotFound("b", "k"))
     assert not is_throttle(KeyboardInterrupt())
+
+
+def test_a_stray_slowdown_cuts_nothing_a_store_that_keeps_pushing_back_does():
+    t = AdaptiveThrottle(clock=FakeClock(), max_in_flight=16)
+    for _ in range(20):  # one throttled answer in every SIGNAL_WINDOW: retried, nothing cut
+        for _ in range(SIGNAL_WINDOW - 1):
+            t.answered(False)
+        t.answered(True)
+    assert (t.cuts, t.limit, t.enabled) == (0, 16, False)
+    assert t.throttled == 20
+    for _ in range(SIGNAL_WINDOW // 2 - 2):
+        t.answered(True)
+    assert t.cuts == 0  # 7 of the last 16 answers throttled
+    t.answered(True)  # 8 of 16: half the window, the signal
+    assert (t.cuts, t.limit, t.enabled) == (1, 8, True)
 
 
 def test_no_limit_until_the_store_pushes_back():
@@ -65,10 +95,12 @@ def test_slowdown_cuts_the_rate_to_a_share_of_the_measured_rate_and_it_climbs_ba
     for _ in range(200):  # 100 clean answers a second for two seconds
         clock.now += 0.01
         t.answered(False)
-    t.answered(True)
+    push_back(t)
     assert t.enabled
     cut = t.rate
     assert cut is not None and 50 <= cut <= 90  # 0.7 x about 100/s
+    push_back(t, started_round=0)  # sent together with the first ones: no second cut
+    assert t.rate == pytest.approx(cut, rel=0.05)
     for _ in range(1000):  # ten more seconds of clean answers at the same pace
         clock.now += 0.01
         t.answered(False)
@@ -77,20 +109,19 @@ def test_slowdown_cuts_the_rate_to_a_share_of_the_measured_rate_and_it_climbs_ba
 
 def test_slowdown_halves_the_in_flight_limit_once_per_round_and_clean_answers_add_back():
     t = AdaptiveThrottle(clock=FakeClock(), max_in_flight=16)
-    t.answered(True)  # nothing in flight: the limit itself is halved
+    push_back(t)  # nothing in flight: the limit itself is halved
     assert t.limit == 8
-    first_round = 1
-    t.answered(True, started_round=0)  # sent before the cut: no second cut
+    push_back(t, started_round=0)  # sent before the cut: no second cut
     assert t.limit == 8
-    t.answered(True, started_round=first_round)
+    push_back(t, started_round=1)
     assert t.limit == 4
-    assert t.throttled == 3
+    assert t.cuts == 2
 
 
 def test_additive_increase_only_while_the_limit_holds_requests_back():
     t = AdaptiveThrottle(clock=TickingClock(), max_in_flight=8)
-    t.answered(True)
-    t.answered(True, started_round=1)
+    push_back(t)
+    push_back(t, started_round=1)
     assert t.limit == 2
     for _ in range(10):  # nothing in flight: the limit does not bind, so it stays
         t.answered(False)
@@ -163,7 +194,7 @@ def test_failures_that_are_not_throttling_cut_nothing():
 
 def test_with_retry_sends_every_attempt_through_the_throttle():
     t = AdaptiveThrottle(clock=TickingClock(), max_in_flight=8)
-    answers = [slow_down(), slow_down(), "ok"]
+    answers = [slow_down()] * MIN_THROTTLED + ["ok"]
 
     def call():
         answer = answers.pop(0)
@@ -171,9 +202,9 @@ def test_with_retry_sends_every_attempt_through_the_throttle():
             raise answer
         return answer
 
-    policy = RetryPolicy(max_attempts=3, initial_delay=0, jitter_factor=0)
+    policy = RetryPolicy(max_attempts=MIN_THROTTLED + 1, initial_delay=0, jitter_factor=0)
     assert with_retry(policy, call, None, lambda _: None, throttle=t) == "ok"
-    assert t.throttled == 2 and t.clean == 1
+    assert t.throttled == MIN_THROTTLED and t.clean == 1
     assert t.enabled and t.limit < 8
 
 
