@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 import tenacity
 
 from orbit_provider.s3.errors import CircuitOpen, ConfigError, S3Error, classify
-from orbit_provider.s3.wire.adaptive import AdaptiveThrottle, reset_shared_throttles
+from orbit_provider.s3.metrics import COUNTERS
+from orbit_provider.s3.wire.adaptive import AdaptiveThrottle, is_throttle, reset_shared_throttles
 
 log = logging.getLogger("orbit_provider.s3.recovery")
 
@@ -272,6 +273,7 @@ class CircuitBreaker:
                             f"requests failed within {self.window:g}s"
                         )
                     log.warning("circuit opened after %s", self._reason)
+                    COUNTERS.add("breaker_opens")
                     self._open_cycles = 0
                     self._open()
             elif probe or (self._state is BreakerState.HALF_OPEN and self.max_open_cycles is None):
@@ -460,6 +462,7 @@ class RetryPolicy:
 
 
 def _log_retry(state: tenacity.RetryCallState) -> None:
+    COUNTERS.add("retries")
     exc = state.outcome.exception() if state.outcome else None
     log.info(
         "attempt %d failed (%s); retrying in %.2fs",
@@ -491,7 +494,7 @@ def with_retry(
     def send() -> T:
         return fn() if throttle is None else throttle.run(fn)
 
-    def call() -> T:
+    def attempt() -> T:
         nonlocal attempts
         attempts += 1
         if breaker is None:
@@ -502,9 +505,35 @@ def with_retry(
             raise CircuitOpen(breaker.open_message())
         return breaker.call(send)
 
+    def call() -> T:
+        try:
+            return attempt()
+        except Exception as exc:
+            _count_failure(exc)
+            raise
+
     try:
         return policy.retrying(sleep=sleep)(call)
     except Exception as exc:
         if isinstance(exc, S3Error):
             raise
-        raise classify(exc, bucket=bucket, key=key) from exc
+        error = classify(exc, bucket=bucket, key=key)
+        _mark_counted(error)  # counted as `exc`: an outer with_retry must not count it again
+        raise error from exc
+
+
+def _count_failure(exc: Exception) -> None:
+    """Count a failed attempt's throttling (metrics.py) once, however many nested retry
+    layers it passes through."""
+    if getattr(exc, "_orbit_counted", False):
+        return
+    if is_throttle(exc):
+        COUNTERS.add("throttles")
+    _mark_counted(exc)
+
+
+def _mark_counted(exc: Exception) -> None:
+    try:
+        exc._orbit_counted = True  # type: ignore[attr-defined]
+    except AttributeError:  # an exception type with __slots__: counted again at worst
+        pass
