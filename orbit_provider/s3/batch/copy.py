@@ -16,6 +16,14 @@ ObjectSummary (a listing), otherwise from a HEAD made only when the destination 
 ETags of multipart copies differ from their source's, so objects above
 `multipart_copy_threshold` are copied again.
 
+Each copy gets the call's `storage_class`, `sse` and metadata in its own request (no second
+rewrite to re-tier or re-encrypt): `metadata_directive` "COPY" (the default without
+`metadata`) keeps each source's user metadata and content headers, "REPLACE" (the default
+with `metadata`) gives every copy `metadata` ({} when None) and keeps the source's content
+headers. With a storage class or metadata given, skip_identical also asks the destination to
+have that class (from the listing) and that metadata (a HEAD of a destination whose ETag
+matches, so only a re-run pays it).
+
 A copy keeps what its source has, as `transfer.copy.copy_object` does for any rewrite: the
 source's SSE type, KMS key id and bucket-key setting (unless the call gives `sse`) and its
 checksum algorithm (`copy.kept_from_source`). S3 would otherwise encrypt the copy with the
@@ -49,15 +57,17 @@ from orbit_provider.s3.batch.models import ALREADY_DONE, BatchConfig, BatchResul
 from orbit_provider.s3.config import (
     MAX_CHUNK_SIZE,
     ServerSideEncryption,
+    StorageClass,
     validate_bucket_name,
     validate_key,
 )
 from orbit_provider.s3.errors import ConfigError, NotFound, S3Error
+from orbit_provider.s3.limits import validate_metadata
 from orbit_provider.s3.models import ObjectMetadata
 from orbit_provider.s3.progress import ProgressReporter
 from orbit_provider.s3.transfer.copy import copy_object, kept_from_source
 from orbit_provider.s3.wire.checksums import plain_etag
-from orbit_provider.s3.wire.copy_http import HttpCopier, make_copier
+from orbit_provider.s3.wire.copy_http import HttpCopier, make_copier, sendable
 
 log = logging.getLogger("orbit_provider.s3.batch")
 
@@ -66,6 +76,7 @@ log = logging.getLogger("orbit_provider.s3.batch")
 LIST_LIMIT = 100_000
 PAGE_SIZE = 1000  # keys a ListObjectsV2 page
 _UNKNOWN = object()  # the listing cannot tell: HEAD the destination
+METADATA_DIRECTIVES = ("COPY", "REPLACE")
 
 
 @dataclass
@@ -123,9 +134,10 @@ class CopyPlanner:
 
 
 class DestinationIndex:
-    """ETags of the objects under the destination prefix, listed once, on first use, by
-    whichever worker needs them first (the others wait). `etag(key)` is the destination's
-    ETag, None when it does not exist, or _UNKNOWN when the listing was too long or failed."""
+    """ETags and storage classes of the objects under the destination prefix, listed once, on
+    first use, by whichever worker needs them first (the others wait). `entry(key)` is the
+    destination's (ETag, storage class), None when it does not exist, or _UNKNOWN when the
+    listing was too long or failed."""
 
     def __init__(self, bc: Any, bucket: str, prefix: str, limit: int = LIST_LIMIT) -> None:
         self.bc = bc
@@ -133,17 +145,20 @@ class DestinationIndex:
         self.prefix = prefix
         self.limit = limit
         self._lock = threading.Lock()
-        self._etags: dict[str, str | None] | None = None
+        self._etags: dict[str, tuple[str | None, str]] | None = None
         self._complete = False
 
     def _load(self) -> None:
-        etags: dict[str, str | None] = {}
+        etags: dict[str, tuple[str | None, str]] = {}
         params: dict[str, Any] = {"Prefix": self.prefix, "MaxKeys": PAGE_SIZE}
         try:
             while True:
                 resp = self.bc.call("list_objects_v2", bucket=self.bucket, **params)
                 for item in resp.get("Contents", []):
-                    etags[item["Key"]] = plain_etag(item.get("ETag"))
+                    etags[item["Key"]] = (
+                        plain_etag(item.get("ETag")),
+                        item.get("StorageClass") or "STANDARD",
+                    )
                 token = resp.get("NextContinuationToken")
                 if not (resp.get("IsTruncated") and token):
                     self._complete = True
@@ -171,7 +186,7 @@ class DestinationIndex:
             etags = {}
         self._etags = etags
 
-    def etag(self, key: str) -> Any:
+    def entry(self, key: str) -> Any:
         with self._lock:
             if self._etags is None:
                 self._load()
@@ -189,6 +204,27 @@ def _head_or_none(bc: Any, bucket: str, key: str) -> ObjectMetadata | None:
         return None
 
 
+def metadata_to_set(
+    metadata: dict[str, str] | None, metadata_directive: str | None
+) -> dict[str, str] | None:
+    """The user metadata every copy gets, or None to keep each source's: "REPLACE" (the
+    default when `metadata` is given) sets `metadata` ({} when None); "COPY" keeps the
+    source's and refuses `metadata`."""
+    if metadata_directive is None:
+        directive = "COPY" if metadata is None else "REPLACE"
+    elif not isinstance(metadata_directive, str) or (
+        metadata_directive.upper() not in METADATA_DIRECTIVES
+    ):
+        raise ConfigError(f"metadata_directive: {metadata_directive!r} must be COPY or REPLACE")
+    else:
+        directive = metadata_directive.upper()
+    if directive == "COPY":
+        if metadata is not None:
+            raise ConfigError("metadata: given with metadata_directive='COPY', which ignores it")
+        return None
+    return dict(validate_metadata(metadata if metadata is not None else {}))
+
+
 def batch_copy(
     client: Any,
     keys: Iterable[Any],
@@ -201,13 +237,19 @@ def batch_copy(
     progress: ProgressReporter | None = None,
     sleep: Callable[[float], None] = time.sleep,
     sse: ServerSideEncryption | str | None = None,
+    storage_class: StorageClass | str | None = None,
+    metadata: dict[str, str] | None = None,
+    metadata_directive: str | None = None,
 ) -> BatchResult:
     """Server-side copy of every key (any size) to `dest_prefix` in `dest_bucket` (default:
     the client's bucket), each keeping its source's encryption and checksum algorithm
-    unless `sse` sets the encryption of every copy."""
+    unless `sse` sets the encryption of every copy ("AES256", "aws:kms" or
+    "aws:kms:<key id>"). `storage_class` and `metadata` (see metadata_to_set) are set by
+    the copy itself: one request per object."""
     config = resolve_config(config)
     dest = validate_bucket_name(dest_bucket) if dest_bucket else client.bucket
     planner = CopyPlanner(client.bucket, dest_prefix, dest, strip_prefix)
+    new_metadata = metadata_to_set(metadata, metadata_directive)
 
     bc = batch_client(client, config)  # one rate limit for every request of the batch
     index: DestinationIndex | None = None
@@ -217,7 +259,8 @@ def batch_copy(
             limit = min(LIST_LIMIT, max(1000, 4 * len(keys)))  # a few keys: a few LISTs
         index = DestinationIndex(bc, dest, dest_prefix, limit)
 
-    write = client.write_args(None, sse)
+    write = client.write_args(storage_class, sse)
+    wanted_class = write.get("StorageClass")
     copier: HttpCopier | None = None
     if client.config.multipart_copy_threshold >= MAX_CHUNK_SIZE:
         copier = make_copier(bc, write, request_limiter(bc))
@@ -227,33 +270,51 @@ def batch_copy(
         plan.source = None
         return result
 
-    def _copy(bc: Any, plan: CopyPlan) -> str | None:
-        source_head = plan.source
-        if index is not None:
-            existing = index.etag(plan.dst)
-            if existing is _UNKNOWN:
-                head = _head_or_none(bc, dest, plan.dst)
-                existing = head.etag if head is not None else None
-            if existing:
-                etag = plan.etag
-                if etag is None:
-                    source_head = plan.source = source_head or bc.get_metadata(plan.src)
-                    etag = source_head.etag
-                if etag == existing:
-                    return ALREADY_DONE
+    def _identical(plan: CopyPlan) -> bool:
+        """The destination already is this copy: the source's ETag, and the class and
+        metadata the call asks for."""
+        assert index is not None
+        dst_head: ObjectMetadata | None = None
+        existing = index.entry(plan.dst)
+        if existing is _UNKNOWN:
+            dst_head = _head_or_none(bc, dest, plan.dst)
+            existing = (dst_head.etag, dst_head.storage_class) if dst_head else None
+        if not existing or not existing[0]:
+            return False
+        if wanted_class is not None and existing[1] != wanted_class:
+            return False
+        etag = plan.etag
+        if etag is None:
+            plan.source = plan.source or _head_source(plan)
+            etag = plan.source.etag
+        if etag != existing[0]:
+            return False
+        if new_metadata is not None:
+            dst_head = dst_head or _head_or_none(bc, dest, plan.dst)
+            return dst_head is not None and dst_head.metadata == new_metadata
+        return True
+
+    def _head_source(plan: CopyPlan) -> ObjectMetadata:
         if copier is not None:
-            if source_head is None:
-                source_head = plan.source = ObjectMetadata.from_head(
-                    plan.src, copier.head(client.bucket, plan.src)
-                )
-            if source_head.size <= MAX_CHUNK_SIZE:
-                args = kept_from_source(write, source_head, sse_given=sse is not None)
+            return ObjectMetadata.from_head(plan.src, copier.head(client.bucket, plan.src))
+        return bc.get_metadata(plan.src)
+
+    def _copy(bc: Any, plan: CopyPlan) -> str | None:
+        if index is not None and _identical(plan):
+            return ALREADY_DONE
+        source_head = plan.source = plan.source or _head_source(plan)
+        if copier is not None and source_head.size <= MAX_CHUNK_SIZE:
+            args = kept_from_source(write, source_head, sse_given=sse is not None)
+            if new_metadata is not None:
+                args.update(source_head.content_args())
+                args["Metadata"] = new_metadata
+                args["MetadataDirective"] = "REPLACE"
+            if sendable(args):
                 copier.copy(client.bucket, plan.src, dest, plan.dst, write=args)
                 return None
-        elif source_head is None:
-            source_head = plan.source = bc.get_metadata(plan.src)
         copy_object(
-            bc, plan.src, plan.dst, dst_bucket=dest, sse=sse, source_metadata=source_head
+            bc, plan.src, plan.dst, dst_bucket=dest, sse=sse, storage_class=storage_class,
+            metadata=new_metadata, source_metadata=source_head,
         )
         return None
 

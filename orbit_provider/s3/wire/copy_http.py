@@ -5,12 +5,14 @@ parsing); on a 2-core machine shared with the store that caps a batch copy. `Htt
 builds the request itself, signs it with botocore's own SigV4 signer (`S3SigV4Auth`, the
 client's credentials and region) and parses the small reply with two regexes.
 
-Scope: a single CopyObject keeping metadata, content type and tags (MetadataDirective
-COPY), with a storage class, server-side encryption (SSE-S3 or SSE-KMS with its key and
-bucket-key setting) and checksum algorithm, given once or per copy (a batch copy sends each
-source's own, read by `head`, a lean HeadObject). Anything else (other write arguments,
-anonymous or non-SigV4 clients, proxies, custom CA bundles, moto's in-process mock) goes
-through `transfer.copy.copy_object`: `make_copier` returns None and the caller falls back.
+Scope: a single CopyObject keeping tags, with a storage class, server-side encryption
+(SSE-S3 or SSE-KMS with its key and bucket-key setting) and checksum algorithm, given once or
+per copy (a batch copy sends each source's own, read by `head`, a lean HeadObject); metadata
+and content headers are kept (MetadataDirective COPY) or replaced (REPLACE, with `Metadata`
+sent as x-amz-meta-* headers and the content headers re-sent), values in ASCII only.
+Anything else (other write arguments, anonymous or non-SigV4 clients, proxies, custom CA
+bundles, moto's in-process mock) goes through `transfer.copy.copy_object`: `make_copier`
+returns None and the caller falls back.
 
 Failures look like botocore's (plain_http.client_error / network_error), so `errors.classify`,
 the batch's retries and the circuit breaker treat both paths alike. A 200 reply whose body
@@ -44,6 +46,13 @@ _HEADERS = {
     "SSEKMSKeyId": "x-amz-server-side-encryption-aws-kms-key-id",
     "BucketKeyEnabled": "x-amz-server-side-encryption-bucket-key-enabled",
     "ChecksumAlgorithm": "x-amz-checksum-algorithm",
+    "MetadataDirective": "x-amz-metadata-directive",
+    "ContentType": "content-type",
+    "ContentEncoding": "content-encoding",
+    "ContentDisposition": "content-disposition",
+    "ContentLanguage": "content-language",
+    "CacheControl": "cache-control",
+    "Metadata": "x-amz-meta-",  # a dict: one header per name
 }
 #: HeadObject answer headers `head` returns, under botocore's names.
 _HEAD_FIELDS = {
@@ -55,12 +64,18 @@ _HEAD_FIELDS = {
     "x-amz-server-side-encryption-aws-kms-key-id": "SSEKMSKeyId",
     "x-amz-server-side-encryption-bucket-key-enabled": "BucketKeyEnabled",
     "x-amz-checksum-type": "ChecksumType",
+    "content-type": "ContentType",
+    "content-encoding": "ContentEncoding",
+    "content-disposition": "ContentDisposition",
+    "content-language": "ContentLanguage",
+    "cache-control": "CacheControl",
     **{f"x-amz-checksum-{a.lower()}": f"Checksum{a}"
        for a in ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256")},
 }  # fmt: skip
 _ETAG_RE = re.compile(rb"<ETag>([^<]{1,200})</ETag>")
 _ERROR_RE = re.compile(rb"<Error>")
 _PROBE_KEY = "orbit-probe"
+_META = "x-amz-meta-"
 
 
 def make_copier(
@@ -68,7 +83,7 @@ def make_copier(
 ) -> HttpCopier | None:
     """An HttpCopier for `client` (a batch's one-attempt view) sending `write`, or None when
     the botocore path must be used."""
-    if not set(write) <= set(_HEADERS) or not use_plain_http(client):
+    if not sendable(write) or not use_plain_http(client):
         return None
     boto = client.s3
     signer = getattr(boto, "_request_signer", None)
@@ -117,8 +132,8 @@ class HttpCopier:
         """Copy one object (at most 5 GiB) under the client's retry policy and circuit breaker;
         `write` (keys of _HEADERS) replaces the copier's own write arguments for this copy.
         Returns {"ETag": unquoted etag, "VersionId": version id or None}."""
-        if write is not None and not set(write) <= set(_HEADERS):
-            unsent = sorted(set(write) - set(_HEADERS))
+        if write is not None and not sendable(write):
+            unsent = sorted(set(write) - set(_HEADERS)) or "non-ASCII values"
             raise ValueError(f"write: the lean copy cannot send {unsent}")
         headers = self.headers if write is None else _as_headers(write)
         source = quote(f"{src_bucket}/{src_key}", safe="/~")
@@ -135,8 +150,8 @@ class HttpCopier:
 
     def head(self, bucket: str, key: str, version_id: str | None = None) -> dict[str, Any]:
         """HeadObject (ChecksumMode ENABLED) over the same connections: the answer's size,
-        ETag, version, storage class, encryption and checksum, under botocore's names (what
-        `models.ObjectMetadata.from_head` reads)."""
+        ETag, version, storage class, encryption, checksum, content headers and user metadata,
+        under botocore's names (what `models.ObjectMetadata.from_head` reads)."""
         url = self._url(bucket, key)
         if version_id:
             url += "?versionId=" + quote(version_id, safe="")
@@ -200,10 +215,15 @@ class HttpCopier:
             conn.close()
             raise client_error(resp.status, body, "HeadObject")
         answer: dict[str, Any] = {}
+        metadata: dict[str, str] = {}
         for name, value in resp.getheaders():
-            field = _HEAD_FIELDS.get(name.lower())
+            lower = name.lower()
+            field = _HEAD_FIELDS.get(lower)
             if field is not None:
                 answer[field] = value
+            elif lower.startswith(_META):
+                metadata[lower[len(_META) :]] = value
+        answer["Metadata"] = metadata
         self._release(resp, conn)
         if "ContentLength" in answer:
             answer["ContentLength"] = int(answer["ContentLength"])
@@ -235,9 +255,23 @@ class HttpCopier:
         self._pool.close()
 
 
+def sendable(write: dict[str, Any]) -> bool:
+    """Whether the lean copy can send `write`: only keys of _HEADERS, and ASCII values (a
+    header of http.client is Latin-1; botocore sends anything else)."""
+    if not set(write) <= set(_HEADERS):
+        return False
+    values = [*write.get("Metadata", {}).values(), *write.get("Metadata", {})]
+    values += [str(v) for k, v in write.items() if k != "Metadata"]
+    return all(v.isascii() for v in values)
+
+
 def _as_headers(write: dict[str, Any]) -> dict[str, str]:
-    """write_args (storage class, encryption, checksum algorithm) as the headers S3 takes."""
-    return {
-        _HEADERS[name]: (str(value).lower() if isinstance(value, bool) else str(value))
-        for name, value in write.items()
-    }
+    """write_args (storage class, encryption, checksum algorithm, metadata directive, content
+    headers, user metadata) as the headers S3 takes."""
+    headers: dict[str, str] = {}
+    for name, value in write.items():
+        if name == "Metadata":
+            headers.update({_META + k.lower(): v for k, v in value.items()})
+        else:
+            headers[_HEADERS[name]] = str(value).lower() if isinstance(value, bool) else str(value)
+    return headers

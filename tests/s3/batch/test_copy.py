@@ -235,3 +235,97 @@ def test_a_batch_copy_with_its_own_sse_replaces_the_source_encryption(kms_client
     copied = kms_client.get_metadata("out/secret")
     assert copied.server_side_encryption == "AES256" and copied.sse_kms_key_id is None
     assert copied.checksum_algorithm == "SHA256"
+
+
+# -- storage class, encryption and metadata set by the copy itself ---------------------------
+
+
+@pytest.fixture(params=["boto", "lean-moto", "lean-seaweedfs"])
+def any_client(request, monkeypatch):
+    """A client on moto in-process (botocore copies), moto's server or SeaweedFS (the lean
+    copy); `copies` records every CopyObject sent, by either path."""
+    copies: list = []
+    real = HttpCopier.copy
+    monkeypatch.setattr(HttpCopier, "copy", lambda self, *a, **k: copies.append(a[3]) or real(
+        self, *a, **k))  # fmt: skip
+    if request.param == "boto":
+        client = request.getfixturevalue("moto_client")
+    elif request.param == "lean-moto":
+        client = request.getfixturevalue("moto_server_client")
+    else:
+        client = request.getfixturevalue("seaweed_client")
+    faults = Faults(client.s3)
+    client.copies = lambda: copies + [k for k in faults.keys("CopyObject")]
+    client.faults = faults
+    client.lean = request.param != "boto"
+    client.store = request.param
+    return client
+
+
+def test_class_encryption_and_metadata_in_the_one_copy(any_client):
+    keys = ["in/a.csv", "in/b.csv"]
+    for key in keys:
+        any_client.upload_bytes(key.encode(), key, metadata={"old": "1"}, content_type="text/csv")
+    result = batch_copy(any_client, keys, "archive/", storage_class="GLACIER_IR", sse="AES256",
+                        metadata={"archived": "2026-01-01"})  # fmt: skip
+    assert result.ok and result.successful == 2
+    assert sorted(any_client.copies()) == ["archive/a.csv", "archive/b.csv"]  # one request each
+    for key in ("archive/a.csv", "archive/b.csv"):
+        copied = any_client.get_metadata(key)
+        assert copied.storage_class == "GLACIER_IR"
+        assert copied.metadata == {"archived": "2026-01-01"}
+        assert copied.content_type == "text/csv"  # content headers kept under REPLACE
+    if any_client.lean:
+        assert not any_client.faults.keys("CopyObject")  # none fell back to botocore
+    assert any_client.get_metadata("archive/a.csv").server_side_encryption == "AES256"
+
+
+def test_metadata_directive_replace_without_metadata_clears_it(any_client):
+    any_client.upload_bytes(b"x", "in/x", metadata={"old": "1"})
+    assert batch_copy(any_client, ["in/x"], "out/", metadata_directive="replace").ok
+    assert any_client.get_metadata("out/x").metadata == {}
+    # COPY (the default without metadata) keeps the source's
+    assert batch_copy(any_client, ["in/x"], "kept/", metadata_directive="COPY").ok
+    assert any_client.get_metadata("kept/x").metadata == {"old": "1"}
+
+
+def test_a_rerun_skips_only_destinations_with_the_class_and_metadata_asked(any_client):
+    any_client.upload_bytes(b"x", "in/x")
+    assert batch_copy(any_client, ["in/x"], "out/").ok  # STANDARD, no metadata
+    result = batch_copy(any_client, ["in/x"], "out/", storage_class="STANDARD_IA")
+    assert result.ok and result.already_done == 0
+    assert any_client.get_metadata("out/x").storage_class == "STANDARD_IA"
+    again = batch_copy(any_client, ["in/x"], "out/", storage_class="STANDARD_IA")
+    assert again.already_done == 1
+
+    changed = batch_copy(any_client, ["in/x"], "out/", storage_class="STANDARD_IA",
+                         metadata={"m": "1"})  # fmt: skip
+    assert changed.already_done == 0
+    assert any_client.get_metadata("out/x").metadata == {"m": "1"}
+    same = batch_copy(any_client, ["in/x"], "out/", storage_class="STANDARD_IA",
+                      metadata={"m": "1"})  # fmt: skip
+    assert same.already_done == 1
+
+
+def test_bad_metadata_settings_fail_before_any_request(moto_client, sources):
+    faults = Faults(moto_client.s3)
+    with pytest.raises(ConfigError, match="metadata_directive"):
+        batch_copy(moto_client, sources, "out/", metadata_directive="MERGE")
+    with pytest.raises(ConfigError, match="COPY"):
+        batch_copy(moto_client, sources, "out/", metadata={"a": "b"}, metadata_directive="COPY")
+    with pytest.raises(ConfigError, match="metadata"):
+        batch_copy(moto_client, sources, "out/", metadata={"a": 1})
+    with pytest.raises(ConfigError, match="storage"):
+        batch_copy(moto_client, sources, "out/", storage_class="COLD")
+    assert faults.calls == []
+
+
+def test_multipart_copy_sets_class_and_metadata_on_seaweedfs(make_seaweed_client):
+    client = make_seaweed_client(multipart_copy_threshold=5 * MIB, chunk_size=5 * MIB)
+    data = bytes(range(256)) * (6 * MIB // 256)
+    client.upload_bytes(data, "big/blob", metadata={"k": "v"})
+    result = batch_copy(client, ["big/blob"], "copy/", storage_class="STANDARD_IA",
+                        metadata={"k": "new"})  # fmt: skip
+    assert result.ok
+    copied = client.get_metadata("copy/blob")
+    assert copied.storage_class == "STANDARD_IA" and copied.metadata == {"k": "new"}

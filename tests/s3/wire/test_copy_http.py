@@ -83,7 +83,8 @@ def test_batch_copy_goes_through_the_copier(seaweed_client, monkeypatch):
 
 
 def test_falls_back_to_botocore_for_unsupported_write_args(seaweed_client):
-    assert make_copier(seaweed_client, {"Metadata": {"a": "b"}}, None) is None
+    assert make_copier(seaweed_client, {"Tagging": "a=b"}, None) is None
+    assert make_copier(seaweed_client, {"Metadata": {"a": "é"}}, None) is None  # not ASCII
     assert make_copier(batch_client(seaweed_client, BatchConfig()), {}, None) is not None
 
 
@@ -193,5 +194,18 @@ def test_a_copy_sends_its_own_write_arguments(seaweed_client):
     assert seaweed_client.get_metadata("d").storage_class == "STANDARD_IA"
     with pytest.raises(ValueError, match="cannot send"):
         copier.copy(seaweed_client.bucket, "s", seaweed_client.bucket, "e",
-                    write={"Metadata": {"a": "b"}})  # fmt: skip
+                    write={"Tagging": "a=b"})  # fmt: skip
+    copier.close()
+
+
+def test_a_copy_replaces_metadata_and_head_reads_it(seaweed_client):
+    seaweed_client.upload_bytes(b"x", "s", metadata={"old": "1"}, content_type="text/csv")
+    copier = copier_for(seaweed_client)
+    head = copier.head(seaweed_client.bucket, "s")
+    assert head["Metadata"] == {"old": "1"} and head["ContentType"] == "text/csv"
+    copier.copy(seaweed_client.bucket, "s", seaweed_client.bucket, "d",
+                write={"MetadataDirective": "REPLACE", "Metadata": {"New": "2"},
+                       "ContentType": "text/csv"})  # fmt: skip
+    copied = seaweed_client.get_metadata("d")
+    assert copied.metadata == {"new": "2"} and copied.content_type == "text/csv"
     copier.close()
