@@ -199,7 +199,7 @@ def test_every_request_of_a_concurrent_batch_takes_a_token(moto_client, keys):
 
 def test_progress_events_count_up_and_end_with_the_totals(moto_client, keys):
     events = []
-    reporter = ProgressReporter([events.append])
+    reporter = ProgressReporter([events.append], inline=True)
     result = moto_client.batch_tag_objects(
         iter(keys), {"a": "1"}, BatchConfig(**FAST), progress=reporter
     )
@@ -217,7 +217,7 @@ def test_progress_rate_is_bounded_by_the_interval():
         "noop",
         config,
         lambda items: {k: Done() for k, _ in items},
-        progress=ProgressReporter([events.append]),
+        progress=ProgressReporter([events.append], inline=True),
         clock=lambda: 0.0,
         progress_interval=1.0,
     )
