@@ -47,7 +47,7 @@ def keys(client, prefix="") -> list[str]:
 
 def test_a_folder_goes_up_and_comes_back_byte_for_byte(seaweed_client, folder, tmp_path):
     events = []
-    reporter = ProgressReporter([events.append])
+    reporter = ProgressReporter([events.append], inline=True)  # read right after each call
     up = upload_tree(seaweed_client, folder, "t/", progress=reporter)
     want = local_files(folder)
     assert up.ok and up.files_sent == len(want) == 42 and up.files_skipped == 0
