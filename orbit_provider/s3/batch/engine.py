@@ -2,11 +2,16 @@
 
 - Keys are pulled lazily: at most `2 * max_concurrent` tasks (a task is one key, or one chunk
   of keys for DeleteObjects) are read ahead of the work, so a generator of millions of keys
-  is never materialized. `results` still holds one entry per key: that is the contract.
+  is never materialized, and memory stays flat: the counts are exact, but a lazy source's
+  result keeps only the first `BatchConfig.max_results` outcomes (LAZY_RESULTS_CAP by
+  default); `report_path` receives every outcome as a JSON line as it completes.
 - A `Collection` input (list, tuple, set, ...) is validated in full before the first request
-  (bad input raises ConfigError, nothing is changed); an iterator is validated key by key as
-  it is read, and a bad key fails on its own (code "ConfigError") without a request.
-- Repeated keys are processed once: later repeats are skipped and counted in `duplicates`.
+  (bad input raises ConfigError, nothing is changed) and its result keeps every key's
+  outcome; an iterator is validated key by key as it is read, and a bad key fails on its own
+  (code "ConfigError") without a request.
+- Repeated keys of a Collection are processed once: later repeats are skipped and counted in
+  `duplicates`. A lazy source (a listing) is taken as it comes: remembering every key read
+  would grow with the batch.
 - All accounting happens on the calling thread; workers only run the operation.
 - Timeouts: a key whose operation runs longer than `operation_timeout` is failed with code
   "Timeout" and abandoned. Python cannot kill a thread, so its request finishes in the
@@ -23,6 +28,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -32,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from orbit_provider.s3.batch.models import (
+    LAZY_RESULTS_CAP,
     BatchConfig,
     BatchResult,
     KeyOutcome,
@@ -169,7 +176,9 @@ class BatchRun(Generic[P]):
         self.counts = {s: 0 for s in KeyStatus}
         self.already_done = 0
         self.duplicates = 0
-        self._seen: set[str] = set()
+        self.completed = 0
+        self._keep: int | None = config.max_results
+        self._report: Any = None
         self._pending: dict[Future, _Task[P]] = {}
         self._stop = False
         self._stop_reason = "not run: fail_fast stopped"
@@ -179,15 +188,21 @@ class BatchRun(Generic[P]):
     # -- input ----------------------------------------------------------------------------
 
     def _prepared(
-        self, items: Iterable[Any], key_of: Callable[[Any], str], prepare: Callable[[Any], P]
+        self,
+        items: Iterable[Any],
+        key_of: Callable[[Any], str],
+        prepare: Callable[[Any], P],
+        seen: set[str] | None,
     ) -> Iterator[tuple[str, P | S3Error]]:
-        """(result key, prepared item or its ConfigError), duplicates dropped, lazily."""
+        """(result key, prepared item or its ConfigError), lazily; with `seen`, duplicates
+        are dropped."""
         for item in items:
             key = key_of(item)
-            if key in self._seen:
-                self.duplicates += 1
-                continue
-            self._seen.add(key)
+            if seen is not None:
+                if key in seen:
+                    self.duplicates += 1
+                    continue
+                seen.add(key)
             try:
                 yield key, prepare(item)
             except ConfigError as exc:
@@ -197,7 +212,7 @@ class BatchRun(Generic[P]):
         self, items: Iterable[Any], key_of: Callable[[Any], str], prepare: Callable[[Any], P]
     ) -> Iterator[tuple[str, P | S3Error]]:
         if isinstance(items, Collection) and not isinstance(items, str | bytes):
-            prepared = list(self._prepared(items, key_of, prepare))
+            prepared = list(self._prepared(items, key_of, prepare, set()))
             for _, value in prepared:
                 if isinstance(value, ConfigError):
                     raise value
@@ -205,7 +220,9 @@ class BatchRun(Generic[P]):
             return iter(prepared)
         if isinstance(items, str | bytes):
             raise ConfigError("keys: expected an iterable of keys, got a single string")
-        return self._prepared(items, key_of, prepare)
+        if self._keep is None:
+            self._keep = LAZY_RESULTS_CAP
+        return self._prepared(items, key_of, prepare, None)
 
     # -- running --------------------------------------------------------------------------
 
@@ -216,6 +233,8 @@ class BatchRun(Generic[P]):
         prepare: Callable[[Any], P],
     ) -> BatchResult:
         source = self._source(items, key_of, prepare)
+        if self.config.report_path is not None:
+            self._report = open(self.config.report_path, "w", encoding="utf-8")  # noqa: SIM115
         started = self.clock()
         window = 2 * self.config.max_concurrent
         pool = ThreadPoolExecutor(
@@ -237,16 +256,18 @@ class BatchRun(Generic[P]):
             if chunk:
                 self._schedule(pool, chunk, window)
             if self._total is None:
-                self._total = len(self.results) + sum(len(t.items) for t in self._pending.values())
+                self._total = self.completed + sum(len(t.items) for t in self._pending.values())
             while self._pending:
                 self._drain()
         finally:
             for fut in self._pending:
                 fut.cancel()
             pool.shutdown(wait=False, cancel_futures=True)
+            if self._report is not None:
+                self._report.close()
         self._emit(final=True)
         return BatchResult(
-            total=len(self.results),
+            total=self.completed,
             successful=self.counts[KeyStatus.SUCCEEDED],
             failed=self.counts[KeyStatus.FAILED],
             results=self.results,
@@ -256,6 +277,8 @@ class BatchRun(Generic[P]):
             already_done=self.already_done,
             duplicates=self.duplicates,
             operation=self.operation,
+            results_complete=len(self.results) == self.completed,
+            report_path=str(self.config.report_path) if self.config.report_path else None,
         )
 
     def _schedule(self, pool: ThreadPoolExecutor, chunk: list[tuple[str, P]], window: int) -> None:
@@ -346,21 +369,31 @@ class BatchRun(Generic[P]):
     # -- accounting -----------------------------------------------------------------------
 
     def _record(self, key: str, outcome: Outcome | None) -> None:
-        """Record one key's outcome; None means it did not run."""
-        if key in self.results:  # cannot happen; guard the exactly-once promise
+        """Record one key's outcome (None: it did not run): counted always, kept in `results`
+        and `errors` up to the cap, written to the report."""
+        keep = self._keep is None or self.completed < self._keep
+        if self._keep is None and key in self.results:  # a deduplicated list: cannot happen
             raise RuntimeError(f"batch engine recorded {key!r} twice")
+        self.completed += 1
         if outcome is None:
-            self.results[key] = KeyOutcome(KeyStatus.NOT_RUN.value, self._stop_reason)
+            entry = KeyOutcome(KeyStatus.NOT_RUN.value, self._stop_reason)
             self.counts[KeyStatus.NOT_RUN] += 1
         elif isinstance(outcome, Done):
-            self.results[key] = KeyOutcome(KeyStatus.SUCCEEDED.value, outcome.detail)
+            entry = KeyOutcome(KeyStatus.SUCCEEDED.value, outcome.detail)
             self.counts[KeyStatus.SUCCEEDED] += 1
             self.already_done += is_already(outcome.detail)
         else:
             code = outcome.code or type(outcome).__name__
-            self.results[key] = KeyOutcome(KeyStatus.FAILED.value, outcome.message, code)
-            self.errors.append((key, code, outcome.message))
+            entry = KeyOutcome(KeyStatus.FAILED.value, outcome.message, code)
+            if self._keep is None or len(self.errors) < self._keep:
+                self.errors.append((key, code, outcome.message))
             self.counts[KeyStatus.FAILED] += 1
+        if keep:
+            self.results[key] = entry
+        if self._report is not None:
+            line = {"key": key, "status": entry.status, "detail": entry.detail, "code": entry.code}
+            self._report.write(json.dumps(line) + "\n")
+        if outcome is not None and not isinstance(outcome, Done):
             # a waiting breaker gave up: the store stays down, so the rest would fail too
             store_down = (
                 isinstance(outcome, CircuitOpen)
@@ -388,7 +421,7 @@ class BatchRun(Generic[P]):
         self.progress.emit(
             BatchProgress(
                 operation=self.operation,
-                completed=len(self.results),
+                completed=self.completed,
                 successful=self.counts[KeyStatus.SUCCEEDED],
                 failed=self.counts[KeyStatus.FAILED],
                 total=self._total,

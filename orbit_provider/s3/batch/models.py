@@ -8,6 +8,7 @@ are reached through one-line methods on `S3Client`.
 from __future__ import annotations
 
 import enum
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -18,6 +19,8 @@ from orbit_provider.s3.recovery import Backoff, RetryPolicy
 from orbit_provider.s3.wire.ratelimit import TokenBucket
 
 #: Detail of a key that needed no work: a retried task finds it already in the target state.
+#: per-key outcomes a BatchResult keeps in memory for a lazy source (see BatchConfig)
+LAZY_RESULTS_CAP = 1000
 ALREADY_DONE = "already_done"
 #: Detail of a restore that S3 had already started (RestoreAlreadyInProgress).
 ALREADY_IN_PROGRESS = "already_in_progress"
@@ -41,7 +44,11 @@ class BatchConfig:
     seconds one key (or one DeleteObjects request) may take, retries included; None = no limit.
     fail_fast: stop scheduling at the first failed key; the rest are reported `not_run`.
     max_retries / retry_delay: retries of retryable per-key failures (exponential from
-    retry_delay).
+    retry_delay). max_results: how many per-key outcomes (and failures) the BatchResult keeps
+    in memory; None: all of them for a list (it is in memory already), LAZY_RESULTS_CAP for a
+    lazy source such as a listing, so memory stays flat in the number of keys (the counts
+    are always exact). report_path: a local file that receives every key's outcome as one
+    JSON line as it completes (the full record, whatever max_results keeps).
     """
 
     max_concurrent: int = 10
@@ -50,9 +57,15 @@ class BatchConfig:
     fail_fast: bool = False
     max_retries: int = 3
     retry_delay: float = 0.5
+    max_results: int | None = None
+    report_path: str | os.PathLike | None = None
 
     def __post_init__(self) -> None:
         _positive_int("max_concurrent", self.max_concurrent, minimum=1)
+        if self.max_results is not None:
+            _positive_int("max_results", self.max_results, minimum=0)
+        if self.report_path is not None and not isinstance(self.report_path, str | os.PathLike):
+            raise ConfigError(f"report_path: {self.report_path!r} must be a path")
         _positive_int("max_retries", self.max_retries, minimum=0)
         if self.rate_limit is not None and not isinstance(self.rate_limit, TokenBucket):
             _number("rate_limit", self.rate_limit, "requests per second", strict=True)
@@ -116,11 +129,13 @@ class KeyOutcome:
 
 @dataclass(frozen=True)
 class BatchResult:
-    """Every key of a batch exactly once, in `results`; the counts add up to `total`.
+    """Every key of a batch exactly once: the counts add up to `total`; `results` holds each
+    key's outcome (all of them when `results_complete`, else the first `max_results`, with
+    the full record in the JSON Lines file at `report_path` when one was asked for).
 
-    `errors` lists (key, code, message) of each failed key. `already_done` counts the
-    succeeded keys that needed no work (a retried task). `duplicates` counts repeated input
-    keys that were not processed a second time.
+    `errors` lists (key, code, message) of failed keys (capped like `results`). `already_done`
+    counts the succeeded keys that needed no work (a retried task). `duplicates` counts
+    repeated keys of a list that were not processed a second time.
     """
 
     total: int
@@ -133,6 +148,8 @@ class BatchResult:
     already_done: int = 0
     duplicates: int = 0
     operation: str = ""
+    results_complete: bool = True
+    report_path: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -159,6 +176,8 @@ class BatchResult:
             "duration": self.duration,
             "errors": [list(e) for e in errors],
             "results": {k: asdict(o) for k, o in results},
+            "results_complete": self.results_complete,
+            "report_path": self.report_path,
         }
 
 
