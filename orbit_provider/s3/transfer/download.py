@@ -631,6 +631,7 @@ class _Download:
             min(self.client.config.parallel_operations, len(pending)),
             name="orbit-download",
             buffer_factory=lambda: sink.buffer(self.read_size),
+            throttle=self.client.throttle,
         )
 
         algorithm = writer.state.algorithm

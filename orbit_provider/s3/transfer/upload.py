@@ -412,6 +412,7 @@ class _MultipartUpload:
             self.workers,
             name="orbit-upload",
             buffer_factory=lambda: new_part_buffer(buffer_size),
+            throttle=self.client.throttle,
         )
 
         algorithm = self.algorithm
