@@ -17,7 +17,7 @@ from orbit_provider.operators.base import OrbitBaseOperator, is_unrendered
 from orbit_provider.operators.batch_base import OrbitBatchBaseOperator
 from orbit_provider.operators.batch_engine import BatchOperationsEngine
 from orbit_provider.s3.batch import batch_operations as bops
-from orbit_provider.s3.batch.copy import CopyPlanner
+from orbit_provider.s3.batch.copy import CopyPlanner, batch_copy, metadata_to_set
 from orbit_provider.s3.batch.inventory import (
     MANIFEST_NAME,
     InventoryFilter,
@@ -32,7 +32,12 @@ from orbit_provider.s3.batch.plan import (
     plan_batch,
     plan_copy,
 )
-from orbit_provider.s3.config import StorageClass, validate_bucket_name, validate_key
+from orbit_provider.s3.config import (
+    ServerSideEncryption,
+    StorageClass,
+    validate_bucket_name,
+    validate_key,
+)
 from orbit_provider.s3.errors import ConfigError
 from orbit_provider.s3.limits import validate_metadata, validate_tags
 
@@ -361,13 +366,24 @@ class OrbitBatchCopyOperator(OrbitBulkOperator):
     :param dest_prefix: the destination prefix (templated), e.g. ``"archive/{{ ds }}/"``.
     :param dest_bucket: the destination bucket (templated); default: the source bucket.
     :param strip_prefix: the part of each source key replaced by ``dest_prefix`` (templated).
-    :param skip_identical: a destination that already holds the source's ETag is left alone
-        and counted as ``already_done`` (a retried task does not copy again).
+    :param skip_identical: a destination that already holds the source's ETag (and the
+        storage class and metadata asked for) is left alone and counted as ``already_done``
+        (a retried task does not copy again).
+    :param storage_class: the copies' storage class (templated), set by the copy itself: an
+        archive needs no second rewrite to re-tier. Default: the connection's.
+    :param sse: the copies' encryption, ``"AES256"`` or ``"aws:kms"`` (templated); default:
+        each copy keeps its source's.
+    :param kms_key_id: the KMS key of ``sse="aws:kms"`` (templated).
+    :param metadata: user metadata every copy gets (templated); implies
+        ``metadata_directive="REPLACE"``. Content type and other content headers are kept.
+    :param metadata_directive: ``"COPY"`` keeps each source's metadata (the default without
+        ``metadata``); ``"REPLACE"`` sets ``metadata`` ({} when not given).
     Key selection, dry run and batch options: see OrbitBulkOperator.
     """
 
     template_fields: Sequence[str] = (
         *OrbitBulkOperator.template_fields, "dest_prefix", "dest_bucket", "strip_prefix",
+        "storage_class", "sse", "kms_key_id", "metadata", "metadata_directive",
     )
     operation = "copy"
     moves_data = True
@@ -379,6 +395,11 @@ class OrbitBatchCopyOperator(OrbitBulkOperator):
         dest_bucket: str | None = None,
         strip_prefix: str | None = None,
         skip_identical: bool = True,
+        storage_class: str | None = None,
+        sse: str | None = None,
+        kms_key_id: str | None = None,
+        metadata: dict[str, str] | None = None,
+        metadata_directive: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -386,7 +407,21 @@ class OrbitBatchCopyOperator(OrbitBulkOperator):
         self.dest_bucket = dest_bucket
         self.strip_prefix = strip_prefix
         self.skip_identical = skip_identical
+        self.storage_class = storage_class
+        self.sse = sse
+        self.kms_key_id = kms_key_id
+        self.metadata = metadata
+        self.metadata_directive = metadata_directive
         self.check_operation()
+
+    def encryption(self) -> ServerSideEncryption | None:
+        """`sse` and `kms_key_id` as one setting (None: each copy keeps its source's)."""
+        if self.kms_key_id and not self.sse:
+            raise ConfigError("kms_key_id: needs sse='aws:kms'")
+        sse = ServerSideEncryption.parse(self.sse)
+        if sse is not None and self.kms_key_id:
+            sse = ServerSideEncryption(sse.algorithm, self.kms_key_id)
+        return sse
 
     def effective_strip_prefix(self) -> str | None:
         if self.strip_prefix is None and self.prefix is not None:
@@ -400,6 +435,13 @@ class OrbitBatchCopyOperator(OrbitBulkOperator):
             return
         if not isinstance(self.skip_identical, bool):
             raise ConfigError(f"skip_identical: {self.skip_identical!r} must be True or False")
+        settings = [self.storage_class, self.sse, self.kms_key_id, self.metadata,
+                    self.metadata_directive]  # fmt: skip
+        if rendered or not is_unrendered(settings):
+            if self.storage_class:
+                StorageClass.parse(self.storage_class)
+            self.encryption()
+            metadata_to_set(self.metadata, self.metadata_directive)
         if self.dest_bucket is not None:
             validate_bucket_name(self.dest_bucket)
         if self.strip_prefix is not None and not isinstance(self.strip_prefix, str):
@@ -425,15 +467,20 @@ class OrbitBatchCopyOperator(OrbitBulkOperator):
                 "source key: pass strip_prefix='' (and a prefix or keys, not a key list's last "
                 "path segments)"
             )
+        sse = self.encryption()
         return bops.copy_operation(
-            self.dest_bucket or bucket, target_key_prefix=self.dest_prefix or None
+            self.dest_bucket or bucket, target_key_prefix=self.dest_prefix or None,
+            storage_class=StorageClass.parse(self.storage_class) if self.storage_class else None,
+            metadata=metadata_to_set(self.metadata, self.metadata_directive),
+            sse=sse.algorithm.value if sse else None, kms_key_id=sse.kms_key_id if sse else None,
         )
 
     def run_batch(self, items: Iterable[Any], config: Any, reporter: Any) -> Any:
-        return self.client.batch_copy(
-            items, self.dest_prefix, config, dest_bucket=self.dest_bucket,
+        return batch_copy(
+            self.client, items, self.dest_prefix, config, dest_bucket=self.dest_bucket,
             strip_prefix=self.effective_strip_prefix(), skip_identical=self.skip_identical,
-            progress=reporter,
+            progress=reporter, storage_class=self.storage_class or None, sse=self.encryption(),
+            metadata=self.metadata, metadata_directive=self.metadata_directive or None,
         )
 
     def plan(self, items: Iterable[Any]) -> Any:
