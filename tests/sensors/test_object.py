@@ -262,6 +262,19 @@ def test_execute_complete_timeout_and_error():
         sensor.execute_complete({}, None)
 
 
+def test_an_error_event_no_retry_can_fix_fails_without_retries():
+    """The trigger says whether the failure is retryable; the task follows it."""
+    sensor = OrbitObjectSensor(task_id="wait", bucket="landing", key="a", deferrable=True)
+    event = {"status": "error", "message": "HeadObject: AccessDenied",
+             "details": {"error_type": "AccessDenied", "retryable": False}}  # fmt: skip
+    with pytest.raises(AirflowFailException, match="AccessDenied"):
+        sensor.execute_complete({}, event)
+    event["details"] = {"error_type": "Network", "retryable": True}
+    with pytest.raises(AirflowException) as info:
+        sensor.execute_complete({}, event)
+    assert not isinstance(info.value, AirflowFailException)
+
+
 def test_soft_fail_turns_a_trigger_timeout_into_a_skip():
     sensor = OrbitObjectSensor(
         task_id="wait", bucket="landing", key="a", deferrable=True, soft_fail=True
