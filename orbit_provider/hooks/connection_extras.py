@@ -294,8 +294,8 @@ EXTRAS: tuple[ConnectionExtra, ...] = (
     ),
     ConnectionExtra(
         "parallel_operations", "integer", "Parallel parts",
-        "Parts or ranges of one transfer in flight at once.",
-        default=4, config_field="parallel_operations", schema={"minimum": 1},
+        "Most parts or ranges of one transfer in flight at once (each transfer tunes below it).",
+        default=16, config_field="parallel_operations", schema={"minimum": 1},
     ),
     ConnectionExtra(
         "max_bandwidth", "size", "Bandwidth limit (bytes/s)",

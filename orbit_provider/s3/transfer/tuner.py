@@ -1,11 +1,12 @@
 """How many workers a parallel transfer uses, chosen from what it measures while it runs.
 
-`parallel_operations` is the user's cap. A run starts with a few workers (START_WORKERS, as
-many as the old fixed default) and doubles them while the aggregate rate of finished items
-grows by at least GAIN per step; the first step that does not pay settles back at the best
-level seen. On loopback, where one connection is as fast as the disk, that stays at the start;
-across a far network, where each connection is slow (bandwidth-delay bound), it climbs
-towards the cap. A throttled answer from the store (SlowDown) halves the workers and settles.
+`parallel_operations` is the user's cap. A run starts with a few workers (START_WORKERS: about
+as many as boto3 keeps in flight for one file, enough for loopback) and doubles them while the
+aggregate rate of finished items grows by at least GAIN per step; the first step that does not
+pay settles back at the best level seen. On loopback, where one connection is as fast as the
+disk, that stays at the start; across a far network, where each connection is slow
+(bandwidth-delay bound), it climbs towards the cap. A store that keeps answering SlowDown
+halves the workers and settles them.
 
 Items of one run are about the same size (parts, ranges), so items a second stand for bytes
 a second. The tuner is pure bookkeeping on a clock: the runner calls it from one thread.
@@ -17,7 +18,7 @@ import time
 from collections.abc import Callable
 
 #: Workers a tuned run starts with (the old fixed default of parallel_operations).
-START_WORKERS = 4
+START_WORKERS = 8
 #: A step must raise the rate of finished items by this share to count as growth.
 GAIN = 0.10
 #: The shortest measuring window, in seconds (shorter ones are mostly scheduling noise).

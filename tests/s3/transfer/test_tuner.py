@@ -39,22 +39,22 @@ def simulate(tuner: ConcurrencyTuner, clock: Clock, rate_of, windows: int) -> li
 
 def test_grows_while_the_rate_grows_and_stops_at_the_cap():
     clock = Clock()
-    tuner = ConcurrencyTuner(32, clock=clock)
+    tuner = ConcurrencyTuner(32, start=4, clock=clock)
     # a far network: every connection adds its own 20 MB/s (2.5 items of 8 MB a second)
     levels = simulate(tuner, clock, lambda w: 2.5 * w, windows=20)
-    assert levels == [START_WORKERS, 8, 16, 32]
+    assert levels == [4, 8, 16, 32]
     assert tuner.settled and tuner.target == 32
 
 
 def test_settles_at_the_best_level_when_more_workers_stop_paying():
     clock = Clock()
-    tuner = ConcurrencyTuner(64, clock=clock)
+    tuner = ConcurrencyTuner(64, start=4, clock=clock)
     # linear up to 10 workers, then a ceiling (a proxy, the disk, the server)
     levels = simulate(tuner, clock, lambda w: 2.5 * min(w, 10), windows=20)
     assert levels == [4, 8, 16, 32]  # 16 gave 25% over 8; 32 gave nothing more
     assert tuner.settled and tuner.target == 16
     clock2 = Clock()
-    loopback = ConcurrencyTuner(64, clock=clock2)
+    loopback = ConcurrencyTuner(64, start=4, clock=clock2)
     levels = simulate(loopback, clock2, lambda w: 120.0, windows=100)  # one connection saturates
     assert levels == [4, 8]
     assert loopback.settled and loopback.target == 4  # back to where it started
@@ -62,7 +62,7 @@ def test_settles_at_the_best_level_when_more_workers_stop_paying():
 
 def test_a_short_window_is_not_judged():
     clock = Clock()
-    tuner = ConcurrencyTuner(16, clock=clock, min_window=0.25)
+    tuner = ConcurrencyTuner(16, start=4, clock=clock, min_window=0.25)
     for _ in range(10):  # ten items in 0.1 s: not yet a window
         clock.now += 0.01
         tuner.done()
@@ -74,7 +74,7 @@ def test_a_short_window_is_not_judged():
 
 def test_halves_on_slowdown_and_grows_no_more():
     clock = Clock()
-    tuner = ConcurrencyTuner(32, clock=clock)
+    tuner = ConcurrencyTuner(32, start=4, clock=clock)
     simulate(tuner, clock, lambda w: 2.5 * w, windows=2)
     assert tuner.target == 16
     tuner.throttled()
@@ -88,7 +88,7 @@ def test_halves_on_slowdown_and_grows_no_more():
     assert tuner.target == 1
 
 
-@pytest.mark.parametrize(("cap", "start"), [(1, 1), (3, 3), (16, 4)])
+@pytest.mark.parametrize(("cap", "start"), [(1, 1), (3, 3), (16, START_WORKERS)])
 def test_starts_at_a_few_workers_never_above_the_cap(cap, start):
     tuner = ConcurrencyTuner(cap)
     assert tuner.target == start
@@ -99,7 +99,7 @@ class Steered(ConcurrencyTuner):
     """A tuner the test moves by hand (the runner reads `target` and calls done/throttled)."""
 
     def __init__(self, cap: int) -> None:
-        super().__init__(cap)
+        super().__init__(cap, start=4)
         self.settled = True
         self.done_calls = 0
         self.throttles = 0
