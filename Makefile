@@ -36,6 +36,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[test,bench]"
 	$(PY) -m benchmarks.transfer
+	$(PY) -m benchmarks.transfer --profile wan
 	$(PY) -m benchmarks.batch
 	$(PY) -m benchmarks.tree
 

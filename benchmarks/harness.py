@@ -83,6 +83,13 @@ class Bench:
     bucket: str
     airflow_home: Path
     notes: list[str] = field(default_factory=list)
+    #: where the measured clients connect (a proxy in front of the server), if not the server
+    via: str | None = None
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint measured clients use: the proxy's when one is in front."""
+        return self.via or self.server.endpoint
 
     @classmethod
     def start(cls, prefix: str) -> Bench:
@@ -143,7 +150,7 @@ class Bench:
                     "login": self.server.access_key,
                     "password": self.server.secret_key,
                     "extra": {
-                        "endpoint_url": self.server.endpoint,
+                        "endpoint_url": self.endpoint,
                         "region_name": "us-east-1",
                         "config_kwargs": {"s3": {"addressing_style": "path"}},
                     },
@@ -162,7 +169,7 @@ class Bench:
         os.close(fd)
         spec = {
             "client": client,
-            "endpoint": self.server.endpoint,
+            "endpoint": self.endpoint,
             "access_key": self.server.access_key,
             "secret_key": self.server.secret_key,
             "bucket": self.bucket,

@@ -112,6 +112,15 @@ def upload_boto3_lean(spec: dict[str, Any]) -> Measured:
     return lambda: s3.upload_file(p["path"], spec["bucket"], p["key"], Config=cfg) or {}
 
 
+def upload_boto3_32(spec: dict[str, Any]) -> Measured:
+    """boto3's defaults but 32 threads (and connections): what the WAN proxy lets through."""
+    from boto3.s3.transfer import TransferConfig
+
+    s3, p = _boto3(spec, pool=32), spec["params"]
+    cfg = TransferConfig(max_concurrency=32)
+    return lambda: s3.upload_file(p["path"], spec["bucket"], p["key"], Config=cfg) or {}
+
+
 def upload_s3hook(spec: dict[str, Any]) -> Measured:
     hook, p = _hook(), spec["params"]
     bucket = spec["bucket"]
@@ -170,6 +179,20 @@ def download_boto3_lean(spec: dict[str, Any]) -> Measured:
     return run
 
 
+def download_boto3_32(spec: dict[str, Any]) -> Measured:
+    """boto3's defaults but 32 threads (and connections): what the WAN proxy lets through."""
+    from boto3.s3.transfer import TransferConfig
+
+    s3, p = _boto3(spec, pool=32), spec["params"]
+    cfg = TransferConfig(max_concurrency=32)
+
+    def run() -> dict:
+        s3.download_file(spec["bucket"], p["key"], p["path"], Config=cfg)
+        return {"path": p["path"]}
+
+    return run
+
+
 def download_s3hook(spec: dict[str, Any]) -> Measured:
     import os
 
@@ -195,10 +218,12 @@ CLIENTS: dict[str, Callable[[dict[str, Any]], Measured]] = {
     "upload.boto3_default": upload_boto3_default,
     "upload.boto3_tuned": upload_boto3_tuned,
     "upload.boto3_lean": upload_boto3_lean,
+    "upload.boto3_32": upload_boto3_32,
     "upload.s3hook": upload_s3hook,
     "download.orbit": download_orbit,
     "download.boto3_default": download_boto3_default,
     "download.boto3_tuned": download_boto3_tuned,
     "download.boto3_lean": download_boto3_lean,
+    "download.boto3_32": download_boto3_32,
     "download.s3hook": download_s3hook,
 }
