@@ -26,9 +26,8 @@ from orbit_provider.operators.summary import (
     transfer_summary,
 )
 from orbit_provider.s3.config import ServerSideEncryption, StorageClass
-from orbit_provider.s3.errors import S3Error
 from orbit_provider.s3.transfer.local_tree import check_patterns, plan_uploads
-from orbit_provider.s3.transfer.paths import safe_join
+from orbit_provider.s3.transfer.paths import make_parent, safe_join
 from orbit_provider.s3.transfer.tree import download_tree, upload_tree
 from orbit_provider.s3.transfer.tree_result import FAILED, SENT, SKIPPED, TreeResult
 
@@ -458,11 +457,7 @@ class OrbitDownloadOperator(_TransferOperator):
         started = time.monotonic()
 
         def run(reporter: Any) -> Any:
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise S3Error(f"{target.parent}: cannot create the folder: {exc.strerror}",
-                              key=self.key, code="LocalWriteError") from exc  # fmt: skip
+            make_parent(target)  # a file in the way is named, not "[Errno 17] File exists"
             return client.download_file(
                 self.key, target, version_id=self.version_id, progress=reporter,
                 max_bandwidth=self.max_bandwidth,

@@ -307,3 +307,15 @@ def test_each_download_says_which_check_ran_and_unverifiable_ones_can_be_refused
     assert list(tmp_path.glob("*strict*")) == []  # nothing written, not even a temp file
     with pytest.raises(OrbitTaskError, match="require_verification: 'yes'"):
         OrbitDownloadOperator(task_id="d", key="k", dest="x", require_verification="yes")
+
+
+def test_a_file_where_the_download_folder_should_be_is_named(moto_conn, moto_client, tmp_path):
+    put(moto_client, "data/x.bin", b"x")
+    (tmp_path / "blocker").write_bytes(b"not a folder")
+    op = OrbitDownloadOperator(
+        task_id="d", bucket=MOTO_BUCKET, key="data/x.bin", dest=str(tmp_path / "blocker" / "y.bin")
+    )
+    with pytest.raises(OrbitTaskError, match="blocker") as info:
+        op.execute(make_context())
+    assert "File exists" not in str(info.value) and "Errno" not in str(info.value)
+    assert (tmp_path / "blocker").read_bytes() == b"not a folder"
