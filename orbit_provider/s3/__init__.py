@@ -9,6 +9,7 @@ from orbit_provider.s3.config import (
     ServerSideEncryption,
     StorageClass,
 )
+from orbit_provider.s3.errors import LocalWriteError
 from orbit_provider.s3.models import (
     CopyResult,
     DeleteResult,
@@ -18,6 +19,7 @@ from orbit_provider.s3.models import (
     PutResult,
 )
 from orbit_provider.s3.progress import (
+    AggregateProgress,
     BatchProgress,
     PartCompleted,
     Progress,
@@ -47,6 +49,8 @@ from orbit_provider.s3.versions.versioning import (
 )
 
 __all__ = [
+    "AggregateProgress",
+    "LocalWriteError",
     "Backoff",
     "BatchConfig",
     "BatchProgress",

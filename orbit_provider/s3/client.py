@@ -337,11 +337,18 @@ class S3Client(S3Session):
         strip_prefix: str | None = None,
         skip_identical: bool = True,
         progress: Any = None,
+        sse: ServerSideEncryption | str | None = None,
+        storage_class: StorageClass | str | None = None,
+        metadata: dict[str, str] | None = None,
+        metadata_directive: str | None = None,
     ) -> Any:
-        """Server-side copy of every key to dest_prefix (BatchResult)."""
+        """Server-side copy of every key to dest_prefix (BatchResult); storage class,
+        encryption and metadata are set in the same request (default: the source's)."""
         return batch_copy.batch_copy(
             self, keys, dest_prefix, config, dest_bucket=dest_bucket,
             strip_prefix=strip_prefix, skip_identical=skip_identical, progress=progress,
+            sse=sse, storage_class=storage_class, metadata=metadata,
+            metadata_directive=metadata_directive,
         )
 
     def batch_change_storage_class(
