@@ -3,8 +3,10 @@
 Shows:
 - ``OrbitListKeysOperator`` listing a prefix into shards of keys;
 - ``OrbitBatchCopyOperator.partial(...).expand(keys=...)``: one mapped task per shard, each a
-  concurrent server-side copy to ``archive/`` (a retried shard skips what is already copied);
-- ``OrbitBatchTagOperator`` and ``OrbitStorageClassOperator`` over the archived prefix;
+  concurrent server-side copy to ``archive/`` that sets the archive's storage class and
+  metadata in the copy request itself (each object is written once; a retried shard skips
+  what is already copied);
+- ``OrbitBatchTagOperator`` over the archived prefix (tags are not a rewrite);
 - ``OrbitBatchDeleteOperator.partial(...).expand(keys=...)`` deleting the originals, only
   after everything before succeeded;
 - ``aggregate_batch_summaries`` summing the mapped summaries and checking every key is
@@ -32,7 +34,6 @@ from orbit_provider.operators.batch import (
     OrbitBatchCopyOperator,
     OrbitBatchDeleteOperator,
     OrbitBatchTagOperator,
-    OrbitStorageClassOperator,
 )
 from orbit_provider.operators.listing import OrbitListKeysOperator
 
@@ -59,21 +60,21 @@ with DAG(
         task_id="list", bucket=BUCKET, prefix="{{ params.source_prefix }}", shard_size=SHARD_SIZE
     )
 
+    # [START howto_operator_orbit_batch_copy]
     copy = OrbitBatchCopyOperator.partial(
         task_id="copy",
         bucket=BUCKET,
         dest_prefix="{{ params.archive_prefix }}",
         strip_prefix="",  # keep the whole key below archive/
+        storage_class="GLACIER_IR",  # set by the copy itself: no second rewrite to re-tier
+        metadata={"archived-by": "{{ dag.dag_id }}"},
         max_concurrent=16,
     ).expand(keys=shards.output)
+    # [END howto_operator_orbit_batch_copy]
 
     tag = OrbitBatchTagOperator(
         task_id="tag", bucket=BUCKET, prefix=ARCHIVED,
         tags={"archived": RUN_DATE, "by": "{{ dag.dag_id }}"},
-    )
-
-    storage_class = OrbitStorageClassOperator(
-        task_id="storage_class", bucket=BUCKET, prefix=ARCHIVED, storage_class="GLACIER_IR"
     )
 
     delete = OrbitBatchDeleteOperator.partial(task_id="delete_originals", bucket=BUCKET).expand(
@@ -81,7 +82,7 @@ with DAG(
     )
 
     @task
-    def report(listed: list, copies: list, tagged: dict, moved: dict, deletes: list) -> dict:
+    def report(listed: list, copies: list, tagged: dict, deletes: list) -> dict:
         """One summary per step; the mapped ones summed, every key accounted for once."""
         total = sum(len(keys) for keys in listed)
         copied = aggregate_batch_summaries(copies, expected_total=total)
@@ -92,12 +93,10 @@ with DAG(
             "copied": copied["succeeded"],
             "copied_already_done": copied["already_done"],
             "tagged": tagged["succeeded"],
-            "storage_class": moved["storage_class"],
-            "moved": moved["succeeded"],
-            "bytes_archived": moved["bytes"],
+            "bytes_archived": tagged["bytes"],  # the archived prefix, listed with sizes
             "deleted": deleted["succeeded"],
             "accounted": copied["accounted"] and deleted["accounted"],
         }
 
-    copy >> tag >> storage_class >> delete
-    report(shards.output, copy.output, tag.output, storage_class.output, delete.output)
+    copy >> tag >> delete
+    report(shards.output, copy.output, tag.output, delete.output)

@@ -153,13 +153,14 @@ def test_batch_archive_across_mapped_shards(examples, dag_runner, monkeypatch, s
     assert sorted(archived) == sorted("archive/" + k for k in originals)
     sample = "archive/raw/dt=2026-01-02/part-07.csv"
     assert seaweed_client.download_bytes(sample) == originals["raw/dt=2026-01-02/part-07.csv"]
-    assert seaweed_client.get_metadata(sample).storage_class == "GLACIER_IR"
+    head = seaweed_client.get_metadata(sample)
+    assert head.storage_class == "GLACIER_IR"
+    assert head.metadata == {"archived-by": "orbit_example_batch_archive"}
     assert seaweed_client.get_tags(sample) == {
         "archived": _ds(result), "by": "orbit_example_batch_archive"
     }
     assert result.xcom("report") == {
         "keys": 40, "shards": 3, "copied": 40, "copied_already_done": 0, "tagged": 40,
-        "storage_class": "GLACIER_IR", "moved": 40,
         "bytes_archived": sum(len(b) for b in originals.values()), "deleted": 40,
         "accounted": True,
     }  # fmt: skip
