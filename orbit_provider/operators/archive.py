@@ -1,18 +1,18 @@
-"""OrbitArchiveRestoreOperator: RestoreObject for archived keys, optionally waiting (or
-deferring) until they are readable."""
+"""OrbitArchiveRestoreOperator: RestoreObject for archived keys (a list, or every GLACIER /
+DEEP_ARCHIVE object under a prefix), optionally waiting (or deferring) until they are readable."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
 from orbit_provider.operators.base import OrbitBaseOperator, OrbitTaskError, is_unrendered
 from orbit_provider.operators.batch import key_list
 from orbit_provider.operators.batch_base import OrbitBatchBaseOperator
-from orbit_provider.s3.batch.restore import TIERS
-from orbit_provider.s3.conditions import ArchiveRestored
+from orbit_provider.s3.batch.restore import ARCHIVE_CLASSES, TIERS
+from orbit_provider.s3.conditions import ArchivePrefixRestored, ArchiveRestored, Condition
 from orbit_provider.s3.errors import ConfigError
 from orbit_provider.triggers.archive import OrbitArchiveRestoreTrigger
 from orbit_provider.triggers.polling import validate_interval
@@ -30,7 +30,15 @@ class OrbitArchiveRestoreOperator(OrbitBatchBaseOperator):
     Keys already restored or with a restore in progress count as done (``already_done``), so
     a retried task does not fail on what the failed try requested.
 
+    With ``prefix`` the prefix is listed lazily and only its GLACIER / DEEP_ARCHIVE objects
+    are restored (the others are counted as ``skipped_not_archived``); the wait then checks
+    the prefix (ArchivePrefixRestored), so a deferral carries the prefix, not the keys.
+
+    Asset ``outlets`` need waiting (``wait_for_completion`` or ``deferrable``): the task's
+    asset event then means every key is readable, not only that restores were requested.
+
     :param keys: the archived keys (templated; a list, or one key).
+    :param prefix: instead of ``keys``: every archived object under this prefix (templated).
     :param days: how many days the restored copies stay readable.
     :param tier: retrieval tier: ``"Standard"``, ``"Bulk"`` or ``"Expedited"``.
     :param wait_for_completion: after requesting, wait until the keys are readable.
@@ -43,13 +51,14 @@ class OrbitArchiveRestoreOperator(OrbitBatchBaseOperator):
     Batch options (max_concurrent, rate_limit, allow_partial, ...): see OrbitBatchBaseOperator.
     """
 
-    template_fields: Sequence[str] = (*OrbitBaseOperator.template_fields, "keys")
+    template_fields: Sequence[str] = (*OrbitBaseOperator.template_fields, "keys", "prefix")
     ui_color = "#e3dcf5"
 
     def __init__(
         self,
         *,
-        keys: list[str] | str,
+        keys: list[str] | str | None = None,
+        prefix: str | None = None,
         days: int = 1,
         tier: str = "Standard",
         wait_for_completion: bool = False,
@@ -60,6 +69,7 @@ class OrbitArchiveRestoreOperator(OrbitBatchBaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.keys = keys
+        self.prefix = prefix
         self.days = days
         self.tier = tier
         self.wait_for_completion = wait_for_completion
@@ -69,9 +79,12 @@ class OrbitArchiveRestoreOperator(OrbitBatchBaseOperator):
         self.run_checked(lambda: self.validate(rendered=False))
 
     def validate(self, *, rendered: bool) -> None:
-        if self.keys is None:
-            raise ConfigError("keys: at least one key is required")
-        if rendered or not is_unrendered(self.keys):
+        if (self.keys is None) == (self.prefix is None):
+            raise ConfigError("keys or prefix: give one of them (at least one key is required)")
+        if self.prefix is not None:
+            if (rendered or not is_unrendered(self.prefix)) and not isinstance(self.prefix, str):
+                raise ConfigError(f"prefix: {self.prefix!r} must be a string")
+        elif rendered or not is_unrendered(self.keys):
             if not key_list(self.keys):
                 raise ConfigError("keys: at least one key is required")
         if isinstance(self.days, bool) or not isinstance(self.days, int) or self.days < 1:
@@ -85,35 +98,70 @@ class OrbitArchiveRestoreOperator(OrbitBatchBaseOperator):
             validate_interval(self.poke_interval, self.wait_timeout)
         except ValueError as exc:
             raise ConfigError(str(exc).replace("timeout:", "wait_timeout:", 1)) from exc
+        if self.outlets and not (self.wait_for_completion or self.deferrable):
+            raise ConfigError(
+                "outlets: an asset event of a restore means its keys are readable: set "
+                "wait_for_completion=True or deferrable=True"
+            )
+
+    def _archived_under(self, prefix: str, skipped: list[int]) -> Iterator[Any]:
+        """The GLACIER / DEEP_ARCHIVE objects under `prefix`, listed lazily; `skipped[0]`
+        counts the others."""
+        for obj in self.client.iter_objects(prefix):
+            if obj.storage_class in ARCHIVE_CLASSES:
+                yield obj
+            else:
+                skipped[0] += 1
 
     def execute(self, context: Any) -> dict[str, Any]:
         self.run_checked(lambda: self.validate(rendered=True))
-        keys = key_list(self.keys)
         client = self.client
-        config = self.batch_config()
+        skipped = [0]
+        items: Any
+        if self.prefix is not None:
+            items = self._archived_under(self.prefix, skipped)
+        else:
+            items = key_list(self.keys)
+        config = self.batch_config(context, "restore")
         result = self.run_core(
             context,
             lambda reporter: client.restore_archived(
-                keys, self.days, self.tier, config, progress=reporter
+                items, self.days, self.tier, config, progress=reporter
             ),
             operation="restore",
         )
-        summary = self.summarize(
-            context, result, operation="restore", tier=TIERS[self.tier.strip().lower()],
-            days=self.days,
-        )
-        self.add_lineage(inputs=[(client.bucket, k) for k in keys[:100]])
+        extra: dict[str, Any] = {"tier": TIERS[self.tier.strip().lower()], "days": self.days}
+        if self.prefix is not None:
+            extra.update(prefix=self.prefix, skipped_not_archived=skipped[0])
+        summary = self.summarize(context, result, operation="restore", **extra)
+        if self.prefix is not None:
+            self.add_lineage(inputs=[(client.bucket, self.prefix)])
+        else:
+            self.add_lineage(inputs=[(client.bucket, k) for k in items[:100]])
         summary = self.finish(context, summary)
-        requested = [k for k in keys if result.results.get(k) and result.results[k].succeeded]
+        if self.prefix is not None:  # (the per-key outcomes of millions of keys may be capped)
+            requested = result.successful
+        else:
+            requested = sum(1 for k in items if k in result.results and result.results[k].succeeded)
         if not (self.wait_for_completion or self.deferrable) or not requested:
             return summary
+        condition: Condition
+        if self.prefix is not None:
+            # keys whose request failed (allow_partial) are left out rather than waited for
+            condition = ArchivePrefixRestored(
+                prefix=self.prefix, fail_if_not_requested=not result.failed,
+                ignore_not_requested=bool(result.failed),
+            )  # fmt: skip
+        else:
+            done = [k for k in items if k in result.results and result.results[k].succeeded]
+            condition = ArchiveRestored(keys=done, fail_if_not_requested=True)
         if self.deferrable:
             context["ti"].xcom_push(key=REQUEST_XCOM_KEY, value=summary)
-            self.log.info("deferring until %d key(s) are readable", len(requested))
+            self.log.info("deferring until %d key(s) are readable", requested)
             self.defer(
                 trigger=OrbitArchiveRestoreTrigger(
                     bucket=client.bucket,
-                    condition=ArchiveRestored(keys=requested, fail_if_not_requested=True),
+                    condition=condition,
                     orbit_conn_id=self.orbit_conn_id,
                     poke_interval=self.poke_interval,
                     timeout=self.wait_timeout,
@@ -124,11 +172,10 @@ class OrbitArchiveRestoreOperator(OrbitBatchBaseOperator):
                     if self.wait_timeout is not None else None
                 ),
             )
-        return {**summary, "restore": self._wait(requested)}
+        return {**summary, "restore": self._wait(condition)}
 
-    def _wait(self, keys: list[str]) -> dict[str, Any]:
+    def _wait(self, condition: Condition) -> dict[str, Any]:
         """Poll (in this worker) until every key is readable; the restore state."""
-        condition = ArchiveRestored(keys=keys, fail_if_not_requested=True)
         started = time.monotonic()
         while True:
             state = self.run_checked(lambda: condition.evaluate(self.client))

@@ -296,7 +296,7 @@ class OrbitBulkOperator(BatchOperationsEngine, OrbitBatchBaseOperator):
         items, counter = self.run_checked(self.items)
         if self.dry_run:
             return self.run_checked(lambda: self._dry_run(items))
-        config = self.batch_config()
+        config = self.batch_config(context, self.operation)
         result = self.run_core(
             context, lambda reporter: self.run_batch(items, config, reporter),
             operation=self.operation,

@@ -3,7 +3,9 @@ reports, and "fail unless allow_partial" (bulk, rollback and archive-restore ope
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from orbit_provider.operators.base import OrbitBaseOperator, OrbitTaskError
@@ -33,9 +35,9 @@ class OrbitBatchBaseOperator(OrbitBaseOperator):
     :param allow_partial: let the task succeed when some keys failed (they are still listed
         in the summary). By default any failed or not-run key fails the task.
     :param max_items: how many failures the returned summary lists.
-    :param report_dir: a local folder for the full failure list (JSON lines) when
-        there are more failures than ``max_items``.
-    :param report_prefix: an S3 prefix (in the task's bucket) for that full list.
+    :param report_dir: a local folder for the full per-key report: every key's outcome as a
+        JSON line, written as the batch runs (memory stays flat however many keys).
+    :param report_prefix: an S3 prefix (in the task's bucket) the report is uploaded to.
     """
 
     def __init__(
@@ -73,8 +75,9 @@ class OrbitBatchBaseOperator(OrbitBaseOperator):
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise ConfigError(f"max_items: {limit!r} must be an integer >= 0")
 
-    def batch_config(self) -> BatchConfig:
-        """The BatchConfig the arguments describe (ConfigError naming a bad one)."""
+    def batch_config(self, context: Any = None, operation: str = "batch") -> BatchConfig:
+        """The BatchConfig the arguments describe (ConfigError naming a bad one); given the
+        task's context, with the per-key report file when a report was asked for."""
         return BatchConfig(
             max_concurrent=self.max_concurrent,
             rate_limit=self.rate_limit,
@@ -82,7 +85,21 @@ class OrbitBatchBaseOperator(OrbitBaseOperator):
             fail_fast=self.fail_fast,
             max_retries=self.max_retries,
             retry_delay=self.batch_retry_delay,
+            report_path=self._report_file(context, operation) if context is not None else None,
         )
+
+    def _report_file(self, context: Any, operation: str) -> str | None:
+        """Where the engine writes the per-key report: in report_dir, or a temporary file
+        that is uploaded under report_prefix."""
+        target = self.report_target(context, operation)
+        if target is None:
+            return None
+        if target.directory is not None:
+            path = Path(target.directory) / f"{target.name}.jsonl"
+        else:
+            path = Path(tempfile.mkdtemp(prefix="orbit-report-")) / "report.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return str(path)
 
     def report_target(self, context: Any, operation: str) -> ReportTarget | None:
         """Where the full failure list goes when it is longer than the summary's."""

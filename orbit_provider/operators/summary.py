@@ -40,6 +40,20 @@ class ReportTarget:
     prefix: str = "orbit-reports/"
     name: str = "failures"
 
+    def publish(self, path: str | os.PathLike) -> list[str]:
+        """Put a report the engine already wrote (JSON lines at `path`) where it belongs: it
+        stays in `directory` (it was written there), and is uploaded under `prefix`."""
+        locations = []
+        if self.directory is not None:
+            locations.append(os.fspath(path))
+        if self.client is not None:
+            key = f"{self.prefix}{self.name}.jsonl"
+            self.client.upload_file(path, key, content_type="application/x-ndjson")
+            locations.append(f"s3://{self.client.bucket}/{key}")
+            if self.directory is None:  # a temporary file, only written to be uploaded
+                Path(path).unlink(missing_ok=True)
+        return locations
+
     def write(self, failures: list[dict]) -> list[str]:
         """Write every failure as one JSON line; return the locations written."""
         data = "".join(json.dumps(f, sort_keys=True) + "\n" for f in failures).encode()
@@ -181,7 +195,9 @@ def batch_summary(
     max_items: int = DEFAULT_MAX_ITEMS,
     report: ReportTarget | None = None,
 ) -> dict:
-    """Summary of a core BatchResult (counts, failures with keys; no per-key list)."""
+    """Summary of a core BatchResult (counts, failures with keys; no per-key list). When the
+    engine wrote a per-key report (`result.report_path`), the report target publishes that
+    file: it holds every key, not only the failures kept in memory."""
     failure_list = [_failure(e) for e in result.errors]
     summary: dict[str, Any] = {
         "operation": operation or getattr(result, "operation", "") or "batch",
@@ -199,7 +215,12 @@ def batch_summary(
         "objects_truncated": False,
         "skipped_keys": [],
     }
-    return _finish(summary, failure_list, max_items, report)
+    engine_report = getattr(result, "report_path", None)
+    summary = _finish(summary, failure_list, max_items, None if engine_report else report)
+    summary["failures_truncated"] = summary["failed"] > len(summary["failures"])
+    if engine_report and report is not None:
+        summary["failures_report"] = report.publish(engine_report) or None
+    return summary
 
 
 def aggregate_summaries(

@@ -205,7 +205,7 @@ class OrbitRollbackPrefixOperator(OrbitBatchBaseOperator):
         self.run_checked(lambda: self.validate(rendered=True))
         client = self.client
         when = parse_timestamp(self.timestamp)
-        config = self.batch_config()
+        config = self.batch_config(context, "rollback")
         result = self.run_core(
             context,
             lambda reporter: client.rollback_prefix(
