@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.transfer --profile wan
 	$(PY) -m benchmarks.batch
 	$(PY) -m benchmarks.tree
+	$(PY) -m benchmarks.shards
 
 # The oldest Airflow pyproject.toml allows, in its own venv: every module imports and every
 # example DAG parses. Needs that Airflow version from the package index.
