@@ -179,14 +179,16 @@ class S3Client(S3Session):
         progress: ProgressReporter | None = None,
         max_bandwidth: int | None = None,
         resume_token: Any = None,
+        if_none_match: bool = False,
     ) -> Any:
         """Upload a local file (parallel multipart, resumable, verified with the config's
         checksum_algorithm / checksum_type) -> UploadResult. A retry ends with its own
-        storage class, encryption, metadata, tags and content type."""
+        storage class, encryption, metadata, tags and content type. `if_none_match`: only
+        if no object has the key (atomic on AWS)."""
         return upload.upload_file(
             self, path, key, storage_class=storage_class, sse=sse, metadata=metadata,
             content_type=content_type, tags=tags, progress=progress,
-            max_bandwidth=max_bandwidth, resume_token=resume_token,
+            max_bandwidth=max_bandwidth, resume_token=resume_token, if_none_match=if_none_match,
         )
 
     def local_matches_remote(self, path: Any, key: str) -> Any:

@@ -25,6 +25,7 @@ from orbit_provider.s3.errors import (
     ConfigError,
     IntegrityError,
     NotFound,
+    PreconditionFailed,
     S3Error,
     UploadInterrupted,
 )
@@ -96,9 +97,13 @@ def upload_file(
     progress: ProgressReporter | None = None,
     max_bandwidth: int | TokenBucket | None = None,
     resume_token: ResumeToken | str | None = None,
+    if_none_match: bool = False,
 ) -> UploadResult:
     """Upload the file at `path` as `key`; every argument is checked before any request.
-    `max_bandwidth`: bytes/s, or a TokenBucket shared with other transfers (a tree's)."""
+    `max_bandwidth`: bytes/s, or a TokenBucket shared with other transfers (a tree's).
+    `if_none_match`: only if no object has the key: If-None-Match: * on the PUT or on
+    CompleteMultipartUpload (atomic on AWS; a HEAD first catches stores that ignore it), and
+    an upload that loses the race is aborted (PreconditionFailed)."""
     validate_key(key)
     write = client.write_args(storage_class, sse, metadata, content_type, tags)
     shared = max_bandwidth if isinstance(max_bandwidth, TokenBucket) else None
@@ -108,12 +113,29 @@ def upload_file(
         raise ConfigError(f"resume_token: the token is for key {token.key!r}, not {key!r}")
     with LocalFile(path) as local:
         limiter = shared or (TokenBucket(limit) if limit else None)
+        if if_none_match:
+            refuse_existing(client, key)
         if local.size < client.config.effective_chunk_size:
+            if if_none_match:
+                write = {**write, "IfNoneMatch": "*"}
             return _put_single(client, local, key, write, limiter, progress)
         wanted = WantedSettings.from_write_args(write, tags)
-        return _MultipartUpload(
-            client, local, key, write, limiter, progress, token, wanted
-        ).run()
+        upload = _MultipartUpload(client, local, key, write, limiter, progress, token, wanted)
+        upload.if_none_match = if_none_match
+        return upload.run()
+
+
+def refuse_existing(client: S3Session, key: str) -> None:
+    """PreconditionFailed when an object has `key` (replace=False before any upload)."""
+    try:
+        client.head(key)
+    except NotFound:
+        return
+    raise PreconditionFailed(
+        f"s3://{client.bucket}/{key} already exists (replace=False / if_none_match)",
+        bucket=client.bucket,
+        key=key,
+    )
 
 
 def _bandwidth(per_call: int | None, configured: int | None) -> int | None:
@@ -224,6 +246,7 @@ class _MultipartUpload:
         self.algorithm = config.checksum_algorithm if config.verify_checksums else None
         self.checksum_type = config.effective_checksum_type if self.algorithm else None
         self.workers = config.parallel_operations
+        self.if_none_match = False
 
     def run(self) -> UploadResult:
         started = time.monotonic()
@@ -315,6 +338,11 @@ class _MultipartUpload:
             )
         except (S3Error, OSError) as exc:
             code = getattr(exc, "code", None)
+            if completing and isinstance(exc, PreconditionFailed) and self.if_none_match:
+                # another writer took the key first: this upload can never complete
+                self._abort_quietly(resume.upload_id)
+                tracker.fail(exc, resumable=False)
+                raise
             if resume.resumed and (
                 code in SETTINGS_REFUSED or (completing and code == "BadDigest")
             ):
@@ -389,6 +417,11 @@ class _MultipartUpload:
         return ObjectChecksum(self.algorithm, self.checksum_type or "COMPOSITE", composite, full)
 
     def _complete_args(self, expected: ObjectChecksum | None) -> dict[str, Any]:
+        if self.if_none_match:
+            return {"IfNoneMatch": "*", **self._checksum_args(expected)}
+        return self._checksum_args(expected)
+
+    def _checksum_args(self, expected: ObjectChecksum | None) -> dict[str, Any]:
         if expected is None or expected.checksum_type != "FULL_OBJECT":
             return {}
         # the store checks the object against the whole file's CRC we name here
@@ -455,6 +488,15 @@ class _MultipartUpload:
             tracker.part_done(part.number, part.size)
 
         runner.run(todo, send_one)
+
+    def _abort_quietly(self, upload_id: str) -> None:
+        """Abort an upload that can never complete; a failure only leaves it for
+        abort_incomplete_uploads."""
+        try:
+            self.client.call("abort_multipart_upload", key=self.key, UploadId=upload_id)
+        except S3Error as exc:
+            log.warning("could not abort upload %s of s3://%s/%s: %s", upload_id,
+                        self.client.bucket, self.key, exc)  # fmt: skip
 
     def _drop_if_unusable(self, resume: ResumePlan) -> bool:
         """The file changed under the upload: abort the upload (this call's, so provably

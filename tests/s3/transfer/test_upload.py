@@ -487,8 +487,9 @@ def test_part_size_grows_to_stay_within_10000_parts():
 
 
 def start_uploads(client, keys: list[str]) -> list[str]:
-    return [client.s3.create_multipart_upload(Bucket=client.bucket, Key=k)["UploadId"]
-            for k in keys]
+    return [
+        client.s3.create_multipart_upload(Bucket=client.bucket, Key=k)["UploadId"] for k in keys
+    ]
 
 
 def test_list_and_abort_incomplete_uploads_with_age_and_dry_run(seaweed_client):
@@ -986,8 +987,7 @@ def test_a_retry_with_another_checksum_algorithm_starts_over_and_leaves_nothing(
     events: list = []
     algorithm = "CRC32C" if store == "seaweedfs" else "CRC64NVME"
     client = make(parallel_operations=1, checksum_algorithm=algorithm)
-    result = client.upload_file(path, "k", progress=ProgressReporter([events.append],
-                                                                     inline=True))
+    result = client.upload_file(path, "k", progress=ProgressReporter([events.append], inline=True))
     assert result.parts_resumed == 0 and result.resume_token.upload_id != stale.upload_id
     assert result.checksum_algorithm == algorithm
     assert client.download_bytes("k") == data
@@ -1020,3 +1020,39 @@ def test_a_resumed_upload_completes_with_its_parts_checksums(
         digests = [hashlib.sha256(p).digest() for p in parts]
         assert stored == checksums.composite_b64("SHA256", digests)
     assert client.download_bytes("k") == data
+
+
+# -- replace=False: only onto a free key ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [1000, 11 * 1024 * 1024])
+def test_if_none_match_uploads_only_onto_a_free_key(make_moto_client, tmp_path, size):
+    from orbit_provider.s3.errors import PreconditionFailed
+
+    client = make_moto_client(chunk_size=5 * 1024 * 1024)
+    path = tmp_path / "f.bin"
+    path.write_bytes(os.urandom(size))
+    client.upload_file(path, "free", if_none_match=True)
+    assert client.download_bytes("free") == path.read_bytes()
+    client.upload_bytes(b"old", "taken")
+    with pytest.raises(PreconditionFailed, match="already exists"):
+        client.upload_file(path, "taken", if_none_match=True)
+    assert client.download_bytes("taken") == b"old"
+    assert client.list_incomplete_uploads() == []
+
+
+def test_a_multipart_upload_that_loses_the_race_is_aborted(make_moto_client, tmp_path, monkeypatch):
+    from orbit_provider.s3.errors import PreconditionFailed
+    from orbit_provider.s3.transfer import upload as upload_module
+
+    client = make_moto_client(chunk_size=5 * 1024 * 1024)
+    path = tmp_path / "f.bin"
+    path.write_bytes(os.urandom(11 * 1024 * 1024))
+    # another writer creates the key after the check: only the conditional completion stops us
+    monkeypatch.setattr(
+        upload_module, "refuse_existing", lambda c, key: client.upload_bytes(b"theirs", key)
+    )
+    with pytest.raises(PreconditionFailed):
+        client.upload_file(path, "raced", if_none_match=True)
+    assert client.download_bytes("raced") == b"theirs"
+    assert client.list_incomplete_uploads() == []
