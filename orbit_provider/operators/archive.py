@@ -139,10 +139,11 @@ class OrbitArchiveRestoreOperator(OrbitBatchBaseOperator):
         else:
             self.add_lineage(inputs=[(client.bucket, k) for k in items[:100]])
         summary = self.finish(context, summary)
-        if self.prefix is not None:  # (the per-key outcomes of millions of keys may be capped)
-            requested = result.successful
-        else:
-            requested = sum(1 for k in items if k in result.results and result.results[k].succeeded)
+        done = [] if self.prefix is not None else [
+            k for k in items if k in result.results and result.results[k].succeeded
+        ]
+        # with a prefix the per-key outcomes of millions of keys may be capped: count them
+        requested = result.successful if self.prefix is not None else len(done)
         if not (self.wait_for_completion or self.deferrable) or not requested:
             return summary
         condition: Condition
@@ -153,7 +154,6 @@ class OrbitArchiveRestoreOperator(OrbitBatchBaseOperator):
                 ignore_not_requested=bool(result.failed),
             )  # fmt: skip
         else:
-            done = [k for k in items if k in result.results and result.results[k].succeeded]
             condition = ArchiveRestored(keys=done, fail_if_not_requested=True)
         if self.deferrable:
             context["ti"].xcom_push(key=REQUEST_XCOM_KEY, value=summary)

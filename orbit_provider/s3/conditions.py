@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import pendulum
 
-from orbit_provider.s3.batch.restore import restore_status
+from orbit_provider.s3.batch.restore import ARCHIVE_CLASSES, restore_status
 from orbit_provider.s3.config import validate_key
 from orbit_provider.s3.errors import ArchivedObject, ConfigError, NotFound
 from orbit_provider.s3.transfer.incomplete_uploads import iter_incomplete_uploads
@@ -594,10 +594,110 @@ class ArchiveRestored(Condition):
         )
 
 
+@dataclass(frozen=True)
+class ArchivePrefixRestored(Condition):
+    """Every object under `prefix` is readable: no GLACIER / DEEP_ARCHIVE object is still
+    archived or being restored. The condition carries the prefix, not the keys (a restore of
+    millions of keys waits with a few bytes in the trigger); each check lists the prefix
+    lazily, asking ListObjectsV2 for each object's restore status (OptionalObjectAttributes
+    RestoreStatus, one request per 1,000 keys on AWS) and HEADs only an archived object whose
+    listing entry has none (stores that ignore the attribute, or no restore requested).
+
+    An archived object with no restore requested keeps the result unmet, raises
+    ArchivedObject when `fail_if_not_requested`, or is left out when `ignore_not_requested`
+    (its restore request failed and the task allowed it). Objects written under the prefix
+    after the restore count too."""
+
+    kind: ClassVar[str] = "archive_prefix_restored"
+
+    prefix: str
+    fail_if_not_requested: bool = False
+    ignore_not_requested: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.prefix, str):
+            raise ConfigError(f"prefix: expected a string, got {self.prefix!r}")
+        _check_bool("fail_if_not_requested", self.fail_if_not_requested)
+        _check_bool("ignore_not_requested", self.ignore_not_requested)
+        if self.fail_if_not_requested and self.ignore_not_requested:
+            raise ConfigError("fail_if_not_requested and ignore_not_requested: choose one")
+
+    def _states(self, client: S3Session) -> Iterable[tuple[str, str, str | None]]:
+        """(key, restore state, expiry or None) of every object under the prefix."""
+        params: dict[str, Any] = {
+            "Prefix": self.prefix, "MaxKeys": 1000, "OptionalObjectAttributes": ["RestoreStatus"],
+        }  # fmt: skip
+        while True:
+            resp = client.call("list_objects_v2", bucket=client.bucket, **params)
+            for item in resp.get("Contents", []):
+                key = item["Key"]
+                if (item.get("StorageClass") or "STANDARD") not in ARCHIVE_CLASSES:
+                    yield key, "not_archived", None
+                    continue
+                listed = item.get("RestoreStatus")
+                if listed is not None:
+                    expiry = listed.get("RestoreExpiryDate")
+                    if listed.get("IsRestoreInProgress"):
+                        yield key, "in_progress", None
+                    else:
+                        yield key, "restored", expiry.isoformat() if expiry else None
+                    continue
+                try:
+                    status = restore_status(client, key)
+                except NotFound as exc:
+                    if exc.key is None:
+                        raise
+                    continue  # deleted since it was listed
+                expires = status.expires.isoformat() if status.expires else None
+                yield key, status.state, expires
+            token = resp.get("NextContinuationToken")
+            if not (resp.get("IsTruncated") and token):
+                return
+            params["ContinuationToken"] = token
+
+    def evaluate(self, client: S3Session) -> ConditionResult:
+        counts = dict.fromkeys(("restored", "not_archived", "in_progress", "archived"), 0)
+        samples: dict[str, list[str]] = {state: [] for state in counts}
+        expires: dict[str, str] = {}
+        for key, state, expiry in self._states(client):
+            counts[state] = counts.get(state, 0) + 1
+            if len(samples.setdefault(state, [])) < DETAIL_LIMIT:
+                samples[state].append(key)
+            if expiry is not None and len(expires) < DETAIL_LIMIT:
+                expires[key] = expiry
+            if state == "archived" and self.fail_if_not_requested:
+                raise ArchivedObject(
+                    f"s3://{client.bucket}/{key} is archived and no restore was requested",
+                    bucket=client.bucket,
+                    key=key,
+                )
+        total = sum(counts.values())
+        readable = counts["restored"] + counts["not_archived"]
+        details: dict[str, Any] = {
+            "prefix": self.prefix, "total": total, "readable": readable,
+            "counts": counts, **samples, "expires": expires,
+        }  # fmt: skip
+        waiting = counts["in_progress"] + (0 if self.ignore_not_requested else counts["archived"])
+        where = f"s3://{client.bucket}/{self.prefix}"
+        if not waiting:
+            left = f" ({counts['archived']} not requested, left out)" if counts["archived"] else ""
+            return ConditionResult(True, f"{where}: all {readable} objects readable{left}", details)
+        parts = [f"{counts['in_progress']} still being restored"]
+        if counts["archived"]:
+            parts.append(f"{counts['archived']} archived with no restore requested")
+        return ConditionResult(
+            False, f"{where}: {readable} of {total} objects readable; " + "; ".join(parts), details
+        )
+
+
 # -- registry and the object sensor's choice --------------------------------------------------
 
 _KINDS: dict[str, type[Condition]] = {
-    c.kind: c for c in (ObjectReady, KeysReady, PrefixReady, PrefixUnchanged, ArchiveRestored)
+    c.kind: c
+    for c in (
+        ObjectReady, KeysReady, PrefixReady, PrefixUnchanged, ArchiveRestored,
+        ArchivePrefixRestored,
+    )
 }
 
 ObjectCondition = ObjectReady | KeysReady | PrefixReady

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pendulum
 import pytest
-from airflow.sdk import DAG
+from airflow.sdk import DAG, Asset
 from airflow.sdk.exceptions import TaskDeferred
 
 from orbit_provider.operators.archive import REQUEST_XCOM_KEY, OrbitArchiveRestoreOperator
 from orbit_provider.operators.base import OrbitTaskError
 from orbit_provider.triggers.archive import OrbitArchiveRestoreTrigger
+from tests.operators.test_dag_runs import asset_events
 from tests.triggers.helpers import import_string, run_trigger, use_connection
 
 
@@ -133,3 +134,89 @@ def test_dag_deferrable_restore_runs_the_trigger(monkeypatch, dag_runner, archiv
     log = capsys.readouterr().out
     assert "orbit progress: restore 3/3" in log
     assert "deferring until 3 key(s) are readable" in log
+
+
+# -- restore by prefix --------------------------------------------------------------------
+
+
+@pytest.fixture
+def archived_prefix(archived):
+    """Under cold/: three GLACIER objects, one DEEP_ARCHIVE and one STANDARD."""
+    client, keys = archived
+    client.upload_bytes(b"deep", "cold/deep.dump", storage_class="DEEP_ARCHIVE")
+    client.upload_bytes(b"warm", "cold/readme.txt")
+    return client, [*keys, "cold/deep.dump"]
+
+
+def test_restore_by_prefix_requests_only_archived_objects_and_waits(archived_prefix):
+    client, archived_keys = archived_prefix
+    summary = OrbitArchiveRestoreOperator(
+        task_id="restore", prefix="cold/", wait_for_completion=True, poke_interval=0
+    ).execute({})
+    assert (summary["total"], summary["succeeded"], summary["failed"]) == (4, 4, 0)
+    assert summary["prefix"] == "cold/" and summary["skipped_not_archived"] == 1
+    state = summary["restore"]
+    assert (state["total"], state["readable"]) == (5, 5)
+    assert state["counts"] == {"restored": 4, "not_archived": 1, "in_progress": 0, "archived": 0}
+    assert sorted(state["restored"]) == sorted(archived_keys)
+    assert {client.restore_status(k).state for k in archived_keys} == {"restored"}
+    assert client.restore_status("warm.txt").state == "not_archived"  # outside the prefix
+    # a retry: every restore is already done
+    again = OrbitArchiveRestoreOperator(task_id="restore", prefix="cold/").execute({})
+    assert (again["succeeded"], again["already_done"]) == (4, 4)
+
+
+def test_deferred_prefix_restore_carries_the_prefix_not_the_keys(archived_prefix):
+    client, _ = archived_prefix
+    ti = FakeTI()
+    op = OrbitArchiveRestoreOperator(
+        task_id="restore", prefix="cold/", deferrable=True, poke_interval=0, wait_timeout=30
+    )
+    with pytest.raises(TaskDeferred) as info:
+        op.execute({"ti": ti})
+    trigger = info.value.trigger
+    classpath, kwargs = trigger.serialize()
+    assert kwargs["condition"] == {
+        "kind": "archive_prefix_restored", "prefix": "cold/", "fail_if_not_requested": True,
+        "ignore_not_requested": False,
+    }
+    event = run_trigger(import_string(classpath)(**kwargs))
+    assert event["status"] == "success", event
+    result = op.execute_complete({"ti": ti}, event=event)
+    assert result["succeeded"] == 4 and result["restore"]["readable"] == 5
+
+
+def test_an_empty_or_unarchived_prefix_requests_nothing(archived_prefix):
+    summary = OrbitArchiveRestoreOperator(
+        task_id="restore", prefix="warm", wait_for_completion=True
+    ).execute({})
+    assert (summary["total"], summary["skipped_not_archived"]) == (0, 1)
+    assert "restore" not in summary  # nothing requested, nothing to wait for
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({}, "keys or prefix"),
+        ({"keys": ["a"], "prefix": "p/"}, "keys or prefix"),
+        ({"prefix": 5}, "prefix"),
+        ({"prefix": "p/", "outlets": [Asset("s3://b/p/")]}, "outlets"),
+    ],
+)
+def test_bad_prefix_input_is_refused_when_built(kwargs, named):
+    with pytest.raises(OrbitTaskError, match=named):
+        OrbitArchiveRestoreOperator(task_id="restore", **kwargs)
+
+
+def test_dag_prefix_restore_emits_its_asset_event_once_readable(dag_runner, archived_prefix):
+    restored = Asset("s3://orbit-restored/cold/")
+    with DAG("orbit_archive_restore_prefix", schedule=None,
+             start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as dag:  # fmt: skip
+        OrbitArchiveRestoreOperator(
+            task_id="restore", prefix="cold/", deferrable=True, poke_interval=1,
+            wait_timeout=60, outlets=[restored],
+        )
+    result = dag_runner(dag)
+    assert result.state == "success", result.task_states()
+    assert result.xcom("restore")["restore"]["readable"] == 5
+    assert asset_events("orbit_archive_restore_prefix", result.run_id) == [restored.uri]
