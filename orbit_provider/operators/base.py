@@ -4,6 +4,7 @@ lineage, error translation). Subclasses implement `execute` and stay a few lines
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
@@ -11,12 +12,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk import BaseOperator
 
-from orbit_provider.hooks.lineage import s3_uri
+from orbit_provider.hooks.lineage import asset_extra, attach_asset_extras, openlineage, s3_uri
 from orbit_provider.hooks.orbit_s3 import NOTSET, OrbitS3Hook, resolve_conn_id
+from orbit_provider.operators.metrics import TaskMetrics, task_tags
 from orbit_provider.operators.progress_sink import (
     ProgressSettings,
     check_progress_options,
     run_with_progress,
+    sink_for,
 )
 from orbit_provider.s3.config import validate_bucket_name
 from orbit_provider.s3.errors import CircuitOpen, ConfigError, S3Error, UploadInterrupted
@@ -27,6 +30,9 @@ if TYPE_CHECKING:
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 T = TypeVar("T")
+
+#: The deferral kwarg that carries a task's lineage to the try that resumes it.
+LINEAGE_KWARG = "orbit_lineage"
 
 # Task-error codes that no retry can fix: bad input, refused credentials or permissions, a
 # missing bucket or key, a failed condition, bytes that did not match.
@@ -182,6 +188,36 @@ class OrbitBaseOperator(BaseOperator):
         self._lineage_outputs: list[tuple[str, str]] = []
         self._lineage_local: dict[str, list[str]] = {"inputs": [], "outputs": []}
 
+    # -- the end of a task (or of the part before a deferral) ---------------------------------
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Wrap each subclass's own `execute` / `execute_complete` so every orbit task ends the
+        same way (`task_ended`) without each operator having to remember it."""
+        super().__init_subclass__(**kwargs)
+        for name in ("execute", "execute_complete"):
+            method = cls.__dict__.get(name)
+            if callable(method) and not getattr(method, "_orbit_ends_task", False):
+                setattr(cls, name, _ending_task(method))
+
+    def task_ended(self, context: Any, result: Any = None, *, succeeded: bool) -> None:
+        """Send the task's metrics (operators/metrics.py) and, when it succeeded, describe
+        the data in the asset events of its Asset ``outlets`` (bytes, objects, version ids).
+        Called once as execute or execute_complete returns, raises or defers."""
+        if succeeded and self.outlets:
+            totals = self.task_metrics.totals()
+            extra = asset_extra(
+                result, operation=totals["operation"], bytes_moved=totals["bytes"],
+                objects=totals["objects"],
+            )  # fmt: skip
+            attach_asset_extras(context, self.outlets, extra)
+        self.task_metrics.emit()
+
+    @cached_property
+    def task_metrics(self) -> TaskMetrics:
+        """What this task's core calls did, sent as Airflow metrics when the task ends."""
+        name = type(self).__name__.removeprefix("Orbit").removesuffix("Operator").lower()
+        return TaskMetrics(tags=task_tags(self), default_operation=name or "task")
+
     # -- connection ---------------------------------------------------------------------------
 
     @cached_property
@@ -240,7 +276,12 @@ class OrbitBaseOperator(BaseOperator):
                 xcom_interval=self.progress_xcom_interval,
                 log_interval=self.progress_log_interval,
             )
-            return run_with_progress(context, fn, log=self.log, settings=settings, **sink_options)
+            sink = sink_for(context, log=self.log, settings=settings, **sink_options)
+            start = self.task_metrics.measure()
+            try:
+                return run_with_progress(context, fn, sink=sink)
+            finally:
+                self.task_metrics.record(start, sink.snapshot())
 
         return self._fail_fast(run)
 
@@ -271,24 +312,91 @@ class OrbitBaseOperator(BaseOperator):
             outputs=[*(s3_uri(b, k) for b, k in outputs), *local_outputs],
         )
 
+    def lineage_state(self) -> dict[str, list]:
+        """What the task reported so far, as JSON (carried across a deferral)."""
+        return {
+            "inputs": [list(p) for p in self._lineage_inputs],
+            "outputs": [list(p) for p in self._lineage_outputs],
+            "local_inputs": list(self._lineage_local["inputs"]),
+            "local_outputs": list(self._lineage_local["outputs"]),
+        }
+
+    def defer(self, *, trigger: Any, method_name: str, kwargs: dict | None = None,
+              timeout: Any = None) -> Any:  # fmt: skip
+        """Defer like BaseOperator.defer, carrying the lineage reported so far to the try that
+        resumes (`resume_execution` reports it again there: a new process, a new collector)."""
+        state = self.lineage_state()
+        if any(state.values()):
+            kwargs = {**(kwargs or {}), LINEAGE_KWARG: state}
+        return super().defer(
+            trigger=trigger, method_name=method_name, kwargs=kwargs, timeout=timeout
+        )
+
+    def resume_execution(
+        self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any
+    ) -> Any:
+        """Report the lineage carried from before the deferral, then resume as Airflow does."""
+        next_kwargs = dict(next_kwargs or {})
+        carried = next_kwargs.pop(LINEAGE_KWARG, None)
+        if isinstance(carried, Mapping):
+            self.add_lineage(
+                inputs=[tuple(p) for p in carried.get("inputs", ())],
+                outputs=[tuple(p) for p in carried.get("outputs", ())],
+                local_inputs=carried.get("local_inputs", ()),
+                local_outputs=carried.get("local_outputs", ()),
+            )
+        return super().resume_execution(next_method, next_kwargs, context)
+
+    def lineage_plan(self) -> dict[str, list]:
+        """The datasets known before the work starts, for OpenLineage's START event (same keys
+        as `lineage_state`). Here: what the task reported already; an operator that knows
+        its datasets from its arguments alone may add them."""
+        return self.lineage_state()
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage datasets at the task's start (`lineage_plan`); None without the
+        OpenLineage provider."""
+        plan = self.lineage_plan()
+        return openlineage(
+            [tuple(p) for p in plan["inputs"]], [tuple(p) for p in plan["outputs"]],
+            plan["local_inputs"], plan["local_outputs"],
+        )  # fmt: skip
+
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage datasets of this run: S3 ones (namespace ``s3://bucket``, name = key or
-        prefix) and local files/folders (namespace ``file``, name = absolute path).
+        prefix) and local files/folders (namespace ``file``, name = absolute path), including
+        those reported before a deferral.
 
         Returns None when the OpenLineage provider is not installed.
         """
+        return openlineage(
+            self._lineage_inputs, self._lineage_outputs,
+            self._lineage_local["inputs"], self._lineage_local["outputs"],
+        )  # fmt: skip
+
+
+def _ending_task(method: Callable[..., Any]) -> Callable[..., Any]:
+    """`method` (an execute or execute_complete) followed by `task_ended`, once per task: a
+    subclass's method that calls its parent's through super() ends the task only once."""
+
+    @functools.wraps(method)
+    def run(self: OrbitBaseOperator, *args: Any, **kwargs: Any) -> Any:
+        if getattr(self, "_orbit_in_task", False):
+            return method(self, *args, **kwargs)
+        context = kwargs.get("context", args[0] if args else None)
+        self._orbit_in_task = True
         try:
-            from airflow.providers.common.compat.openlineage.facet import Dataset
-            from airflow.providers.openlineage.extractors import OperatorLineage
-        except ImportError:
-            return None
+            result = method(self, *args, **kwargs)
+        except BaseException:  # a failure, or TaskDeferred (the work before it is done)
+            try:
+                self.task_ended(context, succeeded=False)
+            except Exception as late:  # never hide why the task ended
+                self.log.warning("could not report the task's end: %s", late)
+            raise
+        finally:
+            self._orbit_in_task = False
+        self.task_ended(context, result, succeeded=True)
+        return result
 
-        def datasets(pairs: list[tuple[str, str]], local: list[str]) -> list[Any]:
-            found = [Dataset(namespace=f"s3://{b}", name=k or "/") for b, k in dict.fromkeys(pairs)]
-            found += [Dataset(namespace="file", name=p) for p in dict.fromkeys(local)]
-            return found
-
-        return OperatorLineage(
-            inputs=datasets(self._lineage_inputs, self._lineage_local["inputs"]),
-            outputs=datasets(self._lineage_outputs, self._lineage_local["outputs"]),
-        )
+    run._orbit_ends_task = True  # type: ignore[attr-defined]
+    return run

@@ -164,6 +164,8 @@ class BatchOperationsEngine:
             )
         )
         self._job_id = job.job_id
+        # reported now: a deferral carries it to the try that resumes (OrbitBaseOperator.defer)
+        self.report_task_lineage()
         info = {**job.to_dict(), "account_id": settings.account_id}
         ti = (context or {}).get("ti")
         if ti is not None:
