@@ -210,6 +210,11 @@ class OrbitUploadOperator(_TransferOperator):
     :param metadata: User metadata for every object (templated).
     :param tags: Object tags for every object (templated; at most 10).
     :param content_type: Content type for every object (default: none sent).
+    :param replace: When False, never overwrite: a file whose key holds an object fails
+        (PreconditionFailed) and is not sent, atomically on AWS (If-None-Match: * on the PUT
+        or the multipart completion; a HEAD or listing first catches stores that ignore the
+        condition, which is then not atomic). Default True (the amazon provider's
+        LocalFilesystemToS3Operator defaults to False).
     :param skip_if_identical: Skip files whose object already has the same size and checksum
         (CRC32, composite CRC32 of the parts, or MD5 ETag): cheap re-runs and backfills.
     :param max_bandwidth: Bytes per second for each file's upload (default: the connection's).
@@ -258,9 +263,13 @@ class OrbitUploadOperator(_TransferOperator):
         tags: Mapping[str, str] | None = None,
         content_type: str | None = None,
         skip_if_identical: bool = False,
+        replace: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if not isinstance(replace, bool):
+            raise OrbitTaskError(f"replace: {replace!r} must be True or False", code="ConfigError")
+        self.replace = replace
         if key is not None and prefix is not None:
             raise OrbitTaskError("key and prefix: give one of them, not both", code="ConfigError")
         if key is None and prefix is None:
@@ -303,7 +312,8 @@ class OrbitUploadOperator(_TransferOperator):
                 context, client, "upload",
                 lambda reporter, report_path: upload_tree(
                     client, self.source, self.prefix or "", skip_identical=self.skip_if_identical,
-                    progress=reporter, report_path=report_path, **write, **self.tree_options(),
+                    progress=reporter, report_path=report_path, if_none_match=not self.replace,
+                    **write, **self.tree_options(),
                 ),
                 total_bytes=None if self.skip_if_identical else total, total_objects=len(plan),
             )  # fmt: skip
@@ -329,7 +339,7 @@ class OrbitUploadOperator(_TransferOperator):
                 context,
                 lambda reporter: client.upload_file(
                     item.path, item.key, progress=reporter, max_bandwidth=self.max_bandwidth,
-                    **write,
+                    if_none_match=not self.replace, **write,
                 ),
                 total_bytes=item.size, total_objects=1,
             ))  # fmt: skip

@@ -319,3 +319,20 @@ def test_a_file_where_the_download_folder_should_be_is_named(moto_conn, moto_cli
         op.execute(make_context())
     assert "File exists" not in str(info.value) and "Errno" not in str(info.value)
     assert (tmp_path / "blocker").read_bytes() == b"not a folder"
+
+
+def test_replace_false_never_overwrites_a_file_or_a_folders_keys(moto_conn, moto_client, tree):
+    moto_client.upload_bytes(b"old", "one/a.txt")
+    op = OrbitUploadOperator(task_id="u", bucket=MOTO_BUCKET, source=str(tree / "a.txt"),
+                             key="one/a.txt", replace=False)
+    with pytest.raises(OrbitTaskError, match="already exists"):
+        op.execute(make_context())
+    assert moto_client.download_bytes("one/a.txt") == b"old"
+    moto_client.upload_bytes(b"old", "many/a.txt")
+    folder = OrbitUploadOperator(task_id="u", bucket=MOTO_BUCKET, source=str(tree),
+                                 prefix="many/", replace=False)
+    with pytest.raises(OrbitTaskError, match="1 of"):
+        folder.execute(make_context())
+    assert moto_client.download_bytes("many/a.txt") == b"old"  # the taken key is left alone
+    sent = {o.key for o in moto_client.iter_objects("many/")}
+    assert len(sent) > 1  # the free keys were written

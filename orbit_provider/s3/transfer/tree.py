@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orbit_provider.s3.config import ServerSideEncryption, StorageClass
-from orbit_provider.s3.errors import ConfigError, NotFound, S3Error
+from orbit_provider.s3.errors import ConfigError, NotFound, PreconditionFailed, S3Error
 from orbit_provider.s3.models import ObjectSummary
 from orbit_provider.s3.progress import ProgressReporter
 from orbit_provider.s3.transfer import compare, download, upload
@@ -100,8 +100,13 @@ def upload_tree(
     max_entries: int = DEFAULT_MAX_ENTRIES,
     report_path: str | os.PathLike | None = None,
     delete_extraneous: bool = False,
+    if_none_match: bool = False,
 ) -> TreeResult:
     """Upload a folder (recursively), a glob or one file to `prefix` + relative path.
+
+    `if_none_match` (replace=False): a file whose key already holds an object fails with
+    PreconditionFailed and is not sent; the others are written only onto free keys
+    (If-None-Match: *, see upload.upload_file).
 
     `skip_identical`: files whose object already holds the same bytes are skipped: same size
     and the same CRC32 / MD5 (`compare_by="checksum"`, transfer/compare.py) or same size and
@@ -126,7 +131,8 @@ def upload_tree(
         session, recorder, operation="upload", workers=workers, progress=progress,
         max_bandwidth=max_bandwidth, max_requests_per_second=max_requests_per_second,
     )  # fmt: skip
-    remote = _listing(run.session, prefix) if (skip_identical or delete_extraneous) else {}
+    listed = skip_identical or delete_extraneous or if_none_match
+    remote = _listing(run.session, prefix) if listed else {}
     threshold = session.config.effective_chunk_size
     planned.sort(key=lambda p: (p.size < threshold, -p.size if p.size >= threshold else 0))
 
@@ -137,10 +143,15 @@ def upload_tree(
                 same = _same_upload(run.session, item, remote.get(item.key), compare_by)
                 if same is not None:
                     return FileOutcome(src, item.key, SKIPPED, size=size, reason=same)
+            if if_none_match and item.key in remote:
+                raise PreconditionFailed(
+                    f"s3://{run.session.bucket}/{item.key} already exists (replace=False)",
+                    bucket=run.session.bucket, key=item.key,
+                )  # fmt: skip
             if dry_run:
                 return FileOutcome(src, item.key, WOULD_SEND, size=size)
             large = size >= threshold
-            if not large and run.lean is not None and can_put(write):
+            if not large and run.lean is not None and can_put(write) and not if_none_match:
                 return _put_one(run, item, write)
             tid = None if large else run.started(item.key, size)
             try:
@@ -148,6 +159,7 @@ def upload_tree(
                     run.session, item.path, item.key, storage_class=storage_class, sse=sse,
                     metadata=metadata, content_type=content_type, tags=tags,
                     progress=progress if large else None, max_bandwidth=run.limiter,
+                    if_none_match=if_none_match,
                 )  # fmt: skip
             except S3Error as error:
                 if tid is not None:
