@@ -335,7 +335,8 @@ EXTRAS: tuple[ConnectionExtra, ...] = (
     ),
     ConnectionExtra(
         "verify_checksums", "boolean", "Verify checksums",
-        "Check a CRC32 on every part and object (Content-MD5 and ETag on stores without).",
+        "Check a checksum of checksum_algorithm on every part and object (Content-MD5 and "
+        "ETag on stores without).",
         default=True, config_field="verify_checksums",
     ),
     ConnectionExtra(
@@ -349,7 +350,7 @@ EXTRAS: tuple[ConnectionExtra, ...] = (
         "checksum_type", "string", "Checksum type",
         "A multipart object's checksum: FULL_OBJECT (the whole file's) or COMPOSITE (of the "
         "parts' checksums).",
-        config_field="checksum_type", default_text="FULL_OBJECT; COMPOSITE for SHA256",
+        config_field="checksum_type", default_text="FULL_OBJECT; COMPOSITE for SHA1 and SHA256",
         schema={"enum": [None, "FULL_OBJECT", "COMPOSITE"]},
     ),
     ConnectionExtra(
