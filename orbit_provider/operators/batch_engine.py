@@ -84,6 +84,7 @@ class BatchOperationsEngine:
         self.max_poke_interval = max_poke_interval
         self.job_timeout = job_timeout
         self._job_id: str | None = None
+        self._job_account: str | None = None
 
     def validate_engine(self, *, rendered: bool) -> None:
         check_engine(self.engine)
@@ -97,15 +98,28 @@ class BatchOperationsEngine:
             bucket = self.bucket
         else:
             bucket = PLACEHOLDER_BUCKET  # known at run time: checked again then
-        if rendered or not is_unrendered([self.account_id, self.role_arn]):
+        if rendered:
             self.job_settings(bucket)
+        elif not is_unrendered([self.account_id, self.role_arn]):
+            # the account may come from the connection (aws_account_id), known at run time
+            self.job_settings(bucket, account_id=self.account_id or "000000000000")
         self.batch_operation(bucket)  # refuses what Batch Operations cannot do, before requests
 
-    def job_settings(self, report_bucket: str) -> bops.JobSettings:
-        if self.account_id is None or self.role_arn is None:
-            raise ConfigError("engine='s3_batch_operations' needs account_id and role_arn")
+    def job_account(self) -> str | None:
+        """account_id, else the connection's aws_account_id extra."""
+        if self.account_id is not None:
+            return str(self.account_id)
+        return self.hook.settings.account_id
+
+    def job_settings(self, report_bucket: str, account_id: str | None = None) -> bops.JobSettings:
+        account = account_id or self.job_account()
+        if account is None or self.role_arn is None:
+            raise ConfigError(
+                "engine='s3_batch_operations' needs role_arn and account_id (or the "
+                "connection's aws_account_id extra)"
+            )
         return bops.JobSettings(
-            account_id=str(self.account_id),
+            account_id=str(account),
             role_arn=self.role_arn,
             report_bucket=self.job_report_bucket or report_bucket,
             report_prefix=self.job_report_prefix,
@@ -246,10 +260,11 @@ class BatchOperationsEngine:
 
     def on_kill(self) -> None:
         """Cancel the job this task submitted and still waits for in its worker."""
-        if self._job_id and self.account_id:
+        account = self.account_id or (self._job_account if self._job_id else None)
+        if self._job_id and account:
             try:
                 status = bops.cancel_job(
-                    self.client.s3control, str(self.account_id), self._job_id, "task killed"
+                    self.client.s3control, str(account), self._job_id, "task killed"
                 )
                 self.log.info("cancelled S3 Batch Operations job %s: %s", self._job_id, status)
             except Exception as exc:  # the kill goes on; say what is left running

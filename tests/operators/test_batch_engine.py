@@ -322,3 +322,23 @@ def test_an_inventory_report_is_a_key_source_with_filters(moto_conn):
         )
     with pytest.raises(OrbitTaskError, match="not both"):
         OrbitBatchTagOperator(task_id="t", prefix="p/", inventory_manifest="m", tags={"a": "b"})
+
+
+def test_the_account_comes_from_the_connection_when_not_given(monkeypatch, moto_client):
+    name, value = connection_env(
+        "orbit_s3_default", conn_type="orbit_s3", login="testing", password="testing",
+        extra={"region_name": "us-east-1", "bucket": moto_client.bucket,
+               "aws_account_id": ACCOUNT},
+    )
+    monkeypatch.setenv(name, value)
+    _seed(moto_client, ["a"])
+    op = OrbitStorageClassOperator(task_id="t", keys=["a"], storage_class="GLACIER",
+                                   engine="s3_batch_operations", role_arn=ROLE, dry_run=True)
+    assert op.execute({"ti": FakeTI()})["request"]["AccountId"] == ACCOUNT
+
+
+def test_no_account_anywhere_fails_before_any_request(moto_conn):
+    op = OrbitStorageClassOperator(task_id="t", keys=["a"], storage_class="GLACIER",
+                                   engine="s3_batch_operations", role_arn=ROLE, dry_run=True)
+    with pytest.raises(OrbitTaskError, match="aws_account_id"):
+        op.execute({"ti": FakeTI()})
