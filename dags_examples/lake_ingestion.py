@@ -63,6 +63,9 @@ with DAG(
     schedule="@daily",
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
+    # Two runs of one day (the scheduled one and a manual one, say) would write the same
+    # local folder and partition at once: one run at a time.
+    max_active_runs=1,
     default_args=RETRIES,
     params={
         "work_dir": Param(WORK_DIR, type="string", description="local scratch folder"),

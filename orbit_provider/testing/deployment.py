@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
+
 from orbit_provider.testing.ports import free_port
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
@@ -36,16 +38,22 @@ COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 PRELOADED = ("boto3", "orbit_provider.operators", "orbit_provider.sensors", "orbit_provider.hooks")
 HEALTHY = {"metadatabase", "scheduler", "triggerer", "dag_processor"}
 FINISHED = {"success", "failed"}
-#: SQLite connect arguments of every service (through `sql_alchemy_connect_args`): all four
-#: write one DB file, and the default 5 s lock wait fails requests under load ("database is
-#: locked"); a longer wait only queues them.
-SQLITE_CONNECT_ARGS = {"timeout": 120}
+#: SQLite connect arguments of every service (through `sql_alchemy_connect_args`). All four
+#: write one DB file; the default 5 s lock wait fails requests on a busy machine ("database
+#: is locked"). Longer is not better: the api-server can wait for the lock on its event loop
+#: while one of its own async sessions holds it, and stalls for the whole wait (2 minutes
+#: were seen). The failed request is retried (AirflowApi here, the task SDK's own client).
+SQLITE_CONNECT_ARGS = {"timeout": 15}
 _MODULE = "orbit_provider.testing.deployment"  # not __name__: that is __main__ under -m
 _SIMPLE_AUTH = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
 
 
 class DeploymentError(RuntimeError):
     """The deployment did not start, or a wait ran out of time (the message says which)."""
+
+
+class TransientApiError(DeploymentError):
+    """An API request that failed in a way worth repeating (SQLite locked, no answer)."""
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:
@@ -77,7 +85,15 @@ class AirflowApi:
             self._token = answer["access_token"]
         return {"Authorization": f"Bearer {self._token}"}
 
+    @retry(
+        retry=retry_if_exception_type(TransientApiError),
+        stop=stop_after_delay(180),
+        wait=wait_exponential(multiplier=0.5, max=5),
+        reraise=True,
+    )
     def _send(self, method: str, path: str, body: Any = None, *, auth: bool = True) -> Any:
+        """One request; retried when SQLite was locked (HTTP 500 "Database error": the
+        transaction was rolled back) or, for a GET, when the server did not answer in time."""
         headers = {"Accept": "application/json"}
         if auth:
             headers.update(self._token_header())
@@ -87,11 +103,18 @@ class AirflowApi:
             headers["Content-Type"] = "application/json"
         request = urllib.request.Request(self.base_url + path, data, headers, method=method)
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:
+            # longer than the services' SQLite lock wait: a locked DB answers 500 first
+            with urllib.request.urlopen(request, timeout=60) as response:
                 text = response.read()
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")[:2000]
-            raise DeploymentError(f"{method} {path}: HTTP {exc.code}: {detail}") from None
+            locked = exc.code == 500 and "Database error" in detail
+            error = TransientApiError if locked else DeploymentError
+            raise error(f"{method} {path}: HTTP {exc.code}: {detail}") from None
+        except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
+            if method == "GET":
+                raise TransientApiError(f"{method} {path}: {exc}") from None
+            raise DeploymentError(f"{method} {path}: {exc}") from None
         return json.loads(text) if text else None
 
     def get(self, path: str, **query: Any) -> Any:
@@ -238,7 +261,7 @@ class AirflowDeployment:
             AIRFLOW__API_AUTH__JWT_SECRET=self._secret("jwt"),
             AIRFLOW__API__SECRET_KEY=self._secret("api"),
             AIRFLOW__CORE__FERNET_KEY="",
-            AIRFLOW__CORE__PARALLELISM="16",
+            AIRFLOW__CORE__PARALLELISM="8",
             AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="30",
             AIRFLOW__LOGGING__BASE_LOG_FOLDER=str(home / "logs"),
             PYTHONUNBUFFERED="1",

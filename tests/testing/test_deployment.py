@@ -4,20 +4,86 @@ in tests/system/."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from orbit_provider.testing.deployment import (
+    AirflowApi,
     AirflowDeployment,
     DeploymentError,
     _session_members,
     wait_for,
 )
+
+
+class FakeApi(BaseHTTPRequestHandler):
+    """Answers /auth/token, then each path from its script of (status, body) answers."""
+
+    script: dict[str, list[tuple[int, dict]]] = {}
+    seen: list[tuple[str, str]] = []
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        self.seen.append((self.command, self.path))
+        if self.path == "/auth/token":
+            status, body = 201, {"access_token": "t"}
+        else:
+            status, body = self.script[self.path].pop(0)
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+        pass
+
+
+@pytest.fixture
+def fake_api():
+    FakeApi.script, FakeApi.seen = {}, []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeApi)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield AirflowApi(f"http://127.0.0.1:{server.server_address[1]}", "admin", "pw"), FakeApi
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+LOCKED = (500, {"detail": {"reason": "Database error", "statement": "hidden"}})
+
+
+def test_the_api_client_repeats_a_request_sqlite_was_locked_for(fake_api):
+    api, server = fake_api
+    path = "/api/v2/dags/d/dagRuns"
+    server.script[path] = [LOCKED, LOCKED, (200, {"dag_run_id": "manual__1"})]
+    assert api.trigger("d") == "manual__1"
+    assert server.seen.count(("POST", path)) == 3
+    assert server.seen[0] == ("POST", "/auth/token")  # logged in once
+
+
+def test_the_api_client_does_not_repeat_other_errors(fake_api):
+    api, server = fake_api
+    server.script["/api/v2/dags/d/dagRuns"] = [(409, {"detail": "exists"}), (200, {})]
+    with pytest.raises(DeploymentError, match="HTTP 409.*exists"):
+        api.trigger("d", logical_date="2026-01-15T00:00:00Z")
+    server.script["/api/v2/importErrors"] = [(500, {"detail": "boom"}), (200, {})]
+    with pytest.raises(DeploymentError, match="HTTP 500.*boom"):
+        api.import_errors()
 
 
 def test_the_services_get_their_own_airflow_settings_not_the_callers(monkeypatch, tmp_path):
