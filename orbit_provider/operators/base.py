@@ -195,7 +195,7 @@ class OrbitBaseOperator(BaseOperator):
         same way (`task_ended`) without each operator having to remember it."""
         super().__init_subclass__(**kwargs)
         for name in ("execute", "execute_complete"):
-            method = cls.__dict__.get(name)
+            method = getattr(cls, name, None)  # its own, or a mixin's (BatchOperationsEngine)
             if callable(method) and not getattr(method, "_orbit_ends_task", False):
                 setattr(cls, name, _ending_task(method))
 

@@ -5,6 +5,8 @@ and on complete); metrics carry the DAG and task."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pendulum
 import pytest
 from airflow.sdk import DAG, Asset, lineage
@@ -45,6 +47,14 @@ def new_collector(monkeypatch) -> lineage.HookLineageCollector:
     fresh = lineage.HookLineageCollector()
     monkeypatch.setattr(lineage, "get_hook_lineage_collector", lambda: fresh)
     return fresh
+
+
+class OutletEvents(dict):
+    """context["outlet_events"] as the task runner gives it: an event per outlet, on demand."""
+
+    def __missing__(self, asset):
+        self[asset] = SimpleNamespace(extra={})
+        return self[asset]
 
 
 def datasets(found) -> list[tuple[str, str]]:
@@ -122,10 +132,13 @@ def test_a_deferred_batch_operations_job_reports_its_lineage_before_and_after(
     _seed(moto_conn, ["src/x"])
     stub.add_response("create_job", {"JobId": "job-00007"}, None)
 
+    copied = Asset("s3://other-bucket/copied")
+
     def operator() -> OrbitBatchCopyOperator:
         return _with_control(
             OrbitBatchCopyOperator(task_id="copy", prefix="src/", dest_prefix="copied/",
-                                   dest_bucket="other-bucket", strip_prefix="", **JOB),
+                                   dest_bucket="other-bucket", strip_prefix="",
+                                   outlets=[copied], **JOB),
             client,
         )  # fmt: skip
 
@@ -142,10 +155,13 @@ def test_a_deferred_batch_operations_job_reports_its_lineage_before_and_after(
     ]
     collector = new_collector(monkeypatch)
     resumed = operator()
+    events = OutletEvents()
     summary = resumed.resume_execution(
-        "execute_complete", {**deferred.value.kwargs, "event": event}, {"ti": ti}
-    )
+        "execute_complete", {**deferred.value.kwargs, "event": event},
+        {"ti": ti, "outlet_events": events},
+    )  # fmt: skip
     assert summary["succeeded"] == 1
+    assert events[copied].extra == {"operation": "copy", "bytes": 0, "objects": 1}
     lineage = resumed.get_openlineage_facets_on_complete(None)
     assert datasets(lineage.inputs) == [("s3://test-bucket", "src/")]
     assert datasets(lineage.outputs) == [("s3://other-bucket", "copied/")]
