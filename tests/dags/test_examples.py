@@ -24,6 +24,7 @@ DAG_IDS = {
     "orbit_example_batch_archive",
     "orbit_example_version_rollback",
     "orbit_example_migration",
+    "orbit_example_object_operations",
 }
 
 
