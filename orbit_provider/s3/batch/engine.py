@@ -50,7 +50,7 @@ from orbit_provider.s3.errors import CircuitOpen, ConfigError, S3Error, classify
 from orbit_provider.s3.progress import BatchProgress, ProgressReporter
 from orbit_provider.s3.recovery import CircuitBreaker, RetryPolicy, with_retry
 from orbit_provider.s3.session import S3Session
-from orbit_provider.s3.wire.ratelimit import TokenBucket
+from orbit_provider.s3.wire.ratelimit import RateLimitedBoto, TokenBucket
 
 log = logging.getLogger("orbit_provider.s3.batch")
 
@@ -77,32 +77,11 @@ class _Task(Generic[P]):
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class _RateLimitedBoto:
-    """A view of a boto3 client that takes one token before every API request."""
-
-    def __init__(self, boto: Any, limiter: TokenBucket) -> None:
-        self._boto = boto
-        self._limiter = limiter
-        self.request_limiter = limiter  # for requests sent around botocore (copy_http)
-        self._operations = set(boto.meta.method_to_api_mapping)
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._boto, name)
-        if name not in self._operations:
-            return attr
-
-        def limited(*args: Any, **kwargs: Any) -> Any:
-            self._limiter.acquire()
-            return attr(*args, **kwargs)
-
-        return limited
-
-
 def batch_client(client: Any, config: BatchConfig) -> Any:
     """The client a batch talks through: same boto3 client (pool, credentials), same circuit
     breaker, one attempt per request (the engine retries per key) and the rate limit."""
     limiter = config.limiter()
-    boto = client.s3 if limiter is None else _RateLimitedBoto(client.s3, limiter)
+    boto = client.s3 if limiter is None else RateLimitedBoto(client.s3, limiter)
     return S3Session(
         client.config,
         retry_policy=RetryPolicy(max_attempts=1),

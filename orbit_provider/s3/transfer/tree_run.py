@@ -29,7 +29,7 @@ from orbit_provider.s3.progress import (
 from orbit_provider.s3.transfer.runner import Cancelled, ParallelRunner
 from orbit_provider.s3.transfer.small_http import make_lean
 from orbit_provider.s3.transfer.tree_result import FAILED, FileOutcome, TreeRecorder, TreeResult
-from orbit_provider.s3.wire.ratelimit import TokenBucket
+from orbit_provider.s3.wire.ratelimit import RateLimitedBoto, TokenBucket
 
 if TYPE_CHECKING:
     from orbit_provider.s3.session import S3Session
@@ -78,26 +78,6 @@ def is_fatal(exc: BaseException) -> bool:
     return isinstance(exc, AccessDenied) or getattr(exc, "code", None) in FATAL_CODES
 
 
-class _RateLimitedBoto:
-    """A view of a boto3 client that takes one token before every API request."""
-
-    def __init__(self, boto: Any, limiter: TokenBucket) -> None:
-        self._boto = boto
-        self._limiter = limiter
-        self._operations = set(boto.meta.method_to_api_mapping)
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._boto, name)
-        if name not in self._operations:
-            return attr
-
-        def limited(*args: Any, **kwargs: Any) -> Any:
-            self._limiter.acquire()
-            return attr(*args, **kwargs)
-
-        return limited
-
-
 def session_view(
     session: S3Session, *, bucket: str | None = None, limiter: TokenBucket | None = None
 ) -> S3Session:
@@ -110,7 +90,7 @@ def session_view(
     config = session.config
     if bucket is not None and bucket != config.bucket:
         config = dataclasses.replace(config, bucket=bucket)
-    boto = session.s3 if limiter is None else _RateLimitedBoto(session.s3, limiter)
+    boto = session.s3 if limiter is None else RateLimitedBoto(session.s3, limiter)
     view = S3Session(
         config,
         retry_policy=session.retry_policy,

@@ -6,6 +6,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from orbit_provider.s3.errors import ConfigError
 
@@ -89,3 +90,25 @@ class ThrottledBody:
 
     def readable(self) -> bool:
         return True
+
+
+class RateLimitedBoto:
+    """A view of a boto3 client that takes one token before every API request (the batch
+    engine's and a tree's request-rate budget; other attributes pass through)."""
+
+    def __init__(self, boto: Any, limiter: TokenBucket) -> None:
+        self._boto = boto
+        self._limiter = limiter
+        self.request_limiter = limiter  # for requests sent around botocore (copy_http)
+        self._operations = set(boto.meta.method_to_api_mapping)
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._boto, name)
+        if name not in self._operations:
+            return attr
+
+        def limited(*args: Any, **kwargs: Any) -> Any:
+            self._limiter.acquire()
+            return attr(*args, **kwargs)
+
+        return limited
