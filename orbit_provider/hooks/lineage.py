@@ -145,3 +145,27 @@ def openlineage(
     return OperatorLineage(
         inputs=datasets(inputs, local_inputs), outputs=datasets(outputs, local_outputs)
     )
+
+
+def watched(task: Any, limit: int = 100) -> list[tuple[str, str]]:
+    """(bucket, key or prefix) pairs a sensor watches, from its rendered arguments: its
+    ``key`` (unless a glob or regex pattern), up to `limit` of its ``keys``, its ``prefix``;
+    ``s3://`` URLs name their own bucket."""
+    from orbit_provider.s3.urls import is_s3_url, parse_s3_url
+
+    found: list[str] = []
+    key = getattr(task, "key", None)
+    if isinstance(key, str) and not (
+        getattr(task, "wildcard_match", False) or getattr(task, "use_regex", False)
+    ):
+        found.append(key)
+    keys = getattr(task, "keys", None)
+    keys = [keys] if isinstance(keys, str) else keys
+    if isinstance(keys, list | tuple):
+        found += [k for k in keys if isinstance(k, str)][:limit]
+    prefix = getattr(task, "prefix", None)
+    if isinstance(prefix, str):
+        found.append(prefix)
+    bucket = getattr(task, "bucket", None)
+    pairs = [parse_s3_url(k) if is_s3_url(k) else (bucket, k) for k in dict.fromkeys(found)]
+    return [(b, k) for b, k in pairs if isinstance(b, str) and b]

@@ -18,6 +18,7 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import AirflowSensorTimeout
 
+from orbit_provider.hooks.lineage import openlineage, report_lineage, s3_uri, watched
 from orbit_provider.hooks.orbit_s3 import NOTSET, resolve_conn_id
 from orbit_provider.operators.base import OrbitTaskError, is_unrendered, task_error
 from orbit_provider.s3.config import validate_bucket_name
@@ -151,6 +152,7 @@ class OrbitBaseSensor(BaseSensorOperator):
             self.log.info("Not yet: %s", result.reason)
             return False
         self.log.info("Condition met: %s", result.reason)
+        self.report_watched()
         return PokeReturnValue(is_done=True, xcom_value=self.summarize(result.details))
 
     def execute(self, context: Context) -> Any:
@@ -173,6 +175,7 @@ class OrbitBaseSensor(BaseSensorOperator):
         status, message = event["status"], event.get("message", "")
         if status == "success":
             self.log.info("Condition met: %s", message)
+            self.report_watched()  # the resumed try's own report: lineage after a deferral
             details = dict(event.get("details") or {})
             details.pop("bucket", None)
             return self.summarize(details)
@@ -184,3 +187,16 @@ class OrbitBaseSensor(BaseSensorOperator):
             code=details.get("error_type"),
             retryable=details.get("retryable", True),
         )
+
+    # -- lineage -------------------------------------------------------------------------
+
+    def report_watched(self) -> None:
+        """Report what the sensor watched (`hooks.lineage.watched`) as inputs of the task."""
+        report_lineage(self.hook, inputs=[s3_uri(b, k) for b, k in watched(self)])
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        """OpenLineage input datasets: what the sensor watches (None without the provider)."""
+        return openlineage(watched(self), [])
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        return openlineage(watched(self), [])
