@@ -25,6 +25,7 @@ DAG_IDS = {
     "orbit_example_version_rollback",
     "orbit_example_migration",
     "orbit_example_object_operations",
+    "orbit_example_sync_and_watch",
 }
 
 

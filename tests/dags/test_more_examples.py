@@ -35,3 +35,17 @@ def test_object_operations_in_a_scratch_bucket(examples, dag_runner, orbit_conn,
     assert deleted["deleted"] is True and deleted["objects_deleted"] >= 3  # every version
     names = {b["Name"] for b in client_for(seaweed, orbit_conn).s3.list_buckets()["Buckets"]}
     assert orbit_conn in names and orbit_conn + "-ops" not in names
+
+
+def test_sync_and_watch(examples, dag_runner, seaweed_client):
+    dag = examples("sync_and_watch")["orbit_example_sync_and_watch"]
+    result = dag_runner(dag)
+    assert result.state == "success", result.task_states()
+    synced = sorted(o.key for o in seaweed_client.iter_objects("synced/"))
+    assert synced == [f"synced/daily/part-{i}.csv" for i in range(5)]
+    assert result.xcom("settled")["count"] == 5
+    assert result.xcom("abort_stale_uploads")["count"] == 0
+    total = result.xcom("total")
+    assert (total["tasks"], total["total"], total["succeeded"]) == (3, 5, 5)
+    assert total["accounted"] is True
+    assert seaweed_client.get_tags("synced/daily/part-3.csv") == {"synced": "yes"}
