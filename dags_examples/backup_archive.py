@@ -88,6 +88,7 @@ with DAG(
         metadata={"sha256": "{{ ti.xcom_pull(task_ids='dump_database')['sha256'] }}"},
     )
 
+    # [START howto_operator_orbit_archive_restore]
     request_restore = OrbitArchiveRestoreOperator(
         task_id="request_restore",
         orbit_conn_id=CONN_ID,
@@ -96,7 +97,9 @@ with DAG(
         days=1,
         tier="Standard",
     )
+    # [END howto_operator_orbit_archive_restore]
 
+    # [START howto_sensor_orbit_archive_restore]
     restored = OrbitArchiveRestoreSensor(
         task_id="restored",
         orbit_conn_id=CONN_ID,
@@ -107,7 +110,9 @@ with DAG(
         poke_interval=600,  # the first check is immediate; then every 10 minutes
         timeout=2 * 24 * 3600,
     )
+    # [END howto_sensor_orbit_archive_restore]
 
+    # [START howto_operator_orbit_download]
     download = OrbitDownloadOperator(
         task_id="download",
         orbit_conn_id=CONN_ID,
@@ -115,6 +120,7 @@ with DAG(
         key=KEY,
         dest=LOCAL + "/restored/dump.sql",
     )
+    # [END howto_operator_orbit_download]
 
     @task
     def verify(dumped: dict, downloaded: dict) -> dict:

@@ -56,9 +56,11 @@ with DAG(
     },
     tags=["orbit", "example"],
 ) as dag:
+    # [START howto_operator_orbit_list_keys]
     shards = OrbitListKeysOperator(
         task_id="list", bucket=BUCKET, prefix="{{ params.source_prefix }}", shard_size=SHARD_SIZE
     )
+    # [END howto_operator_orbit_list_keys]
 
     # [START howto_operator_orbit_batch_copy]
     copy = OrbitBatchCopyOperator.partial(
@@ -72,14 +74,18 @@ with DAG(
     ).expand(keys=shards.output)
     # [END howto_operator_orbit_batch_copy]
 
+    # [START howto_operator_orbit_batch_tag]
     tag = OrbitBatchTagOperator(
         task_id="tag", bucket=BUCKET, prefix=ARCHIVED,
         tags={"archived": RUN_DATE, "by": "{{ dag.dag_id }}"},
     )
+    # [END howto_operator_orbit_batch_tag]
 
+    # [START howto_operator_orbit_batch_delete]
     delete = OrbitBatchDeleteOperator.partial(task_id="delete_originals", bucket=BUCKET).expand(
         keys=shards.output
     )
+    # [END howto_operator_orbit_batch_delete]
 
     @task
     def report(listed: list, copies: list, tagged: dict, deletes: list) -> dict:

@@ -94,6 +94,7 @@ with DAG(
 
     generated = generate(LOCAL, "{{ params.files }}", "{{ params.large_mib }}")
 
+    # [START howto_operator_orbit_upload]
     upload = OrbitUploadOperator(
         task_id="upload",
         bucket=BUCKET,
@@ -104,7 +105,9 @@ with DAG(
         chunk_size=5 * MIB,
         parallel_operations=4,
     )
+    # [END howto_operator_orbit_upload]
 
+    # [START howto_sensor_orbit_object]
     landed = OrbitObjectSensor(
         task_id="landed",
         bucket=BUCKET,
@@ -114,6 +117,7 @@ with DAG(
         poke_interval=5,
         timeout=600,
     )
+    # [END howto_sensor_orbit_object]
 
     publish = OrbitUploadOperator(
         task_id="publish_manifest",

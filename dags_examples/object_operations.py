@@ -48,7 +48,9 @@ with DAG(
     create_bucket = OrbitCreateBucketOperator(task_id="create_bucket", bucket_name=SCRATCH)
     # [END howto_operator_orbit_create_bucket]
 
+    # [START howto_operator_orbit_versioning]
     versioning = OrbitVersioningOperator(task_id="versioning", bucket=SCRATCH, action="enable")
+    # [END howto_operator_orbit_versioning]
 
     # [START howto_operator_orbit_create_object]
     create_object = OrbitCreateObjectOperator(

@@ -89,9 +89,11 @@ with DAG(
     )
     delete = OrbitBatchDeleteOperator(task_id="delete_users", bucket=BUCKET,
                                       keys=[PREFIX + "users.csv"])  # fmt: skip
+    # [START howto_operator_orbit_rollback_prefix]
     rollback = OrbitRollbackPrefixOperator(
         task_id="rollback", bucket=BUCKET, prefix=PREFIX, timestamp=good_time
     )
+    # [END howto_operator_orbit_rollback_prefix]
     download = OrbitDownloadOperator(
         task_id="download", bucket=BUCKET, prefix=PREFIX, dest=LOCAL + "/after"
     )
