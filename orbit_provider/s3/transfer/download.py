@@ -54,6 +54,7 @@ from orbit_provider.s3.transfer.download_state import (
     write_state,
 )
 from orbit_provider.s3.transfer.download_writer import BufferedWriter, DirectWriter, open_writer
+from orbit_provider.s3.transfer.paths import fsync_path
 from orbit_provider.s3.transfer.runner import ParallelRunner
 from orbit_provider.s3.wire.checksums import OTHER_ALGORITHMS, plain_etag
 from orbit_provider.s3.wire.range_fetch import choose_engine, make_engine
@@ -562,7 +563,7 @@ class _Download:
         os.fsync(fd)
         os.replace(self.temp, self.dest)
         remove_quietly(self.state_path)
-        _fsync_dir(self.dest.parent)
+        fsync_path(self.dest.parent)
         tracker.complete()
         duration = max(time.monotonic() - self.started, 1e-9)
         return DownloadResult(
@@ -716,14 +717,3 @@ def _amount(nbytes: int) -> str:
     return f"{nbytes / (1024 * 1024):.1f} MiB ({nbytes} bytes)"
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

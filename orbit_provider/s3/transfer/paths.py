@@ -73,3 +73,18 @@ def make_parent(path: str | os.PathLike[str]) -> Path:
             f"path: the folder {str(parent)!r} cannot be created: permission denied"
         ) from None
     return parent
+
+
+def fsync_path(path: str | os.PathLike[str]) -> None:
+    """fsync a file or folder by path, so a rename into it or its bytes survive a crash
+    (errors on folders that cannot be opened or synced are ignored)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from orbit_provider.s3.errors import IntegrityError, LocalWriteError, Network, S3Error
 from orbit_provider.s3.models import _version
+from orbit_provider.s3.transfer.paths import fsync_path
 from orbit_provider.s3.wire.checksums import OTHER_ALGORITHMS, StreamingChecksum, plain_etag
 from orbit_provider.s3.wire.ratelimit import TokenBucket
 
@@ -263,20 +264,6 @@ def _syncfs(fd: int) -> bool:
     if not _libc:
         return False
     return _libc.syncfs(fd) == 0
-
-
-def fsync_path(path: Path) -> None:
-    """fsync a file or folder by path (errors on folders that cannot be opened are ignored)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class DurableBatch:
