@@ -3,6 +3,14 @@
 __version__ = "0.1.0"
 
 _INTEGRATION = "Orbit S3"
+#: The how-to pages (docs/howto/<name>.md), one per operator and sensor.
+_HOWTO = [
+    "upload", "download", "sync", "list_keys", "batch_copy", "batch_delete", "batch_tag",
+    "batch_metadata", "storage_class", "aggregate_summaries", "archive_restore", "create_bucket",
+    "delete_bucket", "create_object", "copy_object", "lifecycle_expiration",
+    "abort_incomplete_uploads", "versioning", "restore_version", "rollback_prefix",
+    "object_sensor", "archive_restore_sensor", "prefix_unchanged_sensor",
+]
 
 
 def _modules(package: str, names: list[str]) -> list[dict]:
@@ -24,8 +32,15 @@ def get_provider_info() -> dict:
             {
                 "integration-name": _INTEGRATION,
                 "external-doc-url": "https://aws.amazon.com/s3/",
+                "how-to-guide": [f"/docs/howto/{name}.md" for name in _HOWTO],
                 "tags": ["aws", "s3"],
-            }
+            },
+            {
+                "integration-name": "Amazon S3 Batch Operations",
+                "external-doc-url": "https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops.html",
+                "how-to-guide": ["/docs/howto/batch_copy.md", "/docs/howto/storage_class.md"],
+                "tags": ["aws", "s3"],
+            },
         ],
         "connection-types": [
             {

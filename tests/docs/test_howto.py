@@ -67,3 +67,13 @@ def test_each_page_includes_its_example_verbatim(page):
         expected = marked_block(example, marker)
         assert code == expected, f"{page.name}: the block differs from {path} {marker}"
         assert name in code, f"{page.name}: the example does not use {name}"
+
+
+def test_provider_info_lists_every_howto_page():
+    from orbit_provider import get_provider_info
+
+    integrations = get_provider_info()["integrations"]
+    guides = {g for i in integrations for g in i.get("how-to-guide", [])}
+    assert guides == {f"/docs/howto/{p.name}" for p in PAGES}
+    for guide in guides:
+        assert (ROOT / guide.lstrip("/")).is_file()
