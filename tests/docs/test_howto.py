@@ -77,3 +77,15 @@ def test_provider_info_lists_every_howto_page():
     assert guides == {f"/docs/howto/{p.name}" for p in PAGES}
     for guide in guides:
         assert (ROOT / guide.lstrip("/")).is_file()
+
+
+def test_provider_info_matches_airflows_schema():
+    import json
+
+    import airflow
+    import jsonschema
+
+    from orbit_provider import get_provider_info
+
+    schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
+    jsonschema.validate(get_provider_info(), schema)
