@@ -299,6 +299,11 @@ class ProgressAggregator(ProgressReporter):
         self._transfers: dict[str, list[int]] = {}  # id -> [done, total]
         self._ended: dict[str, bool] = {}  # id -> succeeded
 
+    def expect(self, total_files: int, total_bytes: int) -> None:
+        """The totals, once they are known (a tree transfer tells them after planning)."""
+        with self._view_lock:
+            self._total_files, self._total_bytes = total_files, total_bytes
+
     def add(self, reporter: ProgressReporter) -> None:
         """Send every event from now on to `reporter` too."""
         with self._lock:

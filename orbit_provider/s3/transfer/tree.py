@@ -135,6 +135,7 @@ def upload_tree(
     remote = _listing(run.session, prefix) if listed else {}
     threshold = session.config.effective_chunk_size
     planned.sort(key=lambda p: (p.size < threshold, -p.size if p.size >= threshold else 0))
+    run.expect(len(planned), sum(p.size for p in planned))
 
     def work(item: PlannedUpload) -> FileOutcome:
         src, size = str(item.path), item.size
@@ -167,9 +168,7 @@ def upload_tree(
                 raise
             if tid is not None:
                 run.completed(tid, item.key, size)
-            algorithm = _algorithm(run.session)
-            verification = f"{algorithm}-composite" if res.parts > 1 else (
-                algorithm if res.checksum else "size")  # fmt: skip
+            verification = _upload_check(run.session, res)
             return FileOutcome(
                 src, item.key, SENT, size=size, bytes=res.bytes_sent, verification=verification,
                 etag=res.etag, version_id=res.version_id,
@@ -192,6 +191,16 @@ def upload_tree(
         ]  # fmt: skip
         delete_objects(run.session, recorder, extra, dry_run)
     return recorder.result()
+
+
+def _upload_check(session: S3Session, res: upload.UploadResult) -> str:
+    """What the store checked an upload against: its whole-file checksum ("crc32"), the
+    composite of its parts' ("sha256-composite"), or only the size (checksums off)."""
+    if not res.checksum:
+        return "size"
+    algorithm = (res.checksum_algorithm or _algorithm(session)).lower()
+    composite = res.parts > 1 and session.config.effective_checksum_type == "COMPOSITE"
+    return f"{algorithm}-composite" if composite else algorithm
 
 
 def _algorithm(session: S3Session) -> str:
@@ -330,6 +339,7 @@ def download_tree(
         root.mkdir(parents=True, exist_ok=True)
     limit = small_download_limit(session)
     planned.sort(key=lambda p: (p.size <= limit, -p.size if p.size > limit else 0))
+    run.expect(len(planned), sum(p.size for p in planned))
     batch = DurableBatch(durable=durable)
     made: set[Path] = set()
     placed = _Placed(recorder, run)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from orbit_provider.s3.errors import AccessDenied, CircuitOpen, ConfigError, NotFound, S3Error
 from orbit_provider.s3.progress import (
+    ProgressAggregator,
     ProgressReporter,
     TransferCompleted,
     TransferFailed,
@@ -179,6 +180,12 @@ class TreeRun:
         return session_view(self.session, bucket=bucket)
 
     # -- progress ------------------------------------------------------------------------
+
+    def expect(self, files: int, nbytes: int) -> None:
+        """Tell a ProgressAggregator given as `progress` the tree's totals, so its
+        snapshot() has files and bytes done of the total and an ETA from the start."""
+        if isinstance(self.progress, ProgressAggregator):
+            self.progress.expect(files, nbytes)
 
     def started(self, key: str, size: int) -> str:
         tid = new_transfer_id("f")

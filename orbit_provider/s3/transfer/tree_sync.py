@@ -181,6 +181,7 @@ def copy_tree(
                            verification="server-side", etag=res.etag,
                            version_id=res.version_id)  # fmt: skip
 
+    run.expect(len(planned), sum(o.size for o, _ in planned))
     run.run(planned, work, lambda pair: 1)
     if delete_extraneous:
         wanted = {dst for _, dst in planned}

@@ -53,7 +53,7 @@ def test_a_folder_goes_up_and_comes_back_byte_for_byte(seaweed_client, folder, t
     assert up.ok and up.files_sent == len(want) == 42 and up.files_skipped == 0
     assert up.bytes_sent == sum(len(v) for v in want.values())
     assert keys(seaweed_client, "t/") == sorted(f"t/{k}" for k in want)
-    assert up.verification == {"crc32": 41, "crc32-composite": 1}
+    assert up.verification == {"crc32": 42}  # the big file's too: a FULL_OBJECT CRC32
     completed = {e.key for e in events if isinstance(e, TransferCompleted)}
     assert completed == {f"t/{k}" for k in want}
 
@@ -275,3 +275,19 @@ def test_an_interrupted_upload_resumes_the_large_file_and_skips_finished_ones(
     (big,) = [e for e in second.entries if e.status == "sent"]
     assert big.resumed_bytes == 5 * MIB and big.bytes == 1 * MIB  # part 1 was kept
     assert seaweed_client.download_bytes("t/big.bin") == (folder / "big.bin").read_bytes()
+
+
+def test_a_progress_aggregator_sees_files_and_bytes_of_the_whole_tree(
+    seaweed_client, folder, tmp_path
+):
+    from orbit_provider.s3.progress import ProgressAggregator
+
+    total = sum(len(v) for v in local_files(folder).values())
+    view = ProgressAggregator(inline=True)
+    upload_tree(seaweed_client, folder, "agg/", progress=view)
+    done = view.snapshot()
+    assert (done.files_done, done.files_total, done.files_failed) == (42, 42, 0)
+    assert (done.bytes_done, done.bytes_total) == (total, total) and done.percentage == 100.0
+    back = ProgressAggregator(inline=True)
+    download_tree(seaweed_client, "agg/", tmp_path / "back", progress=back)
+    assert back.snapshot().files_done == 42 and back.snapshot().bytes_done == total
