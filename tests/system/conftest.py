@@ -24,15 +24,20 @@ from orbit_provider.testing.moto_server import MotoServer
 from orbit_provider.testing.seaweedfs import SeaweedServer
 
 SYSTEM_DAGS = Path(__file__).parent / "dags" / "system_dags.py"
-EXAMPLE_DAG_IDS = (
-    "orbit_example_lake_ingestion",
-    "orbit_example_lake_reader",
-    "orbit_example_backup_archive",
-    "orbit_example_batch_archive",
-    "orbit_example_version_rollback",
-    "orbit_example_migration",
-)
 SYSTEM_DAG_IDS = ("orbit_system_deferred_sensor", "orbit_system_killed_upload")
+
+
+def example_dags() -> dict[str, bool]:
+    """Every DAG in dags_examples/ -> whether it is scheduled on assets (then it is not
+    triggered, its asset-triggered runs are checked)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(EXAMPLES))
+    assert not bag.import_errors, bag.import_errors
+    return {
+        dag_id: type(dag.timetable).__name__ == "AssetTriggeredTimetable"
+        for dag_id, dag in bag.dags.items()
+    }
 
 
 @dataclass
@@ -42,6 +47,7 @@ class System:
     deployment: AirflowDeployment
     seaweed: SeaweedServer
     moto: MotoServer
+    examples: dict[str, bool]  # dag_id -> scheduled on assets
     bucket: str  # on SeaweedFS: ORBIT_EXAMPLES_BUCKET
     archive_bucket: str  # on moto's server: ORBIT_EXAMPLES_ARCHIVE_BUCKET
     work_dir: Path  # ORBIT_EXAMPLES_DIR
@@ -88,10 +94,13 @@ def system(
     # the home (logs, DB) stays for a look after a failure: in pytest's temporary folder, or
     # in ORBIT_SYSTEM_AIRFLOW_HOME when set (pytest keeps only its last few folders)
     home = Path(os.environ.get("ORBIT_SYSTEM_AIRFLOW_HOME") or tmp_path_factory.mktemp("home"))
+    examples = example_dags()
     deployment = AirflowDeployment(dags=[EXAMPLES, SYSTEM_DAGS], env=env, home=home)
     deployment.start()
     try:
-        deployment.wait_dags(EXAMPLE_DAG_IDS + SYSTEM_DAG_IDS)
-        yield System(deployment, seaweed, moto_server, bucket, archive_bucket, work_dir)
+        deployment.wait_dags([*examples, *SYSTEM_DAG_IDS])
+        yield System(
+            deployment, seaweed, moto_server, examples, bucket, archive_bucket, work_dir
+        )
     finally:
-        deployment.stop()
+        deployment.stop(timeout=3)  # its DB is thrown away: no need for a graceful stop
