@@ -8,7 +8,7 @@ import functools
 import os
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from airflow.sdk import BaseOperator
 
@@ -23,6 +23,7 @@ from orbit_provider.operators.progress_sink import (
 )
 from orbit_provider.s3.config import validate_bucket_name
 from orbit_provider.s3.errors import CircuitOpen, ConfigError, S3Error, UploadInterrupted
+from orbit_provider.s3.urls import is_s3_url, parse_s3_url
 
 if TYPE_CHECKING:
     from orbit_provider.s3.client import S3Client
@@ -153,6 +154,10 @@ class OrbitBaseOperator(BaseOperator):
 
     template_fields: tuple[str, ...] = ("bucket", "orbit_conn_id", "client_options")
     ui_color = "#d9ecff"
+    #: The (rendered) arguments that name the task's datasets before it runs, for OpenLineage's
+    #: START event (`lineage_plan`): argument -> "inputs" / "outputs" (a key or prefix in
+    #: `bucket`) or "local_inputs" / "local_outputs" (a path); an s3:// URL names its own bucket.
+    lineage_arguments: ClassVar[Mapping[str, str]] = {}
 
     def __init__(
         self,
@@ -349,9 +354,32 @@ class OrbitBaseOperator(BaseOperator):
 
     def lineage_plan(self) -> dict[str, list]:
         """The datasets known before the work starts, for OpenLineage's START event (same keys
-        as `lineage_state`). Here: what the task reported already; an operator that knows
-        its datasets from its arguments alone may add them."""
-        return self.lineage_state()
+        as `lineage_state`): what the task reported already (a resumed try), else what its
+        `lineage_arguments` name. A key or prefix without a bucket argument (the connection's
+        bucket, known only once a client is built) is left out."""
+        plan = self.lineage_state()
+        if any(plan.values()):
+            return plan
+        bucket = self.bucket
+        if not isinstance(bucket, str) or is_template(bucket):
+            bucket = None
+        for name, role in self.lineage_arguments.items():
+            value = getattr(self, name, None)
+            if isinstance(value, os.PathLike):
+                value = os.fspath(value)
+            if not isinstance(value, str) or is_template(value):
+                continue
+            side = role.removeprefix("local_")
+            if is_s3_url(value):
+                try:
+                    plan[side].append(list(parse_s3_url(value)))
+                except ConfigError:
+                    continue  # a bad URL fails the task in execute, with its message
+            elif role.startswith("local_"):
+                plan[role].append(os.path.abspath(value))
+            elif bucket is not None:
+                plan[role].append([bucket, value])
+        return plan
 
     def get_openlineage_facets_on_start(self) -> Any:
         """OpenLineage datasets at the task's start (`lineage_plan`); None without the

@@ -62,6 +62,7 @@ class OrbitListKeysOperator(OrbitBaseOperator):
         (``.expand()`` then skips).
     """
 
+    lineage_arguments = {"prefix": "inputs"}
     template_fields: Sequence[str] = (
         *OrbitBaseOperator.template_fields,
         "prefix",

@@ -43,6 +43,7 @@ class OrbitSyncOperator(_TransferOperator):
         ``would_delete`` (capped at ``max_items``), ``source``, ``dest`` and ``dry_run``.
     """
 
+    lineage_arguments = {"source": "local_inputs", "dest": "local_outputs"}
     template_fields: Sequence[str] = (*_TransferOperator.template_fields, "source", "dest")
 
     def __init__(

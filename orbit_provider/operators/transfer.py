@@ -239,6 +239,7 @@ class OrbitUploadOperator(_TransferOperator):
     credentials, a missing bucket) stops the task at once with one error.
     """
 
+    lineage_arguments = {"source": "local_inputs", "key": "outputs", "prefix": "outputs"}
     template_fields: Sequence[str] = (
         *OrbitBaseOperator.template_fields,
         "source",
@@ -383,6 +384,7 @@ class OrbitDownloadOperator(_TransferOperator):
     :return: A transfer summary with each object's key, local path, size and resumed bytes.
     """
 
+    lineage_arguments = {"key": "inputs", "prefix": "inputs", "dest": "local_outputs"}
     template_fields: Sequence[str] = (
         *OrbitBaseOperator.template_fields,
         "key",

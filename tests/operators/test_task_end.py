@@ -16,10 +16,17 @@ from airflow.sdk.observability import stats as airflow_stats
 from orbit_provider.operators.archive import OrbitArchiveRestoreOperator
 from orbit_provider.operators.base import LINEAGE_KWARG
 from orbit_provider.operators.batch import OrbitBatchCopyOperator
-from orbit_provider.operators.transfer import OrbitUploadOperator
+from orbit_provider.operators.listing import OrbitListKeysOperator
+from orbit_provider.operators.sync import OrbitSyncOperator
+from orbit_provider.operators.transfer import OrbitDownloadOperator, OrbitUploadOperator
 from orbit_provider.operators.versioning import OrbitVersioningOperator
 from tests.operators import test_archive, test_batch_engine
-from tests.operators.operator_context import FakeTI, collector_fixture  # noqa: F401
+from tests.operators.operator_context import (  # noqa: F401 - fixtures
+    MOTO_BUCKET,
+    FakeTI,
+    collector_fixture,
+    make_context,
+)
 from tests.operators.test_archive import FakeTI as RestoreTI
 from tests.operators.test_batch_engine import JOB, _report, _seed, _with_control
 from tests.operators.test_metrics import FakeStats
@@ -176,3 +183,30 @@ def test_a_deferral_with_nothing_reported_carries_nothing(archived):
     with pytest.raises(TaskDeferred) as info:
         op.defer(trigger=None, method_name="execute_complete", kwargs={"a": 1})
     assert info.value.kwargs == {"a": 1}
+
+
+def test_openlineage_start_names_what_the_arguments_name(moto_conn, tmp_path):
+    src = tmp_path / "a.bin"
+    src.write_bytes(b"z" * 10)
+    upload = OrbitUploadOperator(task_id="up", bucket=MOTO_BUCKET, source=str(src), key="m/a.bin")
+    start = upload.get_openlineage_facets_on_start()
+    assert datasets(start.inputs) == [("file", str(src))]
+    assert datasets(start.outputs) == [(f"s3://{MOTO_BUCKET}", "m/a.bin")]
+    upload.execute(make_context())
+    complete = upload.get_openlineage_facets_on_complete(None)
+    assert (datasets(complete.inputs), datasets(complete.outputs)) == (
+        datasets(start.inputs), datasets(start.outputs)
+    )
+
+    download = OrbitDownloadOperator(task_id="down", bucket="{{ params.b }}", prefix="m/",
+                                     dest=str(tmp_path / "out"))  # fmt: skip
+    start = download.get_openlineage_facets_on_start()  # the bucket is not rendered yet
+    assert datasets(start.inputs) == [] and datasets(start.outputs) == [
+        ("file", str(tmp_path / "out"))
+    ]
+    sync = OrbitSyncOperator(task_id="sync", source=str(tmp_path), dest="s3://lake/in/")
+    start = sync.get_openlineage_facets_on_start()
+    assert datasets(start.inputs) == [("file", str(tmp_path))]
+    assert datasets(start.outputs) == [("s3://lake", "in/")]
+    listed = OrbitListKeysOperator(task_id="list", prefix="raw/")  # the connection's bucket
+    assert datasets(listed.get_openlineage_facets_on_start().inputs) == []
