@@ -42,6 +42,7 @@ from benchmarks.harness import (
     write_results,
 )
 from orbit_provider.s3.config import DEFAULT_CHUNK_SIZE, S3Config
+from orbit_provider.s3.transfer.tuner import START_WORKERS
 from orbit_provider.s3.transfer.upload_plan import upload_part_size
 from orbit_provider.testing.faultproxy import FaultProxy
 
@@ -127,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown clients: {', '.join(sorted(unknown))}")
     directions = [args.only] if args.only else ["upload", "download"]
-    part_size = upload_part_size(size, chosen, args.parallel)  # what orbit's upload uses
+    # what orbit's upload uses: parts sized for the workers a run starts with
+    part_size = upload_part_size(size, chosen, min(args.parallel, START_WORKERS))
     params = {"chunk_size": chosen, "threshold": chunk, "parallel": args.parallel,
               "upload_part_size": part_size}  # fmt: skip
 

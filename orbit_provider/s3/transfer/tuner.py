@@ -2,7 +2,7 @@
 
 `parallel_operations` is the user's cap. A run starts with a few workers (START_WORKERS: about
 as many as boto3 keeps in flight for one file, enough for loopback) and doubles them while the
-aggregate rate of finished items grows by at least GAIN per step; the first step that does not
+aggregate rate of finished items grows by at least GAIN per doubling; the first step that does not
 pay settles back at the best level seen. On loopback, where one connection is as fast as the
 disk, that stays at the start; across a far network, where each connection is slow
 (bandwidth-delay bound), it climbs towards the cap. A store that keeps answering SlowDown
@@ -19,8 +19,9 @@ from collections.abc import Callable
 
 #: Workers a tuned run starts with (the old fixed default of parallel_operations).
 START_WORKERS = 8
-#: A step must raise the rate of finished items by this share to count as growth.
-GAIN = 0.10
+#: Doubling the workers must raise the rate of finished items by this share to count as
+#: growth (a server-bound transfer gains nothing; a connection-bound one about 100%).
+GAIN = 0.25
 #: The shortest measuring window, in seconds (shorter ones are mostly scheduling noise).
 MIN_WINDOW = 0.25
 
@@ -29,7 +30,8 @@ class ConcurrencyTuner:
     """The number of workers to run now (`target`), learnt from `done()` and `throttled()`.
 
     Each level is measured over a window of at least `target` finished items and `min_window`
-    seconds, from the moment the level was set.
+    seconds, from the moment the level was set; the first window opens only after a first
+    round of `target` items (connections being made, the first requests' latency).
     """
 
     def __init__(
@@ -54,10 +56,16 @@ class ConcurrencyTuner:
         self.history: list[tuple[int, float]] = []  # (workers, items a second) per window
         self._window_start = clock()
         self._window_done = 0
+        self._warm_up = self.target
 
     def done(self, items: int = 1) -> None:
         """`items` more finished; at the end of a window, maybe change the level."""
         if self.settled:
+            return
+        if self._warm_up > 0:
+            self._warm_up -= items
+            if self._warm_up <= 0:
+                self._set(self.target)  # measuring starts now
             return
         self._window_done += items
         elapsed = self._clock() - self._window_start

@@ -33,6 +33,7 @@ from orbit_provider.s3.limits import validate_metadata
 from orbit_provider.s3.models import _version
 from orbit_provider.s3.progress import ProgressReporter, TransferProgress, new_transfer_id
 from orbit_provider.s3.transfer.runner import ParallelRunner, run_parallel
+from orbit_provider.s3.transfer.tuner import START_WORKERS
 from orbit_provider.s3.transfer.upload_io import FileSpan, LocalFile
 from orbit_provider.s3.transfer.upload_plan import (
     FINGERPRINT_METADATA_KEY,
@@ -246,12 +247,15 @@ class _MultipartUpload:
         self.algorithm = config.checksum_algorithm if config.verify_checksums else None
         self.checksum_type = config.effective_checksum_type if self.algorithm else None
         self.workers = config.parallel_operations
+        # parts are sized for the workers a run starts with: the cap is only reached where
+        # more connections pay (a far network), and small parts there cost little
+        self.plan_workers = min(self.workers, START_WORKERS)
         self.if_none_match = False
 
     def run(self) -> UploadResult:
         started = time.monotonic()
         config = self.client.config
-        part_size = upload_part_size(self.local.size, config.chunk_size, self.workers)
+        part_size = upload_part_size(self.local.size, config.chunk_size, self.plan_workers)
         create_args = self._create_args(part_size)  # checked before any request
         resume = find_resumable(
             self.client,
@@ -440,7 +444,9 @@ class _MultipartUpload:
         (etag, crc) in `done`; the first error stops parts not yet started and is raised once
         the running ones have finished."""
         lock = threading.Lock()
-        buffer_size = part_buffer_size(part_size, self.client.config.chunk_size, self.workers)
+        buffer_size = part_buffer_size(
+            part_size, self.client.config.chunk_size, self.plan_workers
+        )
         runner: ParallelRunner[PartPlan, None] = ParallelRunner(
             self.workers,
             name="orbit-upload",

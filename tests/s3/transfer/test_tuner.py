@@ -49,9 +49,9 @@ def test_grows_while_the_rate_grows_and_stops_at_the_cap():
 def test_settles_at_the_best_level_when_more_workers_stop_paying():
     clock = Clock()
     tuner = ConcurrencyTuner(64, start=4, clock=clock)
-    # linear up to 10 workers, then a ceiling (a proxy, the disk, the server)
-    levels = simulate(tuner, clock, lambda w: 2.5 * min(w, 10), windows=20)
-    assert levels == [4, 8, 16, 32]  # 16 gave 25% over 8; 32 gave nothing more
+    # linear up to 12 workers, then a ceiling (a proxy, the disk, the server)
+    levels = simulate(tuner, clock, lambda w: 2.5 * min(w, 12), windows=20)
+    assert levels == [4, 8, 16, 32]  # 16 gave 50% over 8; 32 gave nothing more
     assert tuner.settled and tuner.target == 16
     clock2 = Clock()
     loopback = ConcurrencyTuner(64, start=4, clock=clock2)
@@ -63,7 +63,7 @@ def test_settles_at_the_best_level_when_more_workers_stop_paying():
 def test_a_short_window_is_not_judged():
     clock = Clock()
     tuner = ConcurrencyTuner(16, start=4, clock=clock, min_window=0.25)
-    for _ in range(10):  # ten items in 0.1 s: not yet a window
+    for _ in range(10):  # a warm-up round of 4, then six items in 0.06 s: not yet a window
         clock.now += 0.01
         tuner.done()
     assert tuner.history == [] and tuner.target == 4
@@ -75,7 +75,7 @@ def test_a_short_window_is_not_judged():
 def test_halves_on_slowdown_and_grows_no_more():
     clock = Clock()
     tuner = ConcurrencyTuner(32, start=4, clock=clock)
-    simulate(tuner, clock, lambda w: 2.5 * w, windows=2)
+    simulate(tuner, clock, lambda w: 2.5 * w, windows=3)  # a warm-up round, then two windows
     assert tuner.target == 16
     tuner.throttled()
     assert tuner.target == 8 and tuner.settled
