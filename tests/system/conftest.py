@@ -91,6 +91,8 @@ def system(
     work_dir = tmp_path_factory.mktemp("system-work")
     env = example_environment(seaweed, moto_server, work_dir, bucket, archive_bucket)
     env["ORBIT_EXAMPLES_SHARD_SIZE"] = "4"  # mapped tasks of several shards
+    # the DAG files do not change during the suite: no re-parsing every 30 s on a busy machine
+    env["AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL"] = "3600"
     # the home (logs, DB) stays for a look after a failure: in pytest's temporary folder, or
     # in ORBIT_SYSTEM_AIRFLOW_HOME when set (pytest keeps only its last few folders)
     home = Path(os.environ.get("ORBIT_SYSTEM_AIRFLOW_HOME") or tmp_path_factory.mktemp("home"))

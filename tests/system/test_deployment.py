@@ -10,6 +10,7 @@ import os
 import signal
 
 import pendulum
+import pytest
 
 from orbit_provider.testing.clients import client_for, create_bucket
 from orbit_provider.testing.deployment import wait_for
@@ -29,6 +30,7 @@ def test_the_connection_form_is_served_by_the_api_server(system):
     assert fields["force_path_style"]["schema"]["type"] == "boolean"
 
 
+@pytest.mark.timeout(600)  # about a hundred task runs on two cores shared with others
 def test_every_example_runs_without_and_with_a_logical_date(system):
     api, seaweed = system.api, client_for(system.seaweed, system.bucket)
     rollback_bucket = create_bucket(system.seaweed)  # versioning stays out of the shared bucket
