@@ -196,8 +196,8 @@ class OrbitBaseOperator(BaseOperator):
     # -- the end of a task (or of the part before a deferral) ---------------------------------
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Wrap each subclass's own `execute` / `execute_complete` so every orbit task ends the
-        same way (`task_ended`) without each operator having to remember it."""
+        """Wrap each subclass's `execute` / `execute_complete` (its own, or a mixin's) so every
+        orbit task ends the same way (`task_ended`) without each operator remembering to."""
         super().__init_subclass__(**kwargs)
         for name in ("execute", "execute_complete"):
             method = getattr(cls, name, None)  # its own, or a mixin's (BatchOperationsEngine)
