@@ -59,4 +59,28 @@ def get_provider_info() -> dict:
         ),
         "sensors": _modules("sensors", ["object", "archive", "unchanged"]),
         "triggers": _modules("triggers", ["object", "archive", "batch_operations", "unchanged"]),
+        "config": {
+            "orbit": {
+                "description": "Progress reporting of orbit_provider's operators.",
+                "options": {
+                    "progress_xcom": {
+                        "description": "Push the orbit_progress XCom while a task runs (each "
+                        "push is a metadata-database write); an operator's progress_xcom wins.",
+                        "version_added": "0.1.0", "type": "boolean", "example": None,
+                        "default": "False",
+                    },
+                    "progress_xcom_interval": {
+                        "description": "Seconds between two orbit_progress pushes (the "
+                        "final push always happens).",
+                        "version_added": "0.1.0", "type": "float", "example": None,
+                        "default": "2",
+                    },
+                    "progress_log_interval": {
+                        "description": "Seconds between two progress lines in the task log.",
+                        "version_added": "0.1.0", "type": "float", "example": None,
+                        "default": "5",
+                    },
+                },
+            },
+        },
     }

@@ -46,3 +46,15 @@ def test_every_extra_of_the_table_is_a_widget_of_the_form():
         widget = widgets[f"extra__orbit_s3__{extra.name}"]
         assert widget.is_sensitive == extra.secret
         assert widget.field["schema"]["title"] == extra.label
+
+
+def test_the_orbit_config_section_is_declared_with_its_defaults():
+    from airflow.providers_manager import ProvidersManager
+
+    ProvidersManager().initialize_providers_configuration()
+    options = get_provider_info()["config"]["orbit"]["options"]
+    assert set(options) == {"progress_xcom", "progress_xcom_interval", "progress_log_interval"}
+    from airflow.configuration import conf
+
+    assert conf.getboolean("orbit", "progress_xcom") is False
+    assert conf.getfloat("orbit", "progress_log_interval") == 5.0
