@@ -148,10 +148,12 @@ class OrbitArchiveRestoreOperator(OrbitBatchBaseOperator):
             return summary
         condition: Condition
         if self.prefix is not None:
-            # keys whose request failed (allow_partial) are left out rather than waited for
+            # keys whose request failed or was not run (allow_partial) are left out rather
+            # than waited for
+            partial = bool(result.failed or result.not_run)
             condition = ArchivePrefixRestored(
-                prefix=self.prefix, fail_if_not_requested=not result.failed,
-                ignore_not_requested=bool(result.failed),
+                prefix=self.prefix, fail_if_not_requested=not partial,
+                ignore_not_requested=partial,
             )  # fmt: skip
         else:
             condition = ArchiveRestored(keys=done, fail_if_not_requested=True)

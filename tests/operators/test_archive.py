@@ -220,3 +220,28 @@ def test_dag_prefix_restore_emits_its_asset_event_once_readable(dag_runner, arch
     assert result.state == "success", result.task_states()
     assert result.xcom("restore")["restore"]["readable"] == 5
     assert asset_events("orbit_archive_restore_prefix", result.run_id) == [restored.uri]
+
+
+def test_prefix_restore_with_allow_partial_waits_only_for_what_was_requested(
+    archived_prefix, monkeypatch
+):
+    client, _ = archived_prefix
+    from orbit_provider.s3.errors import S3Error
+    from orbit_provider.s3.session import S3Session
+
+    real = S3Session.call
+
+    def refuse_one(self, operation, *args, **kwargs):
+        if operation == "restore_object" and kwargs.get("key") == "cold/deep.dump":
+            raise S3Error("denied", code="AccessDenied", status=403, key="cold/deep.dump")
+        return real(self, operation, *args, **kwargs)
+
+    monkeypatch.setattr(S3Session, "call", refuse_one)
+    summary = OrbitArchiveRestoreOperator(
+        task_id="restore", prefix="cold/", allow_partial=True, wait_for_completion=True,
+        poke_interval=0, max_retries=0,
+    ).execute({})
+    assert (summary["succeeded"], summary["failed"]) == (3, 1)
+    state = summary["restore"]
+    assert state["counts"]["archived"] == 1 and state["archived"] == ["cold/deep.dump"]
+    assert client.restore_status("cold/deep.dump").state == "archived"
