@@ -146,6 +146,7 @@ class HttpCopier:
             self.client.circuit_breaker,
             bucket=dst_bucket,
             key=dst_key,
+            throttle=self.client.throttle,
         )
 
     def head(self, bucket: str, key: str, version_id: str | None = None) -> dict[str, Any]:
@@ -161,6 +162,7 @@ class HttpCopier:
             self.client.circuit_breaker,
             bucket=bucket,
             key=key,
+            throttle=self.client.throttle,
         )
 
     def _url(self, bucket: str, key: str) -> str:
