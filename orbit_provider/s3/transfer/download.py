@@ -632,6 +632,7 @@ class _Download:
             min(self.client.config.parallel_operations, len(pending)),
             name="orbit-download",
             buffer_factory=lambda: sink.buffer(self.read_size),
+            tune=True,
             throttle=self.client.throttle,
         )
 

@@ -8,10 +8,11 @@ multipart copy and, next, the files of a tree transfer all fan out through it.
   the error), and that first failure is raised once the running items have finished.
 - Per-thread buffers: `buffer()` returns the calling worker's own buffer, made once by the
   factory and reused for every item that thread runs.
-- Tuned: `workers` is a cap. The run starts with a few workers and adds more while the rate
-  of finished items grows (tuner.py), so a far network gets many connections and loopback
-  keeps few; a store that keeps answering SlowDown (its `throttle` cut) halves them.
-  `tune=False` runs `workers` from the start.
+- Tuned (`tune=True`, for the parts or ranges of one transfer): `workers` is a cap. The run
+  starts with a few workers and adds more while the rate of finished items grows
+  (tuner.py), so a far network gets many connections and loopback keeps few; a store that
+  keeps answering SlowDown (its `throttle` cut) halves them. Untuned runs (items of any
+  size, such as a tree's files) run `workers` from the start.
 """
 
 from __future__ import annotations
@@ -39,9 +40,9 @@ class Cancelled(S3Error):
 class ParallelRunner(Generic[T, R]):
     """Runs `work(item)` for every item on up to `workers` threads (see the module doc).
 
-    `tuner`: chooses how many of the `workers` run (default: a ConcurrencyTuner with the
-    `workers` cap, or none with `tune=False`); `throttle`: the store's AdaptiveThrottle,
-    whose throttled answers make the tuner back off.
+    `tune`: choose how many of the `workers` run with a ConcurrencyTuner (only for items of
+    about one size, such as the parts or ranges of one transfer); `tuner`: a given one;
+    `throttle`: the store's AdaptiveThrottle, whose cuts make the tuner back off.
     """
 
     def __init__(
@@ -50,7 +51,7 @@ class ParallelRunner(Generic[T, R]):
         *,
         name: str = "orbit",
         buffer_factory: Callable[[], Any] | None = None,
-        tune: bool = True,
+        tune: bool = False,
         tuner: ConcurrencyTuner | None = None,
         throttle: AdaptiveThrottle | None = None,
     ) -> None:

@@ -451,6 +451,7 @@ class _MultipartUpload:
             self.workers,
             name="orbit-upload",
             buffer_factory=lambda: new_part_buffer(buffer_size),
+            tune=True,
             throttle=self.client.throttle,
         )
 

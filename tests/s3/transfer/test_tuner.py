@@ -137,8 +137,12 @@ def test_the_runner_keeps_the_tuners_number_in_flight_and_tells_it_of_slowdowns(
     assert tuner.done_calls == 40
 
 
+def test_a_tuned_run_starts_below_its_cap():
+    assert ParallelRunner(32, tune=True).tuner.target == START_WORKERS
+
+
 def test_untuned_runs_use_every_worker_at_once():
     barrier = threading.Barrier(8, timeout=10)
-    runner: ParallelRunner[int, None] = ParallelRunner(8, tune=False)
+    runner: ParallelRunner[int, None] = ParallelRunner(8)
     runner.run(range(8), lambda _: barrier.wait() and None)  # all eight meet: all in flight
     assert runner.tuner is None
