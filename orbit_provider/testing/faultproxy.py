@@ -207,9 +207,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         view, sent, start = memoryview(payload), 0, time.monotonic()
         while sent < len(view):
             piece = view[sent : sent + _PIECE]
+            _pace(start, sent + len(piece), rate)  # the last byte leaves no earlier than due
             self.wfile.write(piece)
             sent += len(piece)
-            _pace(start, sent, rate)
 
     def _forward(self, body: bytes) -> tuple[int, str, list[tuple[str, str]], bytes]:
         conn = getattr(self, "_upstream", None)
