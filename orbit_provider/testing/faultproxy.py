@@ -42,10 +42,11 @@ class FaultProxy:
     "forwarded" for requests passed through untouched. `seen` lists every request as
     (method, path with query, lower-case header names).
 
-    `max_rate`: at most this many requests are let through in any `rate_window` seconds;
-    the others are answered 503 SlowDown (counted as "over_rate"; `admitted` lists, in order,
-    whether each request was let through). `latency`: seconds added to every answer (an
-    added round trip). `bandwidth`: bytes a second each connection moves, each way.
+    `max_rate`: requests a second let through, counted over the last `rate_window` seconds
+    (at most max_rate x rate_window in any window); the others are answered 503 SlowDown
+    (counted as "over_rate"; while `max_rate` is set, `admitted` lists, in order, whether each
+    request was let through). `latency`: seconds added to every answer (an added round trip).
+    `bandwidth`: bytes a second each connection moves, each way.
     """
 
     upstream: str
