@@ -17,6 +17,7 @@ multipart copy and, next, the files of a tree transfer all fan out through it.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -25,6 +26,8 @@ from typing import Any, Generic, TypeVar
 from orbit_provider.s3.errors import S3Error
 from orbit_provider.s3.transfer.tuner import ConcurrencyTuner
 from orbit_provider.s3.wire.adaptive import AdaptiveThrottle
+
+log = logging.getLogger("orbit_provider.s3.transfer")
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -131,6 +134,14 @@ class ParallelRunner(Generic[T, R]):
                 for future in pending:
                     future.cancel()
                 raise
+        if self.tuner is not None and self.tuner.history:
+            log.debug(
+                "%s: ended with %d workers of %d; items/s by workers: %s",
+                self.name,
+                self.tuner.target,
+                self.workers,
+                ", ".join(f"{w}: {rate:.1f}" for w, rate in self.tuner.history),
+            )
         if error is None and self._stop.is_set():
             error = Cancelled("cancelled")  # stopped from outside the runner
         if error is not None:

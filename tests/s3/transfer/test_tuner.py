@@ -146,3 +146,18 @@ def test_untuned_runs_use_every_worker_at_once():
     runner: ParallelRunner[int, None] = ParallelRunner(8)
     runner.run(range(8), lambda _: barrier.wait() and None)  # all eight meet: all in flight
     assert runner.tuner is None
+
+
+def test_a_tuned_run_logs_what_it_measured(caplog):
+    clock = Clock()
+    tuner = ConcurrencyTuner(16, start=4, clock=clock)
+
+    def work(i: int) -> int:
+        clock.now += 0.1  # every item takes the fake clock on: windows are judged
+        return i
+
+    runner: ParallelRunner[int, int] = ParallelRunner(16, tuner=tuner, name="orbit-test")
+    with caplog.at_level("DEBUG", logger="orbit_provider.s3.transfer"):
+        assert runner.run(range(60), work) == list(range(60))
+    assert tuner.history  # windows were measured
+    assert "orbit-test: ended with" in caplog.text and "items/s by workers: 4:" in caplog.text
