@@ -19,6 +19,7 @@ import struct
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
@@ -37,10 +38,11 @@ _PIECE = 64 * 1024  # bytes moved between two pacing checks of a bandwidth cap
 class FaultProxy:
     """Proxy to `upstream` (http://host:port) faulting `rate` of requests (0.0-1.0).
 
-    `faults` picks which kinds are injected (uniformly among them); `stall_seconds` must
-    exceed the client's read timeout. `counts` tallies what was injected, per kind, plus
-    "forwarded" for requests passed through untouched. `seen` lists every request as
-    (method, path with query, lower-case header names).
+    `faults` picks which kinds are injected, in turn (any four faults of the default kinds
+    hold each kind once, so a test that needs every kind met does not depend on luck);
+    `stall_seconds` must exceed the client's read timeout. `counts` tallies what was
+    injected, per kind, plus "forwarded" for requests passed through untouched. `seen`
+    lists every request as (method, path with query, lower-case header names).
 
     `max_rate`: requests a second let through, counted over the last `rate_window` seconds
     (at most max_rate x rate_window in any window); the others are answered 503 SlowDown
@@ -62,6 +64,9 @@ class FaultProxy:
     admitted: list[bool] = field(default_factory=list)
     latency: float = 0.0
     bandwidth: float | None = None
+    #: the time the proxy paces and waits by (a test passes a fake clock and sleep)
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
 
     def __post_init__(self) -> None:
         unknown = set(self.faults) - set(FAULTS)
@@ -70,6 +75,7 @@ class FaultProxy:
         parsed = urlparse(self.upstream)
         self._up_host, self._up_port = parsed.hostname, parsed.port or 80
         self._rng = random.Random(self.seed)
+        self._drawn = 0  # faults injected so far: the next kind is faults[_drawn % len]
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._recent: deque[float] = deque()  # when the requests of the rate window came
@@ -86,7 +92,8 @@ class FaultProxy:
     def pick_fault(self) -> str | None:
         with self._lock:
             if self._rng.random() < self.rate:
-                kind = self._rng.choice(self.faults)
+                kind = self.faults[self._drawn % len(self.faults)]
+                self._drawn += 1
             else:
                 kind = None
             self.counts[kind or "forwarded"] += 1
@@ -146,7 +153,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             names = frozenset(name.lower() for name in self.headers)
             self.owner.seen.append((self.command, self.path, names))
         if self.owner.latency:
-            time.sleep(self.owner.latency)  # the added round trip of a far network
+            self.owner.sleep(self.owner.latency)  # the added round trip of a far network
         if self.owner.over_rate():
             return self._error(503, "SlowDown", "Please reduce your request rate.")
         fault = self.owner.pick_fault()
@@ -189,14 +196,14 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         rate = self.owner.bandwidth
         if not rate:
             return self.rfile.read(length)
-        pieces, got, start = [], 0, time.monotonic()
+        pieces, got, start = [], 0, self.owner.clock()
         while got < length:
             piece = self.rfile.read(min(_PIECE, length - got))
             if not piece:
                 break
             pieces.append(piece)
             got += len(piece)
-            _pace(start, got, rate)
+            self._pace(start, got, rate)
         return b"".join(pieces)
 
     def _paced_write(self, payload: bytes) -> None:
@@ -205,10 +212,10 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         if not rate:
             self.wfile.write(payload)
             return
-        view, sent, start = memoryview(payload), 0, time.monotonic()
+        view, sent, start = memoryview(payload), 0, self.owner.clock()
         while sent < len(view):
             piece = view[sent : sent + _PIECE]
-            _pace(start, sent + len(piece), rate)  # the last byte leaves no earlier than due
+            self._pace(start, sent + len(piece), rate)  # the last byte leaves no earlier than due
             self.wfile.write(piece)
             sent += len(piece)
 
@@ -251,11 +258,10 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         self.close_connection = True
         self.connection.close()
 
+    def _pace(self, start: float, moved: int, rate: float) -> None:
+        """Wait until `moved` bytes since `start` are within `rate` bytes a second."""
+        ahead = start + moved / rate - self.owner.clock()
+        if ahead > 0:
+            self.owner.sleep(ahead)
+
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
-
-
-def _pace(start: float, moved: int, rate: float) -> None:
-    """Wait until `moved` bytes since `start` are within `rate` bytes a second."""
-    ahead = start + moved / rate - time.monotonic()
-    if ahead > 0:
-        time.sleep(ahead)

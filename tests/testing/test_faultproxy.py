@@ -1,5 +1,7 @@
 """The fault proxy itself: it must forward faithfully and fault what it says it faults."""
 
+import threading
+
 import pytest
 
 from orbit_provider.s3 import errors
@@ -60,23 +62,38 @@ def test_rate_limited_requests_surface_as_throttled(seaweed, seaweed_bucket):
         assert proxy.admitted == [True, False]
 
 
-def test_latency_and_the_per_connection_cap_apply(seaweed, seaweed_bucket):
-    """Lower bounds only: the proxy sleeps at least this long, whatever the machine's load."""
-    import time
+class _FakeTime:
+    """A clock that moves only when the proxy sleeps: what the proxy waited is exact."""
 
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.lock = threading.Lock()
+
+    def clock(self) -> float:
+        with self.lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self.lock:
+            self.now += seconds
+
+
+def test_latency_and_the_per_connection_cap_apply(seaweed, seaweed_bucket):
+    """The proxy waits the added round trip per request and paces each body to the cap."""
     data = b"w" * 600_000
-    with FaultProxy(seaweed.endpoint, rate=0.0) as proxy:
+    fake = _FakeTime()
+    with FaultProxy(seaweed.endpoint, rate=0.0, clock=fake.clock, sleep=fake.sleep) as proxy:
         client = client_for(_Via(seaweed, proxy.endpoint), seaweed_bucket)
         client.upload_bytes(data, "k")
+        assert fake.now == 0.0  # neither set yet: no wait
         proxy.latency = 0.3
-        started = time.monotonic()
         assert client.download_bytes("k") == data
-        assert time.monotonic() - started >= 0.3
-        proxy.latency, proxy.bandwidth = 0.0, 1_000_000  # 0.6 s for the body at 1 MB/s
-        started = time.monotonic()
+        assert fake.now == pytest.approx(0.3)  # one request, one added round trip
+        proxy.latency, proxy.bandwidth = 0.0, 1_000_000
+        before = fake.now
         assert client.download_bytes("k") == data
-        assert time.monotonic() - started >= 0.6
-        started = time.monotonic()
-        client.upload_bytes(data, "k2")  # the request body is capped too
-        assert time.monotonic() - started >= 0.6
+        assert fake.now - before == pytest.approx(0.6)  # 600 kB at 1 MB/s
+        before = fake.now
+        client.upload_bytes(data, "k2")  # the request body is paced too
+        assert fake.now - before == pytest.approx(0.6)
         assert client.download_bytes("k2") == data
