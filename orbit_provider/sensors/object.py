@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from orbit_provider.s3.conditions import OBJECT_ARGUMENTS, ObjectCondition, object_condition
+from orbit_provider.s3.urls import bucket_and_key, is_s3_url
 from orbit_provider.sensors.base import OrbitBaseSensor, is_templated, stand_in
 from orbit_provider.triggers.object import OrbitObjectTrigger
 
@@ -85,6 +86,10 @@ class OrbitObjectSensor(OrbitBaseSensor):
         """ObjectReady, KeysReady or PrefixReady, after which of key, keys, prefix is given."""
         # glob / regex come from `key` with wildcard_match / use_regex, not as arguments
         arguments = {name: getattr(self, name, None) for name in OBJECT_ARGUMENTS}
+        for name in ("key", "prefix"):  # s3://bucket/key names the sensor's bucket again
+            arguments[name] = self._without_url(arguments[name], name)
+        if isinstance(arguments["keys"], list | tuple):
+            arguments["keys"] = [self._without_url(k, "keys") for k in arguments["keys"]]
         arguments.pop("glob", None)
         arguments.pop("regex", None)
         if not rendered:
@@ -99,6 +104,14 @@ class OrbitObjectSensor(OrbitBaseSensor):
         return object_condition(
             wildcard_match=self.wildcard_match, use_regex=self.use_regex, **arguments
         )
+
+    def _without_url(self, value: Any, name: str) -> Any:
+        """The key of an ``s3://`` URL in `bucket` (another bucket is refused)."""
+        if not is_s3_url(value):
+            return value
+        bucket = self.bucket if isinstance(self.bucket, str) and not is_templated(
+            self.bucket) else None  # fmt: skip
+        return bucket_and_key(bucket, value, name)[1]
 
     def summarize(self, details: dict[str, Any]) -> dict[str, Any]:
         if self.key is not None and not (self.wildcard_match or self.use_regex):

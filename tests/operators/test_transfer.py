@@ -336,3 +336,17 @@ def test_replace_false_never_overwrites_a_file_or_a_folders_keys(moto_conn, moto
     assert moto_client.download_bytes("many/a.txt") == b"old"  # the taken key is left alone
     sent = {o.key for o in moto_client.iter_objects("many/")}
     assert len(sent) > 1  # the free keys were written
+
+
+def test_s3_urls_name_the_bucket_of_an_upload_and_a_download(moto_conn, moto_client, tree,
+                                                             tmp_path):
+    OrbitUploadOperator(task_id="u", source=str(tree / "a.txt"),
+                        key=f"s3://{MOTO_BUCKET}/url/a.txt").execute(make_context())
+    assert moto_client.download_bytes("url/a.txt") == b"a" * 100
+    OrbitDownloadOperator(task_id="d", prefix=f"s3://{MOTO_BUCKET}/url/",
+                          dest=str(tmp_path / "back")).execute(make_context())
+    assert (tmp_path / "back" / "a.txt").read_bytes() == b"a" * 100
+    op = OrbitUploadOperator(task_id="u", bucket="other-bucket", source=str(tree / "a.txt"),
+                             key=f"s3://{MOTO_BUCKET}/x")
+    with pytest.raises(OrbitTaskError, match="give the bucket once"):
+        op.execute(make_context())

@@ -331,3 +331,14 @@ def test_a_regex_key_and_the_age_rules(conn, client):
         OrbitObjectSensor(
             task_id="w", bucket="ok-bucket", key="a*", wildcard_match=True, use_regex=True
         )
+
+
+def test_s3_urls_name_the_sensors_bucket(conn, client):
+    sensor = OrbitObjectSensor(task_id="w", bucket=conn, key=f"s3://{conn}/url/k.csv")
+    assert sensor.condition() == ObjectReady(key="url/k.csv")
+    client.upload_bytes(b"x", "url/k.csv")
+    assert sensor.poke({})
+    keys = OrbitObjectSensor(task_id="w", bucket=conn, keys=[f"s3://{conn}/a", "b"])
+    assert keys.condition() == KeysReady(keys=["a", "b"])
+    with pytest.raises(ConfigError, match="give the bucket once"):
+        OrbitObjectSensor(task_id="w", bucket=conn, prefix="s3://another-bucket/p/")
