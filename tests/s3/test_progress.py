@@ -191,12 +191,16 @@ def test_a_transfer_reported_through_the_aggregator_reaches_each_consumer_whole(
     transfer.complete()
     for c in consumers:
         c.close()
-    first, second = (drain(q) for q in queues)
-    assert first == second
-    assert isinstance(first[0], TransferStarted)
-    assert isinstance(first[-2], TransferCompleted) and first[-1] is None
-    done = [e.bytes_transferred for e in first if isinstance(e, Progress)]
-    assert done == sorted(done) and done[-1] == 100
+    for events in (drain(q) for q in queues):
+        # each consumer's dispatcher may coalesce Progress events on its own; the others
+        # reach every consumer whole and in order
+        kept = [e for e in events if not isinstance(e, Progress)]
+        assert [type(e).__name__ for e in kept] == [
+            "TransferStarted", "PartCompleted", "PartCompleted", "TransferCompleted", "NoneType"
+        ]
+        assert [e.part_number for e in kept if isinstance(e, PartCompleted)] == [1, 2]
+        done = [e.bytes_transferred for e in events if isinstance(e, Progress)]
+        assert done == sorted(done) and done[-1] == 100
 
 
 def test_the_aggregator_is_safe_from_many_threads():
