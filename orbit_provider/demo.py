@@ -119,14 +119,15 @@ def main() -> int:
             )
 
             print("\n2) dags_examples/batch_archive.py: list into shards, mapped copy to "
-                  "archive/, tag, storage class, mapped delete")  # fmt: skip
+                  "archive/ (storage class set in the copy), tag, mapped delete")  # fmt: skip
             archive = load_dags(EXAMPLES / "batch_archive.py")["orbit_example_batch_archive"]
             report = run(archive).xcom("report")
             print(
                 f"  report: {report['keys']} keys in {report['shards']} shards: copied "
-                f"{report['copied']}, tagged {report['tagged']}, moved to "
-                f"{report['storage_class']} {report['moved']}, deleted {report['deleted']}; "
-                f"every key accounted for once: {report['accounted']}"
+                f"{report['copied']} (re-tiered in the same request), tagged "
+                f"{report['tagged']}, {report['bytes_archived'] / 2**20:.1f} MiB archived, "
+                f"deleted {report['deleted']}; every key accounted for once: "
+                f"{report['accounted']}"
             )
     finally:
         shutil.rmtree(work, ignore_errors=True)
