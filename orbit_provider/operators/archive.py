@@ -114,6 +114,7 @@ class OrbitArchiveRestoreOperator(OrbitBatchBaseOperator):
                 skipped[0] += 1
 
     def execute(self, context: Any) -> dict[str, Any]:
+        self.take_urls("keys", "prefix")
         self.run_checked(lambda: self.validate(rendered=True))
         client = self.client
         skipped = [0]

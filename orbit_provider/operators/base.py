@@ -23,7 +23,7 @@ from orbit_provider.operators.progress_sink import (
 )
 from orbit_provider.s3.config import validate_bucket_name
 from orbit_provider.s3.errors import CircuitOpen, ConfigError, S3Error, UploadInterrupted
-from orbit_provider.s3.urls import is_s3_url, parse_s3_url
+from orbit_provider.s3.urls import bucket_and_key, is_s3_url, parse_s3_url
 
 if TYPE_CHECKING:
     from orbit_provider.s3.client import S3Client
@@ -263,6 +263,28 @@ class OrbitBaseOperator(BaseOperator):
             return fn()
         except S3Error as exc:
             raise task_error(exc) from exc
+
+    def take_urls(self, *names: str) -> None:
+        """Rendered keys, prefixes or key lists given as ``s3://bucket/...`` URLs: each
+        becomes its key and names the task's bucket, which must then be unset or the same
+        (ConfigError, as a task error, naming the field otherwise)."""
+
+        def strip(value: Any, name: str) -> Any:
+            if not is_s3_url(value):
+                return value
+            bucket, key = bucket_and_key(self.bucket, value, name)
+            self.bucket = bucket
+            return key
+
+        def take() -> None:
+            for name in names:
+                value = getattr(self, name, None)
+                if isinstance(value, list | tuple):
+                    setattr(self, name, [strip(v, name) for v in value])
+                else:
+                    setattr(self, name, strip(value, name))
+
+        self.run_checked(take)
 
     def run_checked(self, fn: Callable[[], T]) -> T:
         """Run a core call; core errors become an `OrbitTaskError` naming the problem."""

@@ -290,6 +290,7 @@ class OrbitBulkOperator(BatchOperationsEngine, OrbitBatchBaseOperator):
     # -- running ----------------------------------------------------------------------------
 
     def execute(self, context: Any) -> dict[str, Any]:
+        self.take_urls("keys", "prefix")
         self.run_checked(lambda: self.validate(rendered=True))
         if self.engine == "s3_batch_operations":
             return self._run_on_batch_operations(context)

@@ -30,7 +30,6 @@ from orbit_provider.s3.transfer.local_tree import check_patterns, plan_uploads
 from orbit_provider.s3.transfer.paths import make_parent, safe_join
 from orbit_provider.s3.transfer.tree import download_tree, upload_tree
 from orbit_provider.s3.transfer.tree_result import FAILED, SENT, SKIPPED, TreeResult
-from orbit_provider.s3.urls import bucket_and_key, is_s3_url
 
 
 def _overrides(chunk_size: int | None, parallel_operations: int | None) -> dict[str, Any]:
@@ -162,16 +161,6 @@ class _TransferOperator(OrbitBaseOperator):
     def transfer_client(self):
         return self.get_client(**_overrides(self.chunk_size, self.parallel_operations))
 
-    def resolve_urls(self) -> None:
-        """A rendered `key` or `prefix` given as ``s3://bucket/...`` names the bucket too
-        (which must then be unset or the same)."""
-        for name in ("key", "prefix"):
-            value = getattr(self, name, None)
-            if is_s3_url(value):
-                bucket, rest = bucket_and_key(self.bucket, value, name)
-                self.bucket = bucket
-                setattr(self, name, rest)
-
     def _report(self, context: Any, client: Any, operation: str) -> ReportTarget | None:
         if self.report_prefix is None:
             return None
@@ -301,7 +290,7 @@ class OrbitUploadOperator(_TransferOperator):
         self.skip_if_identical = skip_if_identical
 
     def execute(self, context: Any) -> dict:
-        self.run_checked(self.resolve_urls)
+        self.take_urls("key", "prefix")
         plan = self.run_checked(lambda: plan_uploads(self.source, key=self.key, prefix=self.prefix))
         client = self.transfer_client()
         metadata = dict(self.metadata) if self.metadata else None
@@ -456,7 +445,7 @@ class OrbitDownloadOperator(_TransferOperator):
     def execute(self, context: Any) -> dict:
         if not self.dest:
             raise OrbitTaskError("dest: a local destination is required", code="ConfigError")
-        self.run_checked(self.resolve_urls)
+        self.take_urls("key", "prefix")
         client = self.transfer_client()
         self.log.info(
             "downloading from s3://%s/%s to %s",

@@ -113,6 +113,7 @@ class OrbitRestoreVersionOperator(OrbitBaseOperator):
             _check_timestamp(self.timestamp)
 
     def execute(self, context: Any) -> dict[str, Any]:
+        self.take_urls("key")
         self.run_checked(lambda: self.validate(rendered=True))
         client = self.client
         if self.version_id is not None:
@@ -202,6 +203,7 @@ class OrbitRollbackPrefixOperator(OrbitBatchBaseOperator):
             raise ConfigError(f"plan_limit: {limit!r} must be an integer >= 0")
 
     def execute(self, context: Any) -> dict[str, Any]:
+        self.take_urls("prefix")
         self.run_checked(lambda: self.validate(rendered=True))
         client = self.client
         when = parse_timestamp(self.timestamp)

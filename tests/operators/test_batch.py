@@ -420,3 +420,16 @@ def test_dag_mapped_delete_over_range_shards_deletes_every_key_once(
     total = result.xcom("total")
     assert (total["total"], total["succeeded"], total["accounted"]) == (57, 57, True)
     assert keys_under(seaweed_client, "") == ["keep/x"]
+
+
+def test_s3_urls_as_keys_and_prefix_name_the_bucket(moto_conn):
+    seed(moto_conn, ["u/1", "u/2"])
+    bucket = moto_conn.bucket
+    tagged = OrbitBatchTagOperator(
+        task_id="t", keys=[f"s3://{bucket}/u/1", "u/2"], tags={"a": "b"}
+    ).execute({})
+    assert tagged["succeeded"] == 2 and moto_conn.get_tags("u/1") == {"a": "b"}
+    deleted = OrbitBatchDeleteOperator(task_id="d", prefix=f"s3://{bucket}/u/").execute({})
+    assert deleted["succeeded"] == 2 and keys_under(moto_conn, "u/") == []
+    with pytest.raises(OrbitTaskError, match="give the bucket once"):
+        OrbitBatchDeleteOperator(task_id="d", bucket=bucket, prefix="s3://elsewhere/u/").execute({})
