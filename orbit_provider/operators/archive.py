@@ -52,6 +52,7 @@ class OrbitArchiveRestoreOperator(OrbitBatchBaseOperator):
     """
 
     template_fields: Sequence[str] = (*OrbitBaseOperator.template_fields, "keys", "prefix")
+    lineage_arguments = {"prefix": "outputs"}
     ui_color = "#e3dcf5"
 
     def __init__(

@@ -117,6 +117,8 @@ class OrbitBulkOperator(BatchOperationsEngine, OrbitBatchBaseOperator):
         "inventory_filters", "account_id", "role_arn",
     )  # fmt: skip
     operation = "batch"
+    #: what OpenLineage's START event names: the objects changed in place
+    lineage_arguments = {"prefix": "outputs"}
     #: Whether the operation rewrites object data (copy, storage class): bytes_transferred.
     moves_data = False
 
@@ -388,6 +390,7 @@ class OrbitBatchCopyOperator(OrbitBulkOperator):
     )
     operation = "copy"
     moves_data = True
+    lineage_arguments = {"prefix": "inputs"}  # the destination may be another bucket
 
     def __init__(
         self,

@@ -33,6 +33,7 @@ class OrbitLifecycleExpirationOperator(OrbitBaseOperator):
 
     template_fields: Sequence[str] = (*OrbitBaseOperator.template_fields, "prefix", "on_date")
     ui_color = "#f5dcdc"
+    lineage_arguments = {"prefix": "outputs"}
 
     def __init__(
         self,

@@ -46,6 +46,7 @@ class OrbitCopyObjectOperator(OrbitBaseOperator):
         "dest_bucket_name", "source_version_id", "metadata", "content_type", "tags",
     )  # fmt: skip
     ui_color = "#dcebf5"
+    lineage_arguments = {"source_bucket_key": "inputs"}  # the copy may go to another bucket
 
     def __init__(
         self,
@@ -150,6 +151,7 @@ class OrbitCreateObjectOperator(OrbitBaseOperator):
         *OrbitBaseOperator.template_fields, "s3_key", "data", "content_type", "metadata", "tags",
     )  # fmt: skip
     ui_color = "#dcebf5"
+    lineage_arguments = {"s3_key": "outputs"}
 
     def __init__(
         self,

@@ -77,6 +77,7 @@ class OrbitRestoreVersionOperator(OrbitBaseOperator):
     bucket, orbit_conn_id, client_options: see OrbitBaseOperator.
     """
 
+    lineage_arguments = {"key": "outputs"}
     template_fields: Sequence[str] = (
         *OrbitBaseOperator.template_fields, "key", "version_id", "timestamp",
     )
@@ -168,6 +169,7 @@ class OrbitRollbackPrefixOperator(OrbitBatchBaseOperator):
     """
 
     template_fields: Sequence[str] = (*OrbitBaseOperator.template_fields, "prefix", "timestamp")
+    lineage_arguments = {"prefix": "outputs"}
     ui_color = "#e8f0d8"
 
     def __init__(

@@ -210,3 +210,31 @@ def test_openlineage_start_names_what_the_arguments_name(moto_conn, tmp_path):
     assert datasets(start.outputs) == [("s3://lake", "in/")]
     listed = OrbitListKeysOperator(task_id="list", prefix="raw/")  # the connection's bucket
     assert datasets(listed.get_openlineage_facets_on_start().inputs) == []
+
+
+def test_openlineage_start_of_bulk_object_version_and_lifecycle_operators():
+    from orbit_provider.operators.batch import OrbitBatchDeleteOperator
+    from orbit_provider.operators.lifecycle import OrbitLifecycleExpirationOperator
+    from orbit_provider.operators.objects import (
+        OrbitCopyObjectOperator,
+        OrbitCreateObjectOperator,
+    )
+    from orbit_provider.operators.versioning import OrbitRollbackPrefixOperator
+
+    def start(op):
+        facets = op.get_openlineage_facets_on_start()
+        return datasets(facets.inputs), datasets(facets.outputs)
+
+    assert start(OrbitBatchDeleteOperator(task_id="d", bucket="lake", prefix="old/")) == (
+        [], [("s3://lake", "old/")])
+    assert start(OrbitBatchCopyOperator(task_id="c", bucket="lake", prefix="raw/",
+                                        dest_prefix="archive/")) == ([("s3://lake", "raw/")], [])
+    assert start(OrbitCopyObjectOperator(task_id="o", source_bucket_key="s3://lake/a",
+                                         dest_bucket_key="b")) == ([("s3://lake", "a")], [])
+    assert start(OrbitCreateObjectOperator(task_id="w", s3_key="s3://lake/n.txt", data="x")) == (
+        [], [("s3://lake", "n.txt")])
+    assert start(OrbitRollbackPrefixOperator(task_id="r", bucket="lake", prefix="t/",
+                                             timestamp="2026-01-01T00:00:00Z")) == (
+        [], [("s3://lake", "t/")])
+    assert start(OrbitLifecycleExpirationOperator(task_id="x", bucket="lake", prefix="tmp/",
+                                                  days=1)) == ([], [("s3://lake", "tmp/")])
