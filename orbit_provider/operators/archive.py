@@ -11,6 +11,8 @@ from typing import Any
 from orbit_provider.operators.base import OrbitBaseOperator, OrbitTaskError, is_unrendered
 from orbit_provider.operators.batch import key_list
 from orbit_provider.operators.batch_base import OrbitBatchBaseOperator
+from orbit_provider.operators.batch_engine import BatchOperationsEngine
+from orbit_provider.s3.batch import batch_operations as bops
 from orbit_provider.s3.batch.restore import ARCHIVE_CLASSES, TIERS
 from orbit_provider.s3.conditions import ArchivePrefixRestored, ArchiveRestored, Condition
 from orbit_provider.s3.errors import ConfigError
@@ -23,7 +25,7 @@ REQUEST_XCOM_KEY = "orbit_restore_request"
 DEFERRAL_GRACE = timedelta(minutes=5)
 
 
-class OrbitArchiveRestoreOperator(OrbitBatchBaseOperator):
+class OrbitArchiveRestoreOperator(BatchOperationsEngine, OrbitBatchBaseOperator):
     """Request the restore of archived (GLACIER / DEEP_ARCHIVE) keys, and optionally wait
     until every one of them is readable.
 
@@ -46,6 +48,10 @@ class OrbitArchiveRestoreOperator(OrbitBatchBaseOperator):
         worker slot; implies waiting.
     :param poke_interval: seconds between two checks while waiting.
     :param wait_timeout: seconds to wait at most (None: no limit of our own).
+    :param engine: ``"client"`` (this task sends RestoreObject, the default) or
+        ``"s3_batch_operations"`` (an S3InitiateRestoreObject job, tiers Bulk and Standard;
+        ``account_id`` / ``role_arn`` and the job options: see BatchOperationsEngine). The
+        wait for readability, when asked, follows the job.
     :return: the batch summary of the requests plus ``tier``, ``days`` and, when waited,
         ``restore`` (the restore state per key: readable count, restored keys, expiry).
     Batch options (max_concurrent, rate_limit, allow_partial, ...): see OrbitBatchBaseOperator.
@@ -53,6 +59,8 @@ class OrbitArchiveRestoreOperator(OrbitBatchBaseOperator):
 
     template_fields: Sequence[str] = (*OrbitBaseOperator.template_fields, "keys", "prefix")
     lineage_arguments = {"prefix": "outputs"}
+    operation = "restore"
+    job_method = "job_complete"  # execute_complete is the readability wait's
     ui_color = "#e3dcf5"
 
     def __init__(
@@ -68,7 +76,10 @@ class OrbitArchiveRestoreOperator(OrbitBatchBaseOperator):
         wait_timeout: float | None = None,
         **kwargs: Any,
     ) -> None:
+        engine = {name: kwargs.pop(name) for name in self.engine_args if name in kwargs}
         super().__init__(**kwargs)
+        # one deferral switch and one polling interval for the job and the readability wait
+        self.init_engine(**engine, deferrable=deferrable, poke_interval=poke_interval)
         self.keys = keys
         self.prefix = prefix
         self.days = days
@@ -104,6 +115,24 @@ class OrbitArchiveRestoreOperator(OrbitBatchBaseOperator):
                 "outlets: an asset event of a restore means its keys are readable: set "
                 "wait_for_completion=True or deferrable=True"
             )
+        self.validate_engine(rendered=rendered)
+
+    def batch_operation(self, bucket: str) -> dict[str, Any]:
+        return bops.restore_operation(self.days, self.tier.strip().lower())
+
+    def report_task_lineage(self) -> None:
+        """What a restore job works on (reported when it is submitted)."""
+        bucket = self.client.bucket
+        if self.prefix is not None:
+            self.add_lineage(inputs=[(bucket, self.prefix)])
+        else:
+            self.add_lineage(inputs=[(bucket, k) for k in key_list(self.keys)[:100]])
+
+    def summary_fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {"tier": TIERS[self.tier.strip().lower()], "days": self.days}
+        if self.prefix is not None:
+            fields["prefix"] = self.prefix
+        return fields
 
     def _archived_under(self, prefix: str, skipped: list[int]) -> Iterator[Any]:
         """The GLACIER / DEEP_ARCHIVE objects under `prefix`, listed lazily; `skipped[0]`
@@ -124,6 +153,8 @@ class OrbitArchiveRestoreOperator(OrbitBatchBaseOperator):
             items = self._archived_under(self.prefix, skipped)
         else:
             items = key_list(self.keys)
+        if self.engine == "s3_batch_operations":
+            return self.run_job(context, items)
         config = self.batch_config(context, "restore")
         result = self.run_core(
             context,
@@ -146,13 +177,37 @@ class OrbitArchiveRestoreOperator(OrbitBatchBaseOperator):
         ]
         # with a prefix the per-key outcomes of millions of keys may be capped: count them
         requested = result.successful if self.prefix is not None else len(done)
+        partial = bool(result.failed or result.not_run)
+        return self._wait_or_defer(context, summary, done, requested, partial)
+
+    def after_job(self, context: Any, summary: dict[str, Any]) -> dict[str, Any]:
+        """A finished restore job: wait for readability when asked, as the client engine."""
+        failed = {f["key"] for f in summary.get("failures", [])}
+        if summary.get("failures_truncated") and self.prefix is None:
+            raise OrbitTaskError(
+                "restore: more failed keys than the summary lists; cannot tell which to wait "
+                "for (raise max_items)", code="ConfigError",
+            )
+        done = [] if self.prefix is not None else [
+            k for k in key_list(self.keys) if k not in failed
+        ]  # fmt: skip
+        requested = summary.get("succeeded", 0) if self.prefix is not None else len(done)
+        partial = bool(summary.get("failed"))
+        return self._wait_or_defer(context, summary, done, requested, partial)
+
+    def _wait_or_defer(
+        self, context: Any, summary: dict[str, Any], done: list[str], requested: int,
+        partial: bool,
+    ) -> dict[str, Any]:
+        """Return the summary, or wait (in this worker or deferred) until the requested keys
+        are readable."""
         if not (self.wait_for_completion or self.deferrable) or not requested:
             return summary
+        client = self.client
         condition: Condition
         if self.prefix is not None:
             # keys whose request failed or was not run (allow_partial) are left out rather
             # than waited for
-            partial = bool(result.failed or result.not_run)
             condition = ArchivePrefixRestored(
                 prefix=self.prefix, fail_if_not_requested=not partial,
                 ignore_not_requested=partial,

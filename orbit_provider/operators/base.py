@@ -199,7 +199,7 @@ class OrbitBaseOperator(BaseOperator):
         """Wrap each subclass's `execute` / `execute_complete` (its own, or a mixin's) so every
         orbit task ends the same way (`task_ended`) without each operator remembering to."""
         super().__init_subclass__(**kwargs)
-        for name in ("execute", "execute_complete"):
+        for name in ("execute", "execute_complete", "job_complete"):
             method = getattr(cls, name, None)  # its own, or a mixin's (BatchOperationsEngine)
             if callable(method) and not getattr(method, "_orbit_ends_task", False):
                 setattr(cls, name, _ending_task(method))

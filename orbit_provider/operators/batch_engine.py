@@ -52,6 +52,9 @@ class BatchOperationsEngine:
         keeps running.
     """
 
+    #: the method a finished job's trigger resumes (an operator with its own
+    #: execute_complete for a later wait names another)
+    job_method = "execute_complete"
     engine_args = (
         "engine", "account_id", "role_arn", "job_report_bucket", "job_report_prefix",
         "job_priority", "confirmation_required", "deferrable", "poke_interval",
@@ -150,7 +153,7 @@ class BatchOperationsEngine:
         settings = self.run_checked(lambda: self.job_settings(self.client.bucket))
         operation = self.run_checked(lambda: self.batch_operation(self.client.bucket))
         token = self._token(context)
-        if self.dry_run:
+        if vars(self).get("dry_run") is True:  # BaseOperator has a dry_run() method
             plan = self.run_checked(
                 lambda: bops.plan_job(settings, self.operation, operation, items,
                                       source_bucket=self.client.bucket, token=token)
@@ -197,14 +200,14 @@ class BatchOperationsEngine:
                     orbit_conn_id=self.orbit_conn_id, poke_interval=self.poke_interval,
                     max_interval=self.max_poke_interval, timeout=self.job_timeout,
                 ),
-                method_name="execute_complete",
+                method_name=self.job_method,
                 timeout=(timedelta(seconds=self.job_timeout) + timedelta(minutes=5)
                          if self.job_timeout is not None else None),
             )  # fmt: skip
-        state = self.run_checked(lambda: self._wait(settings.account_id, job.job_id))
+        state = self.run_checked(lambda: self._wait_for_job(settings.account_id, job.job_id))
         return self._complete(context, state)
 
-    def _wait(self, account_id: str, job_id: str) -> bops.JobState:
+    def _wait_for_job(self, account_id: str, job_id: str) -> bops.JobState:
         """Wait in the worker (deferrable=False), with the trigger's backoff."""
         started, wait, last = time.monotonic(), self.poke_interval, None
         while True:
@@ -220,6 +223,10 @@ class BatchOperationsEngine:
             time.sleep(wait)
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict:
+        """Resumed from the job trigger (see job_complete)."""
+        return self.job_complete(context, event)
+
+    def job_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict:
         """Resumed from the trigger: read the report and finish like a client-engine run."""
         event = event or {}
         job = event.get("job") or {}
@@ -256,7 +263,11 @@ class BatchOperationsEngine:
                 f"S3 Batch Operations job {state.job_id} ended {state.status}: {reasons}",
                 code="JobFailed",
             )
-        return self.finish(context, summary)
+        return self.after_job(context, self.finish(context, summary))
+
+    def after_job(self, context: Any, summary: dict[str, Any]) -> dict[str, Any]:
+        """What follows a finished job (a restore waits for readability); the summary."""
+        return summary
 
     def on_kill(self) -> None:
         """Cancel the job this task submitted and still waits for in its worker."""

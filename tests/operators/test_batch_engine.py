@@ -342,3 +342,42 @@ def test_no_account_anywhere_fails_before_any_request(moto_conn):
                                    engine="s3_batch_operations", role_arn=ROLE, dry_run=True)
     with pytest.raises(OrbitTaskError, match="aws_account_id"):
         op.execute({"ti": FakeTI()})
+
+
+def test_a_restore_job_then_the_readability_wait_in_the_triggerer(moto_conn, control):
+    from orbit_provider.operators.archive import OrbitArchiveRestoreOperator
+    from orbit_provider.triggers.archive import OrbitArchiveRestoreTrigger
+
+    client, stub = control
+    stub.add_response("create_job", {"JobId": "job-00009"}, None)
+    op = _with_control(OrbitArchiveRestoreOperator(
+        task_id="restore", keys=["cold/a", "cold/b"], days=3, tier="Bulk", deferrable=True,
+        poke_interval=5, **JOB,
+    ), client)
+    ti = FakeTI()
+    with pytest.raises(TaskDeferred) as job:
+        op.execute({"ti": ti})
+    assert isinstance(job.value.trigger, OrbitBatchOperationsJobTrigger)
+    assert job.value.method_name == "job_complete"
+    manifest = ti.values(JOB_XCOM_KEY)[0]["manifest"].split("/", 3)[3]
+    assert moto_conn.s3.get_object(Bucket="test-bucket", Key=manifest)["Body"].read() == (
+        b"test-bucket,cold/a\ntest-bucket,cold/b\n")
+    _report(moto_conn, "job-00009", "test-bucket,cold/a,,succeeded,200,,ok\n"
+            "test-bucket,cold/b,,succeeded,200,,ok\n")
+    event = {"status": "success", "message": "ended", "job": {
+        "job_id": "job-00009", "status": "Complete", "total": 2, "succeeded": 2, "failed": 0,
+        "report_bucket": "test-bucket", "report_prefix": "orbit-batch-jobs"}}
+    ti.xcoms = {}
+    with pytest.raises(TaskDeferred) as wait:  # then the readability wait, in the triggerer
+        op.job_complete({"ti": ti}, event=event)
+    assert isinstance(wait.value.trigger, OrbitArchiveRestoreTrigger)
+    assert list(wait.value.trigger.condition.keys) == ["cold/a", "cold/b"]
+    assert wait.value.method_name == "execute_complete"
+
+
+def test_expedited_restores_are_refused_on_batch_operations():
+    from orbit_provider.operators.archive import OrbitArchiveRestoreOperator
+
+    with pytest.raises(OrbitTaskError, match="bulk or standard"):
+        OrbitArchiveRestoreOperator(task_id="r", bucket="b-k-t", keys=["a"], tier="Expedited",
+                                    **JOB)
