@@ -294,8 +294,9 @@ EXTRAS: tuple[ConnectionExtra, ...] = (
     ),
     ConnectionExtra(
         "parallel_operations", "integer", "Parallel parts",
-        "Most parts or ranges of one transfer in flight at once (each transfer tunes below it).",
-        default=16, config_field="parallel_operations", schema={"minimum": 1},
+        "Most parts or ranges of one transfer in flight at once (downloads run at it, uploads "
+        "start at 8 and add more while they pay).",
+        default=32, config_field="parallel_operations", schema={"minimum": 1},
     ),
     ConnectionExtra(
         "max_bandwidth", "size", "Bandwidth limit (bytes/s)",

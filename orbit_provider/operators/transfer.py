@@ -219,7 +219,8 @@ class OrbitUploadOperator(_TransferOperator):
         (CRC32, composite CRC32 of the parts, or MD5 ETag): cheap re-runs and backfills.
     :param max_bandwidth: Bytes per second for each file's upload (default: the connection's).
     :param chunk_size: Part size in bytes (default: the connection's, else 5 MiB).
-    :param parallel_operations: Parts in flight at once (default: the connection's, else 4).
+    :param parallel_operations: Most parts in flight at once (default: the connection's, else
+        32; an upload starts with 8 and adds more while they pay).
     :param max_items: Per-object details and failures kept in the returned summary.
     :param report_prefix: When more than ``max_items`` objects fail, write the full failure
         list as JSON lines to ``<report_prefix><dag>/<run>/<task>...jsonl`` in the bucket.
@@ -378,7 +379,7 @@ class OrbitDownloadOperator(_TransferOperator):
     :param max_requests_per_second: One request-rate budget for the whole prefix.
     :param max_bandwidth: Bytes per second (default: the connection's).
     :param chunk_size: Range size in bytes (default: the connection's, else 5 MiB).
-    :param parallel_operations: Ranges in flight at once (default: the connection's, else 4).
+    :param parallel_operations: Ranges in flight at once (default: the connection's, else 32).
     :param max_items: Per-object details and failures kept in the returned summary.
     :param report_prefix: See OrbitUploadOperator.
     :param client_options: Other S3Config overrides for this task.

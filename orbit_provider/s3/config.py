@@ -240,9 +240,10 @@ class S3Config:
     #: part size of uploads and copies, and the smallest range of downloads; None (the
     #: default) chooses it: DEFAULT_CHUNK_SIZE, grown for large uploads (transfer/upload_plan.py)
     chunk_size: int | None = None
-    #: the most parts or ranges of one transfer in flight: a cap, each transfer starts with
-    #: fewer and adds more while they pay (transfer/tuner.py)
-    parallel_operations: int = 16
+    #: the most parts or ranges of one transfer in flight: a cap. Downloads run at it (a
+    #: range costs a small streaming buffer); uploads start with fewer and add more while
+    #: they pay (transfer/tuner.py), since each part in flight is a buffer in memory
+    parallel_operations: int = 32
     timeout_seconds: float = 300
     max_retries: int = 3
     verify_checksums: bool = True

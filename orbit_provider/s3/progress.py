@@ -380,6 +380,7 @@ class ThroughputTracker:
         self._clock = clock
         self._lock = threading.Lock()
         self._samples: deque[tuple[float, int]] = deque()
+        self._window_bytes = 0  # the sum of the samples' bytes, kept as they come and go
         self.started = clock()
         self.total = 0
         self.peak = 0.0
@@ -389,18 +390,19 @@ class ThroughputTracker:
             now = self._clock()
             self.total += nbytes
             self._samples.append((now, nbytes))
+            self._window_bytes += nbytes
             self._trim(now)
             self.peak = max(self.peak, self._rate_locked(now))
 
     def _trim(self, now: float) -> None:
         while self._samples and now - self._samples[0][0] > self.window:
-            self._samples.popleft()
+            self._window_bytes -= self._samples.popleft()[1]
 
     def _rate_locked(self, now: float) -> float:
         if not self._samples:
             return 0.0
         span = max(now - self._samples[0][0], min(self.window, now - self.started), 1e-3)
-        return sum(n for _, n in self._samples) / span
+        return self._window_bytes / span
 
     @property
     def rate(self) -> float:

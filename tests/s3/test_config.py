@@ -34,7 +34,7 @@ def test_defaults_follow_the_guide():
     assert cfg.server_side_encryption is None
     assert cfg.chunk_size is None  # none set: chosen per transfer (upload_plan.py) ...
     assert cfg.effective_chunk_size == 5 * MIB  # ... from the guide's 5 MiB
-    assert cfg.parallel_operations == 16  # a cap: transfers tune below it (transfer/tuner.py)
+    assert cfg.parallel_operations == 32  # a cap: uploads tune below it (transfer/tuner.py)
     assert cfg.timeout_seconds == 300
     assert cfg.max_retries == 3
     assert cfg.verify_checksums is True

@@ -56,6 +56,7 @@ from orbit_provider.s3.transfer.download_state import (
 from orbit_provider.s3.transfer.download_writer import BufferedWriter, DirectWriter, open_writer
 from orbit_provider.s3.transfer.paths import fsync_path
 from orbit_provider.s3.transfer.runner import ParallelRunner
+from orbit_provider.s3.transfer.tuner import ConcurrencyTuner
 from orbit_provider.s3.wire.checksums import OTHER_ALGORITHMS, plain_etag
 from orbit_provider.s3.wire.range_fetch import choose_engine, make_engine
 from orbit_provider.s3.wire.ratelimit import TokenBucket
@@ -628,11 +629,16 @@ class _Download:
         if not pending:
             return None
         engine = make_engine(self.client, self.engine, self.key, facts.etag, facts.version_id)
+        workers = min(self.client.config.parallel_operations, len(pending))
+        # Ranges start at the cap: each costs only a small read buffer, and measured on
+        # loopback and through a far-network proxy, the cap from the start beat a ramp from
+        # START_WORKERS (a ramp spends most of a 256 MiB file finding the level). The
+        # tuner still halves the workers when the store keeps answering SlowDown.
         runner: ParallelRunner[int, None] = ParallelRunner(
-            min(self.client.config.parallel_operations, len(pending)),
+            workers,
             name="orbit-download",
             buffer_factory=lambda: sink.buffer(self.read_size),
-            tune=True,
+            tuner=ConcurrencyTuner(workers, start=workers),
             throttle=self.client.throttle,
         )
 

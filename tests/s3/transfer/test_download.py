@@ -149,6 +149,28 @@ def test_bandwidth_limit_caps_the_rate_and_still_delivers(seaweed_client, tmp_pa
         seaweed_client.download_file("slow", tmp_path / "s2", max_bandwidth=0)
 
 
+def test_ranges_start_at_the_cap_of_parallel_operations(make_seaweed_client, tmp_path, monkeypatch):
+    """Downloads run `parallel_operations` ranges from the first moment (no ramp from a few
+    workers): all 12 ranges of a 12-range object meet at one barrier, in flight together."""
+    cap = 12
+    client = make_seaweed_client(parallel_operations=cap)
+    data = data_of(cap * MIB)
+    client.s3.put_object(Bucket=client.bucket, Key="wide.bin", Body=data)
+    monkeypatch.setattr(dl, "MIN_RANGE_SIZE", MIB)
+    monkeypatch.setattr(type(client.config), "effective_chunk_size", property(lambda self: MIB))
+    together = threading.Barrier(cap, timeout=60)
+    fetch = dl._Download._fetch_range
+
+    def meet_then_fetch(self, *args, **kwargs):
+        together.wait()  # breaks (and fails the download) unless `cap` ranges are in flight
+        return fetch(self, *args, **kwargs)
+
+    monkeypatch.setattr(dl._Download, "_fetch_range", meet_then_fetch)
+    result = client.download_file("wide.bin", tmp_path / "wide.bin")
+    assert (tmp_path / "wide.bin").read_bytes() == data
+    assert result.size == len(data)
+
+
 # -- progress -----------------------------------------------------------------------------------
 
 
