@@ -40,6 +40,11 @@ DELETE_REFUSED = (
     "(OrbitLifecycleExpirationOperator / orbit_provider.s3.lifecycle.add_expiration_rule), "
     "which is S3's own scalable delete, or use engine='client'"
 )
+METADATA_REFUSED = (
+    "engine='s3_batch_operations' cannot change metadata without replacing every "
+    "object's content type and headers with one value for all (S3PutObjectCopy with "
+    "MetadataDirective REPLACE): use engine='client', which keeps each object's own"
+)
 _SPOOL = 8 * 1024 * 1024
 _MAX_PRIORITY = 2_147_483_647
 
@@ -124,6 +129,12 @@ def restore_operation(days: int, tier: str = "bulk") -> dict[str, Any]:
 def delete_operation() -> dict[str, Any]:
     """Always refused (see DELETE_REFUSED)."""
     raise ConfigError(DELETE_REFUSED)
+
+
+def metadata_operation() -> dict[str, Any]:
+    """Always refused (see METADATA_REFUSED): a metadata change that keeps each object's
+    own content headers is a client-engine operation."""
+    raise ConfigError(METADATA_REFUSED)
 
 
 # -- the manifest -------------------------------------------------------------------------
@@ -218,7 +229,10 @@ def inventory_manifest(boto: Any, bucket: str, manifest_key: str) -> ManifestInf
 @dataclass(frozen=True)
 class JobSettings:
     """Who runs the job and where it reports: the account, the IAM role S3 assumes, the
-    report's bucket and prefix, its priority, and whether it waits for a confirmation."""
+    report's bucket and prefix, its priority, and whether it waits for a confirmation.
+    A blocking run (`job_engine.run_job`) waits with DescribeJob every `poke_interval`
+    seconds, growing while the job's counts stand still up to `max_poke_interval`, for at
+    most `wait_timeout` seconds (None: no limit; the job keeps running past it)."""
 
     account_id: str
     role_arn: str
@@ -227,6 +241,9 @@ class JobSettings:
     priority: int = 10
     confirmation_required: bool = False
     description: str = "orbit_provider batch job"
+    poke_interval: float = 30.0
+    max_poke_interval: float = 300.0
+    wait_timeout: float | None = None
 
     def __post_init__(self) -> None:
         if not (
@@ -250,6 +267,25 @@ class JobSettings:
             raise ConfigError(f"priority: {self.priority!r} must be an integer >= 0")
         if not 1 <= len(self.description) <= 256:
             raise ConfigError("description: 1 to 256 characters")
+        check_wait(self.poke_interval, self.max_poke_interval, self.wait_timeout)
+
+
+def _seconds(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise ConfigError(f"{name}: {value!r} must be a non-negative number of seconds")
+
+
+def check_wait(poke_interval: float, max_poke_interval: float, timeout: float | None) -> None:
+    """The job wait's intervals: non-negative seconds, the longest at least the first."""
+    _seconds("poke_interval", poke_interval)
+    _seconds("max_poke_interval", max_poke_interval)
+    if max_poke_interval < poke_interval:
+        raise ConfigError(
+            f"max_poke_interval: {max_poke_interval!r} must be at least poke_interval "
+            f"({poke_interval!r})"
+        )
+    if timeout is not None:
+        _seconds("wait_timeout", timeout)
 
 
 def job_request(
@@ -393,6 +429,10 @@ class JobOutcome:
     duration: float = 0.0
     not_run: int = 0  # what a client-engine BatchResult also has, always 0 here
     already_done: int = 0
+    duplicates: int = 0  # repeated keys of a list, left out of the manifest
+    manifest: str | None = None  # s3:// URL of the job's manifest
+    #: per-key outcomes are in the report, not in memory (a BatchResult's `results`)
+    results_complete: bool = False
 
     def add(self, key: str, succeeded: bool, code: str, message: str) -> None:
         self.total += 1
@@ -419,10 +459,13 @@ class JobOutcome:
             "failed": self.failed,
             "not_run": 0,
             "already_done": 0,
-            "duplicates": 0,
+            "duplicates": self.duplicates,
+            "duration": self.duration,
             "errors": [list(e) for e in errors],
             "results": {},
+            "results_complete": False,
             "report": self.report,
+            "manifest": self.manifest,
         }
 
 
