@@ -14,8 +14,14 @@ from typing import Any
 
 from orbit_provider.s3.batch import copy as batch_copy
 from orbit_provider.s3.batch import delete as batch_delete
+from orbit_provider.s3.batch import job_engine
 from orbit_provider.s3.batch import objects as batch_objects
 from orbit_provider.s3.batch import restore as batch_restore
+from orbit_provider.s3.batch.batch_operations import (
+    DELETE_REFUSED,
+    METADATA_REFUSED,
+    JobSettings,
+)
 from orbit_provider.s3.batch.models import BatchConfig
 from orbit_provider.s3.config import (
     MAX_CHUNK_SIZE,
@@ -324,9 +330,17 @@ class S3Client(S3Session):
         )
 
     # -- batch operations (batch/) -----------------------------------
+    # engine="client" (default): this process sends the requests -> BatchResult.
+    # engine="s3_batch_operations" with job=JobSettings(...): AWS runs one job over the keys
+    # and the call blocks until it ends -> JobOutcome (dry_run=True: the JobPlan, nothing
+    # written); see batch/job_engine.py. Deletes and metadata merges are not job operations.
 
-    def batch_delete(self, keys: Any, config: Any = None, *, progress: Any = None) -> Any:
+    def batch_delete(
+        self, keys: Any, config: Any = None, *, progress: Any = None, engine: str = "client",
+        job: JobSettings | None = None,
+    ) -> Any:
         """DeleteObjects over keys or (key, version_id) tuples, 1,000 a request (BatchResult)."""
+        job_engine.refuse_job(engine, job, DELETE_REFUSED)
         return batch_delete.batch_delete(self, keys, config, progress=progress)
 
     def batch_copy(
@@ -343,9 +357,19 @@ class S3Client(S3Session):
         storage_class: StorageClass | str | None = None,
         metadata: dict[str, str] | None = None,
         metadata_directive: str | None = None,
+        engine: str = "client",
+        job: JobSettings | None = None,
+        dry_run: bool = False,
     ) -> Any:
         """Server-side copy of every key to dest_prefix (BatchResult); storage class,
         encryption and metadata are set in the same request (default: the source's)."""
+        if job_engine.wants_job(engine, job, dry_run):
+            return job_engine.copy_job(
+                self, keys, dest_prefix, job, dry_run=dry_run, config=config, progress=progress,
+                dest_bucket=dest_bucket, strip_prefix=strip_prefix, sse=sse,
+                storage_class=storage_class, metadata=metadata,
+                metadata_directive=metadata_directive,
+            )
         return batch_copy.batch_copy(
             self, keys, dest_prefix, config, dest_bucket=dest_bucket,
             strip_prefix=strip_prefix, skip_identical=skip_identical, progress=progress,
@@ -354,34 +378,47 @@ class S3Client(S3Session):
         )
 
     def batch_change_storage_class(
-        self, keys: Any, storage_class: Any, config: Any = None, *, progress: Any = None
+        self, keys: Any, storage_class: Any, config: Any = None, *, progress: Any = None,
+        engine: str = "client", job: JobSettings | None = None, dry_run: bool = False,
     ) -> Any:
         """In-place storage-class change keeping metadata, content type and tags (BatchResult)."""
+        if job_engine.wants_job(engine, job, dry_run):
+            return job_engine.storage_class_job(self, keys, storage_class, job, dry_run=dry_run,
+                                                config=config, progress=progress)  # fmt: skip
         return batch_objects.batch_change_storage_class(
             self, keys, storage_class, config, progress=progress
         )
 
     def batch_update_metadata(
         self, keys: Any, metadata: dict, config: Any = None, merge: bool = True, *,
-        progress: Any = None,
+        progress: Any = None, engine: str = "client", job: JobSettings | None = None,
     ) -> Any:
         """Merge or replace user metadata of every key (BatchResult)."""
+        job_engine.refuse_job(engine, job, METADATA_REFUSED)
         return batch_objects.batch_update_metadata(
             self, keys, metadata, config, merge, progress=progress
         )
 
     def batch_tag_objects(
         self, keys: Any, tags: dict, config: Any = None, merge: bool = True, *,
-        progress: Any = None,
+        progress: Any = None, engine: str = "client", job: JobSettings | None = None,
+        dry_run: bool = False,
     ) -> Any:
         """Merge or replace the tags of every key (BatchResult)."""
+        if job_engine.wants_job(engine, job, dry_run):
+            return job_engine.tag_job(self, keys, tags, job, merge=merge, dry_run=dry_run,
+                                      config=config, progress=progress)  # fmt: skip
         return batch_objects.batch_tag_objects(self, keys, tags, config, merge, progress=progress)
 
     def restore_archived(
         self, keys: Any, days: int = 1, tier: str = "Standard", config: Any = None, *,
-        progress: Any = None,
+        progress: Any = None, engine: str = "client", job: JobSettings | None = None,
+        dry_run: bool = False,
     ) -> Any:
         """RestoreObject for archived keys (BatchResult)."""
+        if job_engine.wants_job(engine, job, dry_run):
+            return job_engine.restore_job(self, keys, days, tier, job, dry_run=dry_run,
+                                          config=config, progress=progress)  # fmt: skip
         return batch_restore.restore_archived(self, keys, days, tier, config, progress=progress)
 
     def restore_status(self, key: str) -> Any:

@@ -346,3 +346,11 @@ def restore_job(
         raise ConfigError(f"tier: {tier!r} must be a string")
     operation = bops.restore_operation(days, tier.strip().lower())
     return _run(client, job, "restore", operation, keys, dry_run)
+
+
+def refuse_job(engine: str, job: JobSettings | None, refused: str) -> None:
+    """For work Batch Operations cannot do (deletes, metadata merges): ConfigError(refused)
+    on engine='s3_batch_operations'; otherwise the engine arguments are checked."""
+    if engine == "s3_batch_operations":
+        raise ConfigError(refused)
+    wants_job(engine, job, False)
