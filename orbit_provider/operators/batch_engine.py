@@ -10,14 +10,14 @@ with UpdateJobStatus (its id is in the task log and the ``orbit_batch_job`` XCom
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from typing import Any
 
 from orbit_provider.operators.base import OrbitTaskError, is_unrendered
 from orbit_provider.s3.batch import batch_operations as bops
+from orbit_provider.s3.batch import job_engine
 from orbit_provider.s3.errors import ConfigError
-from orbit_provider.triggers.batch_operations import BACKOFF, OrbitBatchOperationsJobTrigger
+from orbit_provider.triggers.batch_operations import OrbitBatchOperationsJobTrigger
 from orbit_provider.triggers.polling import validate_interval
 
 ENGINES = ("client", "s3_batch_operations")
@@ -95,6 +95,8 @@ class BatchOperationsEngine:
             return
         validate_interval(self.poke_interval, self.job_timeout)
         validate_interval(self.max_poke_interval, None)
+        # the trigger and the core wait refuse a longest wait below the first: say so now
+        bops.check_wait(self.poke_interval, self.max_poke_interval, self.job_timeout)
         if rendered:
             bucket = self.client.bucket
         elif isinstance(self.bucket, str) and not is_unrendered(self.bucket):
@@ -208,19 +210,13 @@ class BatchOperationsEngine:
         return self._complete(context, state)
 
     def _wait_for_job(self, account_id: str, job_id: str) -> bops.JobState:
-        """Wait in the worker (deferrable=False), with the trigger's backoff."""
-        started, wait, last = time.monotonic(), self.poke_interval, None
-        while True:
-            state = bops.describe_job(self.client.s3control, account_id, job_id)
-            if state.done:
-                return state
-            moved = last is None or (state.status, state.succeeded, state.failed) != (
-                last.status, last.succeeded, last.failed)  # fmt: skip
-            wait = self.poke_interval if moved else min(wait * BACKOFF, self.max_poke_interval)
-            last = state
-            if self.job_timeout is not None and time.monotonic() - started >= self.job_timeout:
-                raise OrbitTaskError(f"job {job_id} still {state.status} after {self.job_timeout}s")
-            time.sleep(wait)
+        """Wait in the worker (deferrable=False): the core's wait, with the trigger's backoff.
+        It never cancels the job (on_kill does); past job_timeout it raises JobWaitTimeout
+        and the job keeps running."""
+        return job_engine.wait_for_job(
+            self.client.s3control, account_id, job_id, poke_interval=self.poke_interval,
+            max_interval=self.max_poke_interval, timeout=self.job_timeout,
+        )  # fmt: skip
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict:
         """Resumed from the job trigger (see job_complete)."""

@@ -214,6 +214,24 @@ def test_a_job_that_failed_fails_the_task_with_its_reasons(moto_conn, control):
         op.execute({"ti": FakeTI()})
 
 
+def test_the_in_worker_wait_stops_at_job_timeout_and_leaves_the_job_running(moto_conn, control):
+    client, stub = control
+    _seed(moto_conn, ["k"])
+    stub.add_response("create_job", {"JobId": "job-00006"}, None)
+    stub.add_response("describe_job", _job("Active", "job-00006"), None)
+    op = _with_control(
+        OrbitStorageClassOperator(
+            task_id="retier", keys=["k"], storage_class="GLACIER", deferrable=False,
+            job_timeout=0, **JOB,
+        ),
+        client,
+    )  # fmt: skip
+    # no UpdateJobStatus is stubbed: a cancel would raise the Stubber's error instead
+    with pytest.raises(OrbitTaskError, match="job-00006 still Active") as failure:
+        op.execute({"ti": FakeTI()})
+    assert failure.value.code == "JobWaitTimeout"
+
+
 def test_dry_run_shows_the_job_and_its_cost_and_writes_nothing(moto_conn):
     _seed(moto_conn, ["d/1", "d/2"])
     op = OrbitStorageClassOperator(
@@ -256,6 +274,9 @@ def test_on_kill_cancels_the_job_the_task_waits_for(moto_conn, control):
         (OrbitBatchCopyOperator, {"dest_prefix": "x/"}, "strip_prefix=''"),
         (OrbitStorageClassOperator, {"storage_class": "GLACIER", "role_arn": "nope"}, "IAM role"),
         (OrbitStorageClassOperator, {"storage_class": "GLACIER", "engine": "spark"}, "engine"),
+        (OrbitStorageClassOperator,
+         {"storage_class": "GLACIER", "poke_interval": 600, "max_poke_interval": 60},
+         "at least poke_interval"),  # fmt: skip
     ],
 )
 def test_what_batch_operations_cannot_do_is_refused_when_the_dag_is_parsed(cls, kwargs, error):
