@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import dataclasses
+import mmap
 import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -173,7 +174,8 @@ class TreeRun:
 
     @staticmethod
     def _buffer() -> memoryview:
-        return memoryview(bytearray(1 << 20))
+        # page-aligned (mmap), so a short-path download can write it with O_DIRECT
+        return memoryview(mmap.mmap(-1, 1 << 20))
 
     def view(self, bucket: str) -> S3Session:
         """This run's session (rate limit included) on `bucket`."""

@@ -119,3 +119,63 @@ def test_the_plain_http_get_takes_the_same_checks(seaweed_client, tmp_path):
         fetch_small(seaweed_client, "k/lean.bin", tmp_path / "m", max_size=100,
                     buffer=buffer(), lean=lean)  # fmt: skip
     assert not small_temp(tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("aligned", [True, False], ids=["page-aligned", "any-buffer"])
+@pytest.mark.parametrize("lean", [True, False], ids=["plain-http", "botocore"])
+def test_objects_of_a_mebibyte_and_more_are_written_around_the_page_cache(
+    seaweed_client, tmp_path, monkeypatch, aligned, lean
+):
+    """From DIRECT_MIN_SIZE on, whole blocks go out with O_DIRECT from a page-aligned buffer,
+    the unaligned tail (and any chunk of another buffer) through the page cache; the file is
+    byte-identical either way, and smaller objects never open an O_DIRECT descriptor."""
+    import fcntl
+    import mmap
+
+    from orbit_provider.s3.transfer.small_http import make_lean
+
+    if not hasattr(os, "O_DIRECT"):
+        pytest.skip("no O_DIRECT on this OS")
+    data = os.urandom(small_download.DIRECT_MIN_SIZE + 4096 * 3 + 123)  # an unaligned tail
+    seaweed_client.upload_bytes(data, "k/big.bin")
+    seaweed_client.upload_bytes(b"small", "k/small.bin")
+    opened = []
+    real_open = os.open
+
+    def recording_open(path, flags, *args):
+        opened.append((os.path.basename(path), bool(flags & os.O_DIRECT)))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(small_download.os, "open", recording_open)
+    written = []  # (descriptor opened with O_DIRECT?, bytes)
+    real_pwrite_all = small_download._pwrite_all
+
+    def recording_pwrite_all(fd, chunk, pos):
+        written.append((bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT), len(chunk)))
+        return real_pwrite_all(fd, chunk, pos)
+
+    monkeypatch.setattr(small_download, "_pwrite_all", recording_pwrite_all)
+    buf = memoryview(mmap.mmap(-1, 1 << 20)) if aligned else memoryview(bytearray(1 << 20))[1:]
+    options = {"lean": make_lean(seaweed_client)} if lean else {}
+    big = fetch_small(seaweed_client, "k/big.bin", tmp_path / "big.bin", max_size=8 << 20,
+                      buffer=buf, **options)  # fmt: skip
+    small = fetch_small(seaweed_client, "k/small.bin", tmp_path / "small.bin",
+                        max_size=8 << 20, buffer=buf, **options)  # fmt: skip
+    assert big.temp.read_bytes() == data and small.temp.read_bytes() == b"small"
+    assert (small.temp.name, True) not in opened
+    assert sum(n for _, n in written) == len(data) + len(b"small")
+    if _direct_io_works(tmp_path):
+        assert (big.temp.name, True) in opened
+        if aligned and lean:  # whole 1 MiB reads into an aligned buffer: straight to disk
+            assert (True, 1 << 20) in written
+        if not aligned:
+            assert not any(direct for direct, _ in written)
+
+
+def _direct_io_works(folder) -> bool:
+    try:
+        fd = os.open(folder / "probe", os.O_WRONLY | os.O_CREAT | os.O_DIRECT, 0o666)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
