@@ -16,7 +16,7 @@ from pathlib import Path
 
 from orbit_provider.s3.config import validate_key
 from orbit_provider.s3.errors import ConfigError
-from orbit_provider.s3.transfer.paths import safe_join
+from orbit_provider.s3.transfer.paths import SafeJoiner
 
 _MAGIC = ("*", "?", "[")
 
@@ -143,13 +143,14 @@ def plan_downloads(
     refused: list[str] = []
     by_path: dict[Path, str] = {}
     clashes: list[str] = []
+    joiner = SafeJoiner(dest_dir)
     for key, size in objects:
         if not key.startswith(prefix):
             raise ConfigError(f"key {key!r} is not under prefix {prefix!r}")
         if key.endswith("/"):
             continue
         try:
-            path = safe_join(dest_dir, relative_key(key, prefix))
+            path = joiner.join(relative_key(key, prefix))
         except ConfigError:
             refused.append(key)
             continue

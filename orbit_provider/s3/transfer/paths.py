@@ -20,34 +20,64 @@ def safe_join(dest_dir: str | os.PathLike[str], relative_key: str) -> Path:
     '/', '.' or empty after normalising), one holding a NUL byte or a '..' that climbs out,
     and for a key whose existing folders are symlinks that resolve outside `dest_dir`.
     """
-    if not isinstance(relative_key, str) or not relative_key:
-        raise ConfigError("relative_key: a non-empty key is required")
-    if "\x00" in relative_key:
-        raise ConfigError(f"relative_key: {relative_key!r} holds a NUL byte")
-    if relative_key.startswith("/") or (
-        os.sep != "/" and (relative_key.startswith(os.sep) or os.path.isabs(relative_key))
-    ):
-        raise ConfigError(f"relative_key: {relative_key!r} is absolute; keys must be relative")
-    if relative_key.endswith("/"):
-        raise ConfigError(f"relative_key: {relative_key!r} names a folder, not a file")
-    normal = posixpath.normpath(relative_key)
-    if normal in (".", "") or normal == ".." or normal.startswith("../"):
-        raise ConfigError(
-            f"relative_key: {relative_key!r} would escape the destination folder {str(dest_dir)!r}"
-        )
-    base = Path(dest_dir).resolve()
-    candidate = base.joinpath(*normal.split("/"))
-    # resolve() follows every symlink that already exists on the way (strict=False keeps the
-    # missing tail as is): a link inside dest_dir that points elsewhere is caught here.
-    resolved = candidate.resolve()
-    if resolved != base and base not in resolved.parents:
-        raise ConfigError(
-            f"relative_key: {relative_key!r} resolves to {str(resolved)!r}, outside the "
-            f"destination folder {str(base)!r} (a symlink on the way?)"
-        )
-    if resolved == base:
-        raise ConfigError(f"relative_key: {relative_key!r} names the destination folder itself")
-    return candidate
+    return SafeJoiner(dest_dir).join(relative_key)
+
+
+class SafeJoiner:
+    """safe_join for many keys under one folder: the folder and each parent folder are
+    resolved once (a tree of thousands of files in a few folders costs a few lstat calls
+    per folder, not one per path component of every file). Assumes the folders do not
+    change while it is used (planning, before anything is written)."""
+
+    def __init__(self, dest_dir: str | os.PathLike[str]) -> None:
+        self.dest_dir = dest_dir
+        self.base = Path(dest_dir).resolve()
+        self._parents: dict[Path, Path] = {}
+
+    def _resolved(self, candidate: Path) -> Path:
+        parent = candidate.parent
+        resolved_parent = self._parents.get(parent)
+        if resolved_parent is None:
+            resolved_parent = self._parents[parent] = parent.resolve()
+        if os.path.islink(candidate):  # the file itself is a link: where it points counts
+            return candidate.resolve()
+        return resolved_parent / candidate.name
+
+    def join(self, relative_key: str) -> Path:
+        """`dest_dir / relative_key`, checked as safe_join says."""
+        if not isinstance(relative_key, str) or not relative_key:
+            raise ConfigError("relative_key: a non-empty key is required")
+        if "\x00" in relative_key:
+            raise ConfigError(f"relative_key: {relative_key!r} holds a NUL byte")
+        if relative_key.startswith("/") or (
+            os.sep != "/" and (relative_key.startswith(os.sep) or os.path.isabs(relative_key))
+        ):
+            raise ConfigError(
+                f"relative_key: {relative_key!r} is absolute; keys must be relative"
+            )
+        if relative_key.endswith("/"):
+            raise ConfigError(f"relative_key: {relative_key!r} names a folder, not a file")
+        normal = posixpath.normpath(relative_key)
+        if normal in (".", "") or normal == ".." or normal.startswith("../"):
+            raise ConfigError(
+                f"relative_key: {relative_key!r} would escape the destination folder "
+                f"{str(self.dest_dir)!r}"
+            )
+        base = self.base
+        candidate = base.joinpath(*normal.split("/"))
+        # resolving follows every symlink that already exists on the way (the missing tail
+        # is kept as is): a link inside dest_dir that points elsewhere is caught here.
+        resolved = self._resolved(candidate)
+        if resolved != base and base not in resolved.parents:
+            raise ConfigError(
+                f"relative_key: {relative_key!r} resolves to {str(resolved)!r}, outside the "
+                f"destination folder {str(base)!r} (a symlink on the way?)"
+            )
+        if resolved == base:
+            raise ConfigError(
+                f"relative_key: {relative_key!r} names the destination folder itself"
+            )
+        return candidate
 
 
 def make_parent(path: str | os.PathLike[str]) -> Path:

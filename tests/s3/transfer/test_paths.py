@@ -8,6 +8,7 @@ import pytest
 
 from orbit_provider.s3 import safe_join
 from orbit_provider.s3.errors import ConfigError
+from orbit_provider.s3.transfer.paths import SafeJoiner
 
 
 @pytest.mark.parametrize(
@@ -69,3 +70,23 @@ def test_dest_dir_that_is_itself_a_symlink_works(tmp_path):
     (tmp_path / "real").mkdir()
     os.symlink(tmp_path / "real", tmp_path / "linked")
     assert safe_join(tmp_path / "linked", "k") == (tmp_path / "real").resolve() / "k"
+
+
+def test_one_joiner_for_many_keys_refuses_every_link_out_and_keeps_the_rest(tmp_path):
+    """SafeJoiner caches each folder's resolution: keys sharing a folder with a link out,
+    nested folders, and a file link are still judged one by one."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    dest = tmp_path / "dest"
+    (dest / "a" / "b").mkdir(parents=True)
+    os.symlink(outside, dest / "a" / "out")
+    os.symlink(outside / "f", dest / "a" / "b" / "filelink")
+    joiner = SafeJoiner(dest)
+    base = dest.resolve()
+    assert joiner.join("a/b/one") == base / "a" / "b" / "one"
+    assert joiner.join("a/b/two") == base / "a" / "b" / "two"
+    assert joiner.join("a/new/deeper/x") == base / "a" / "new" / "deeper" / "x"
+    for key in ("a/out/x", "a/out/deep/er", "a/b/filelink", "a/b/../out/y"):
+        with pytest.raises(ConfigError):
+            joiner.join(key)
+    assert joiner.join("a/b/three") == base / "a" / "b" / "three"
