@@ -170,6 +170,17 @@ def run_child(argv: list[str], env: dict[str, str], stdin: bytes | None = None
 
 def measure(bench: Any, client: str, direction: str, source: Path, prefix: str, dest: Path
             ) -> dict:  # fmt: skip
+    import psutil
+
+    server_proc = psutil.Process(bench.server.process.pid)
+    server_cpu0 = sum(server_proc.cpu_times()[:2])
+    result = _measure(bench, client, direction, source, prefix, dest)
+    result["server_cpu"] = sum(server_proc.cpu_times()[:2]) - server_cpu0
+    return result
+
+
+def _measure(bench: Any, client: str, direction: str, source: Path, prefix: str, dest: Path
+             ) -> dict:  # fmt: skip
     server = bench.server
     env = bench.worker_env()
     if client == "rclone":
@@ -274,9 +285,11 @@ def main(argv: list[str] | None = None) -> int:
                 r["files_s"] = r["files"] / r["wall"]
                 r["mb_s"] = r["bytes"] / r["wall"] / MB
                 r["cpu_ms_per_file"] = 1000 * r["cpu"] / r["files"]
+                r["server_cpu_ms_per_file"] = 1000 * r["server_cpu"] / r["files"]
                 rows.append([
                     name, client, f"{r['files_s']:.0f}", f"{r['mb_s']:.1f}",
-                    f"{r['cpu_ms_per_file']:.2f}", f"{r['peak_rss_mib']:.0f}",
+                    f"{r['cpu_ms_per_file']:.2f}", f"{r['server_cpu_ms_per_file']:.2f}",
+                    f"{r['peak_rss_mib']:.0f}",
                 ])  # fmt: skip
             orbit, rc, b3 = (by_client.get(c) for c in ("orbit", "rclone", "boto3"))
             if orbit and rc:
@@ -296,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
             if orbit and b3:
                 by_client["orbit"]["vs_boto3"] = ratio(orbit["files_s"], b3["files_s"])
         print()
-        print_table(["workload", "client", "files/s", "MB/s", "CPU ms/file", "peak RSS MiB"],
+        print_table(["workload", "client", "files/s", "MB/s", "CPU ms/file",
+                     "server CPU ms/file", "peak RSS MiB"],
                     rows)  # fmt: skip
         print()
         for name, by_client in runs.items():
