@@ -2,6 +2,8 @@
 
 from orbit_provider.s3 import errors
 from orbit_provider.s3.batch import BatchConfig, BatchResult, KeyOutcome, RestoreStatus
+from orbit_provider.s3.batch.batch_operations import JobOutcome, JobPlan, JobSettings
+from orbit_provider.s3.batch.job_engine import JobFailed, JobWaitTimeout
 from orbit_provider.s3.client import S3Client
 from orbit_provider.s3.config import (
     Credentials,
@@ -50,6 +52,11 @@ from orbit_provider.s3.versions.versioning import (
 
 __all__ = [
     "AggregateProgress",
+    "JobFailed",
+    "JobOutcome",
+    "JobPlan",
+    "JobSettings",
+    "JobWaitTimeout",
     "LocalWriteError",
     "Backoff",
     "BatchConfig",

@@ -18,10 +18,9 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from orbit_provider.hooks.orbit_s3 import NOTSET, resolve_conn_id
 from orbit_provider.s3.batch.batch_operations import JobState, describe_job
+from orbit_provider.s3.batch.job_engine import next_wait
 from orbit_provider.s3.errors import S3Error
 from orbit_provider.triggers.polling import validate_interval
-
-BACKOFF = 1.5
 
 
 class OrbitBatchOperationsJobTrigger(BaseTrigger):
@@ -101,7 +100,7 @@ class OrbitBatchOperationsJobTrigger(BaseTrigger):
                 if state is not None:
                     counts = (state.status, state.succeeded, state.failed)
                     moved = last is None or counts != (last.status, last.succeeded, last.failed)
-                    wait = self.poke_interval if moved else min(wait * BACKOFF, self.max_interval)
+                    wait = next_wait(wait, moved, self.poke_interval, self.max_interval)
                     self.log.info(
                         "job %s: %s, %d succeeded, %d failed of %s; next check in %.0fs",
                         self.job_id,
