@@ -219,6 +219,76 @@ def test_a_killed_download_resumes_the_large_file_and_skips_finished_ones(
     assert local_files(dest) == local_files(folder)
 
 
+TREE_CHILD = """
+import functools, sys
+from orbit_provider.s3 import S3Client, S3Config
+from orbit_provider.s3.config import MIB, Credentials
+from orbit_provider.s3.transfer import download, download_state, small_download, tree
+download_state.FLUSH_INTERVAL = 0.25  # persist often, so the kill finds ranges recorded
+download.MIN_RANGE_SIZE = tree.MIN_RANGE_SIZE = 1 * MIB  # big.bin: ranges of 5 + 3 MiB
+tree.DurableBatch = functools.partial(small_download.DurableBatch, max_files=4)
+endpoint, key_id, secret, bucket, prefix, dest, rate = sys.argv[1:]
+client = S3Client(S3Config(bucket=bucket, endpoint=endpoint, region="us-east-1",
+    credentials=Credentials(key_id, secret), force_path_style=True, parallel_operations=1))
+client.download_tree(prefix, dest, workers=4, max_bandwidth=int(rate))
+print("finished")
+"""
+
+
+def test_a_sigkilled_tree_download_resumes_its_large_file_and_skips_placed_ones(
+    seaweed, seaweed_client, folder, tmp_path, monkeypatch
+):
+    """A process killed mid-tree (SIGKILL: no cleanup runs) is retried: the small files it had
+    placed are skipped, the large file continues from its recorded ranges, nothing is left
+    half-written and the tree ends byte-identical."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from orbit_provider.s3.transfer import download as download_module
+    from orbit_provider.s3.transfer.download_state import load_state
+
+    (folder / "big.bin").write_bytes(os.urandom(8 * MIB))  # 3 s of its last range to kill in
+    upload_tree(seaweed_client, folder, "t/")
+    dest = tmp_path / "back"
+    _temp, state_path = temp_paths(dest / "big.bin")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", TREE_CHILD, seaweed.endpoint, seaweed.access_key,
+         seaweed.secret_key, seaweed_client.bucket, "t/", str(dest), str(1 * MIB)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            state = load_state(state_path)
+            placed = [p for p in dest.rglob("*.csv")] if dest.exists() else []
+            if state is not None and len(state.done) >= 1 and len(placed) >= 4:
+                break
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.02)
+        else:
+            pytest.fail("the child never placed small files and recorded ranges of big.bin")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not (dest / "big.bin").exists()  # never a partial destination file
+    placed = {p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()
+              and not p.name.startswith(".")}  # fmt: skip
+
+    monkeypatch.setattr(download_module, "MIN_RANGE_SIZE", 1 * MIB)
+    monkeypatch.setattr(tree, "MIN_RANGE_SIZE", 1 * MIB)
+    again = download_tree(seaweed_client, "t/", dest)
+    assert again.ok and again.files_skipped == len(placed) >= 4
+    assert again.files_sent == 42 - len(placed)
+    big = next(e for e in again.entries if e.source == "t/big.bin")
+    assert big.status == "sent" and big.resumed_bytes == 5 * MIB
+    assert local_files(dest) == local_files(folder)  # and no temp or state file is left
+
+
 def test_the_client_facade_reaches_the_tree_functions(seaweed_client, folder, tmp_path):
     up = seaweed_client.upload_tree(folder, "f/", include="*.txt")
     assert up.files_sent == 1 and keys(seaweed_client) == ["f/notes.txt"]
