@@ -27,7 +27,12 @@ from orbit_provider.s3.wire.plain_http import (
     split_url,
     use_plain_http,
 )
-from orbit_provider.s3.wire.ratelimit import THROTTLE_PIECE, ThrottledBody, TokenBucket
+from orbit_provider.s3.wire.ratelimit import (
+    THROTTLE_PIECE,
+    ThrottledBody,
+    TokenBucket,
+    take_request_token,
+)
 
 if TYPE_CHECKING:
     from orbit_provider.s3.session import S3Session
@@ -185,6 +190,7 @@ class HttpPartSender(_Sender):
             headers["Content-MD5"] = md5
 
         def put() -> dict[str, Any]:
+            take_request_token(self.client.s3)  # a tree's request budget counts parts too
             url = self.client.s3.generate_presigned_url(
                 "upload_part", Params=params, ExpiresIn=URL_LIFETIME
             )

@@ -27,6 +27,7 @@ from orbit_provider.s3.wire.plain_http import (
     split_url,
     use_plain_http,
 )
+from orbit_provider.s3.wire.ratelimit import take_request_token
 
 URL_LIFETIME = 3600  # seconds a presigned URL is valid
 
@@ -122,6 +123,7 @@ class HttpRangeEngine:
             return self._signed
 
     def open(self, start: int, end: int) -> RangeBody:
+        take_request_token(self.client.s3)  # a tree's request budget counts ranges too
         scheme, host, port, target = self._url()
         conn = self._pool.get(scheme, host, port)
         headers = {"Range": f"bytes={start}-{end - 1}"}

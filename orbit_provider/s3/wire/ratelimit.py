@@ -112,3 +112,11 @@ class RateLimitedBoto:
             return attr(*args, **kwargs)
 
         return limited
+
+
+def take_request_token(boto: Any) -> None:
+    """One token of `boto`'s request budget (a RateLimitedBoto's), for a request sent around
+    botocore (a part PUT or range GET on a presigned URL); nothing without a budget."""
+    limiter = getattr(boto, "request_limiter", None)
+    if limiter is not None:
+        limiter.acquire()

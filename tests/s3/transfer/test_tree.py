@@ -361,3 +361,46 @@ def test_a_progress_aggregator_sees_files_and_bytes_of_the_whole_tree(
     back = ProgressAggregator(inline=True)
     download_tree(seaweed_client, "agg/", tmp_path / "back", progress=back)
     assert back.snapshot().files_done == 42 and back.snapshot().bytes_done == total
+
+
+@pytest.mark.parametrize("direction", ["upload", "download"])
+def test_the_request_budget_counts_every_request_large_files_parts_included(
+    seaweed, seaweed_client, folder, tmp_path, monkeypatch, direction
+):
+    """max_requests_per_second is one budget for the whole tree: every request the store sees
+    (listings, small objects, and the large file's part PUTs or range GETs, which go around
+    botocore) took a token."""
+    import traceback
+
+    from orbit_provider.s3.wire import ratelimit
+
+    (folder / "big.bin").write_bytes(os.urandom(11 * MIB))  # three 5 MiB parts / ranges
+    upload_tree(seaweed_client, folder, "t/")
+    monkeypatch.setattr(tree, "MIN_RANGE_SIZE", 1 * MIB)  # big.bin takes the ranged path
+    tokens = []
+    real_acquire = ratelimit.TokenBucket.acquire
+
+    def counted(self, n=1):
+        if self.rate == 1000:  # the tree's request budget (the bandwidth limit is off)
+            caller = traceback.extract_stack(limit=3)[0].filename
+            tokens.append(os.path.basename(caller))
+        return real_acquire(self, n)
+
+    monkeypatch.setattr(ratelimit.TokenBucket, "acquire", counted)
+    with FaultProxy(seaweed.endpoint, rate=0.0) as proxy:  # counts every request
+        client = client_for(seaweed, seaweed_client.bucket, endpoint=proxy.endpoint)
+        if direction == "upload":
+            result = upload_tree(client, folder, "u/", max_requests_per_second=1000)
+        else:
+            result = download_tree(client, "t/", tmp_path / "back", max_requests_per_second=1000)
+        assert result.ok and result.files_sent == 42
+        seen = len(proxy.seen)
+    big_requests = 5 if direction == "upload" else 3  # create + 3 parts + complete, 3 ranges
+    assert seen >= 41 + big_requests
+    # every request took a token (an attempt on a pooled connection the far end had closed
+    # takes one more for its retry), the part PUTs / range GETs included
+    assert len(tokens) >= seen
+    if direction == "upload":
+        assert tokens.count("part_put.py") >= 3
+    else:  # the first range comes with the object's first GET (botocore), the rest around it
+        assert tokens.count("range_fetch.py") >= 2
