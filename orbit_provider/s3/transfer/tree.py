@@ -160,7 +160,7 @@ def upload_tree(
                     run.session, item.path, item.key, storage_class=storage_class, sse=sse,
                     metadata=metadata, content_type=content_type, tags=tags,
                     progress=progress if large else None, max_bandwidth=run.limiter,
-                    if_none_match=if_none_match,
+                    if_none_match=if_none_match, head_first=False,  # the listing showed none
                 )  # fmt: skip
             except S3Error as error:
                 if tid is not None:

@@ -99,12 +99,14 @@ def upload_file(
     max_bandwidth: int | TokenBucket | None = None,
     resume_token: ResumeToken | str | None = None,
     if_none_match: bool = False,
+    head_first: bool = True,
 ) -> UploadResult:
     """Upload the file at `path` as `key`; every argument is checked before any request.
     `max_bandwidth`: bytes/s, or a TokenBucket shared with other transfers (a tree's).
     `if_none_match`: only if no object has the key: If-None-Match: * on the PUT or on
     CompleteMultipartUpload (atomic on AWS; a HEAD first catches stores that ignore it), and
-    an upload that loses the race is aborted (PreconditionFailed)."""
+    an upload that loses the race is aborted (PreconditionFailed). `head_first=False` leaves
+    that HEAD out where the caller has just listed the key as absent (a tree upload)."""
     validate_key(key)
     write = client.write_args(storage_class, sse, metadata, content_type, tags)
     shared = max_bandwidth if isinstance(max_bandwidth, TokenBucket) else None
@@ -114,7 +116,7 @@ def upload_file(
         raise ConfigError(f"resume_token: the token is for key {token.key!r}, not {key!r}")
     with LocalFile(path) as local:
         limiter = shared or (TokenBucket(limit) if limit else None)
-        if if_none_match:
+        if if_none_match and head_first:
             refuse_existing(client, key)
         if local.size < client.config.effective_chunk_size:
             if if_none_match:

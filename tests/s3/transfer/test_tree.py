@@ -404,3 +404,23 @@ def test_the_request_budget_counts_every_request_large_files_parts_included(
         assert tokens.count("part_put.py") >= 3
     else:  # the first range comes with the object's first GET (botocore), the rest around it
         assert tokens.count("range_fetch.py") >= 2
+
+
+def test_if_none_match_refuses_existing_keys_from_the_listing_without_a_head_per_file(
+    seaweed, seaweed_client, folder, monkeypatch
+):
+    """replace=False on a tree: keys the listing shows are refused, the others go up with
+    If-None-Match, and no file costs a HEAD before it (the listing said the key was free)."""
+    monkeypatch.setattr(tree, "MIN_RANGE_SIZE", 1 * MIB)
+    seaweed_client.upload_bytes(b"old", "t/notes.txt")
+    with FaultProxy(seaweed.endpoint, rate=0.0) as proxy:
+        client = client_for(seaweed, seaweed_client.bucket, endpoint=proxy.endpoint)
+        result = upload_tree(client, folder, "t/", if_none_match=True, skip_identical=False)
+        heads = [path.rsplit("/", 1)[-1] for method, path, _ in proxy.seen if method == "HEAD"]
+    assert result.files_failed == 1 and result.files_sent == 41
+    assert result.failures[0].dest == "t/notes.txt"
+    assert result.failures[0].code == "PreconditionFailed"
+    assert set(heads) <= {"big.bin"}  # only the multipart upload's completion check
+    assert seaweed_client.s3.get_object(Bucket=seaweed_client.bucket,
+                                        Key="t/notes.txt")["Body"].read() == b"old"  # fmt: skip
+    assert len(keys(seaweed_client, "t/")) == 42
