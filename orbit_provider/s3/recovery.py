@@ -154,8 +154,15 @@ class CircuitBreaker:
         with self._lock:
             return self._open_cycles
 
+    def _probe_at(self) -> float:
+        """When the open breaker lets a probe through."""
+        return self._opened_at + self.timeout
+
     def _maybe_half_open(self) -> None:
-        if self._state is BreakerState.OPEN and self._clock() - self._opened_at >= self.timeout:
+        # one deadline for both tests: `now - opened >= timeout` and `opened + timeout - now`
+        # can disagree in floating point, and a clock that moves only by the sleeps asked
+        # for (a test's) would then be asked to sleep 0 s forever
+        if self._state is BreakerState.OPEN and self._clock() >= self._probe_at():
             self._state = BreakerState.HALF_OPEN
             self._successes = 0
             self._probe_in_flight = False
@@ -197,7 +204,7 @@ class CircuitBreaker:
     def _wait_for_change(self) -> None:
         """Wait (lock held on entry and exit) until the probe time or a probe's outcome."""
         if self._state is BreakerState.OPEN:
-            delay = max(self._opened_at + self.timeout - self._clock(), 0.0)
+            delay = max(self._probe_at() - self._clock(), 0.0)
             if self._sleep is not None:
                 self._lock.release()
                 try:

@@ -552,3 +552,24 @@ def test_with_retry_honours_the_policys_breaker():
     with pytest.raises(Throttled):
         with_retry(without, fn, sleep=lambda s: None)  # no breaker asked for: it is called
     assert fn.calls == 3
+
+
+def test_a_waiting_caller_reaches_the_probe_when_its_sleep_ends_exactly_at_the_deadline():
+    """Opened at 43.27670679050534 with a 30 s timeout, `opened + timeout` rounds to a
+    float whose distance from `opened` is below 30: a breaker that compared the two ways
+    asked to sleep 0 s forever on a clock that moves only by the sleeps asked for."""
+    now = [43.27670679050534]
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) > 100:
+            raise AssertionError(f"still waiting after {sleeps[:5]}...")
+        now[0] += seconds
+
+    b = CircuitBreaker(failure_threshold=1, timeout=30.0, clock=lambda: now[0], sleep=sleep,
+                       max_open_cycles=3)  # fmt: skip
+    b.record_failure()
+    assert b.state is BreakerState.OPEN
+    b.before_call()  # waits (sleeps) until the probe time, then goes through as the probe
+    assert b.state is BreakerState.HALF_OPEN and len(sleeps) == 1 and sleeps[0] > 0
