@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import errno
 import os
-import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
@@ -25,23 +23,6 @@ from tests.s3.transfer.range_faults import faults_fixture  # noqa: F401 - a fixt
 
 R = MIN_RANGE_SIZE
 MIB = 1024 * 1024
-
-
-@pytest.fixture
-def small_disk(tmp_path) -> Path:
-    """A 20 MiB tmpfs, unmounted afterwards; skipped unless root may mount one here."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mount = tmp_path / f"disk-{uuid.uuid4().hex[:8]}"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=20m", "none", str(mount)],
-                          capture_output=True, text=True)  # fmt: skip
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)
 
 
 def free_bytes(folder: Path) -> int:

@@ -424,3 +424,27 @@ def test_if_none_match_refuses_existing_keys_from_the_listing_without_a_head_per
     assert seaweed_client.s3.get_object(Bucket=seaweed_client.bucket,
                                         Key="t/notes.txt")["Body"].read() == b"old"  # fmt: skip
     assert len(keys(seaweed_client, "t/")) == 42
+
+
+def test_a_full_disk_fails_the_files_that_do_not_fit_and_leaves_no_temp_file(
+    seaweed_client, small_disk
+):
+    """Objects of 4 MiB (the O_DIRECT short path) into a 20 MiB filesystem: those that fit
+    are placed, the rest fail with LocalWriteError and leave nothing; once space is freed the
+    retry fetches only what is missing."""
+    disk = small_disk
+    data = {f"t/f{i}.bin": os.urandom(4 * MIB) for i in range(6)}
+    for key, body in data.items():
+        seaweed_client.upload_bytes(body, key)
+    first = download_tree(seaweed_client, "t/", disk / "d", workers=2)
+    assert first.files_failed >= 1 and first.files_sent >= 1
+    assert {f.code for f in first.failures} == {"LocalWriteError"}
+    placed = sorted(p.name for p in (disk / "d").iterdir())
+    assert len(placed) == first.files_sent  # no temp (hidden or not) is left
+    for name in placed:
+        assert (disk / "d" / name).read_bytes() == data[f"t/{name}"]
+    (disk / "d" / placed[0]).unlink()  # space for one more file
+    again = download_tree(seaweed_client, "t/", disk / "d", workers=2, exclude=placed[0])
+    assert again.files_skipped == len(placed) - 1
+    assert again.files_sent + again.files_failed == 6 - len(placed)
+    assert again.files_sent >= 1
