@@ -343,6 +343,9 @@ class S3Session:
             params["Delimiter"] = delimiter
         if start_after:
             params["StartAfter"] = start_after
+        lister = self._lean_lister()
+        if lister is not None:
+            return lister.page(params)
         resp = self.call("list_objects_v2", **params)
         return ListPage(
             objects=[ObjectSummary.from_listing(o) for o in resp.get("Contents", [])],
@@ -350,6 +353,21 @@ class S3Session:
             continuation_token=resp.get("NextContinuationToken"),
             common_prefixes=[p["Prefix"] for p in resp.get("CommonPrefixes", [])],
         )
+
+    def _lean_lister(self) -> Any:
+        """The plain-HTTP lister of this session (wire/list_http.py), made on first use, or
+        None where requests must go through botocore."""
+        lister = self.__dict__.get("_lister", False)
+        if lister is False:
+            from orbit_provider.s3.wire.list_http import LeanLister
+            from orbit_provider.s3.wire.plain_http import use_plain_http
+
+            with self._boto_lock:
+                lister = self.__dict__.get("_lister", False)
+                if lister is False:
+                    lister = LeanLister(self) if use_plain_http(self) else None
+                    self._lister = lister
+        return lister
 
     def iter_objects(self, prefix: str = "", page_size: int = 1000) -> Iterator[ObjectSummary]:
         """Every key under `prefix`, page after page, lazily."""
