@@ -48,7 +48,7 @@ class BufferedWriter:
 
     def write(self, pos: int, data: memoryview) -> None:
         with self._lock:
-            _pwrite_all(self.fd, data, pos)
+            pwrite_all(self.fd, data, pos)
 
     def close(self) -> None:
         pass
@@ -87,7 +87,7 @@ class DirectWriter:
         n = len(data)
         aligned = 0 if pos % BLOCK else n - n % BLOCK
         if aligned:
-            _pwrite_all(self.direct_fd, data[:aligned], pos)
+            pwrite_all(self.direct_fd, data[:aligned], pos)
         if aligned < n:
             self._write_edge(pos + aligned, data[aligned:])
 
@@ -106,7 +106,7 @@ class DirectWriter:
                         scratch[got:] = bytes(BLOCK - got)  # past the end of the file
                     offset = at - block_start
                     scratch[offset : offset + take] = data[done : done + take]
-                    _pwrite_all(self.direct_fd, scratch, block_start)
+                    pwrite_all(self.direct_fd, scratch, block_start)
                 done += take
 
     def close(self) -> None:
@@ -153,7 +153,8 @@ def open_writer(
     return DirectWriter(fd, direct_fd, size)
 
 
-def _pwrite_all(fd: int, data: memoryview, pos: int) -> None:
+def pwrite_all(fd: int, data: memoryview, pos: int) -> None:
+    """Write all of `data` at `pos` (pwrite may write less than asked)."""
     written = os.pwrite(fd, data, pos)
     while written < len(data):
         written += os.pwrite(fd, data[written:], pos + written)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from orbit_provider.s3.errors import IntegrityError, LocalWriteError, Network, S3Error
 from orbit_provider.s3.models import _version
-from orbit_provider.s3.transfer.download_writer import _pwrite_all
+from orbit_provider.s3.transfer.download_writer import BLOCK, pwrite_all
 from orbit_provider.s3.transfer.paths import fsync_path
 from orbit_provider.s3.wire.checksums import OTHER_ALGORITHMS, StreamingChecksum, plain_etag
 from orbit_provider.s3.wire.ratelimit import TokenBucket
@@ -183,17 +183,17 @@ class _Receiving:
             self.checker.update(chunk)
         n = len(chunk)
         try:
-            if self.direct_fd >= 0 and not (self.pos | n) % _BLOCK and _aligned(chunk):
+            if self.direct_fd >= 0 and not (self.pos | n) % BLOCK and _aligned(chunk):
                 try:
-                    _pwrite_all(self.direct_fd, chunk, self.pos)
+                    pwrite_all(self.direct_fd, chunk, self.pos)
                 except OSError as exc:
                     if exc.errno != errno.EINVAL:
                         raise
                     os.close(self.direct_fd)  # refused after all: the page cache from now
                     self.direct_fd = -1
-                    _pwrite_all(self.fd, chunk, self.pos)
+                    pwrite_all(self.fd, chunk, self.pos)
             else:
-                _pwrite_all(self.fd, chunk, self.pos)
+                pwrite_all(self.fd, chunk, self.pos)
         except OSError as exc:
             raise _write_error(self.temp, self.key, exc) from exc
         self.pos += n
@@ -258,14 +258,11 @@ def _pump(body: Any, buffer: memoryview, write: Any) -> int:
         total += n
 
 
-_BLOCK = 4096  # O_DIRECT alignment of offsets, lengths and buffer addresses
-
-
 def _aligned(chunk: memoryview) -> bool:
     """Whether `chunk` starts on a page boundary (O_DIRECT needs it)."""
     if chunk.readonly or not chunk.c_contiguous:
         return False
-    return ctypes.addressof(ctypes.c_char.from_buffer(chunk)) % _BLOCK == 0
+    return ctypes.addressof(ctypes.c_char.from_buffer(chunk)) % BLOCK == 0
 
 
 def _write_error(temp: Path, key: str, exc: OSError) -> S3Error:

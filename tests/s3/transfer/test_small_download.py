@@ -148,13 +148,13 @@ def test_objects_of_a_mebibyte_and_more_are_written_around_the_page_cache(
 
     monkeypatch.setattr(small_download.os, "open", recording_open)
     written = []  # (descriptor opened with O_DIRECT?, bytes)
-    real_pwrite_all = small_download._pwrite_all
+    real_pwrite_all = small_download.pwrite_all
 
     def recording_pwrite_all(fd, chunk, pos):
         written.append((bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT), len(chunk)))
         return real_pwrite_all(fd, chunk, pos)
 
-    monkeypatch.setattr(small_download, "_pwrite_all", recording_pwrite_all)
+    monkeypatch.setattr(small_download, "pwrite_all", recording_pwrite_all)
     buf = memoryview(mmap.mmap(-1, 1 << 20)) if aligned else memoryview(bytearray(1 << 20))[1:]
     options = {"lean": make_lean(seaweed_client)} if lean else {}
     big = fetch_small(seaweed_client, "k/big.bin", tmp_path / "big.bin", max_size=8 << 20,
