@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,3 +28,24 @@ def small_disk(tmp_path) -> Iterator[Path]:
         yield mount
     finally:
         subprocess.run(["umount", str(mount)], check=True)
+
+
+def sigkill_when(proc: subprocess.Popen, ready: Callable[[], bool], what: str,
+                 timeout: float = 120) -> None:  # fmt: skip
+    """SIGKILL `proc` (no cleanup runs in it) as soon as `ready()` holds; fail the test if
+    the child ends first or `ready` never holds (`what`: the condition, for the message)."""
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if ready():
+                break
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.02)
+        else:
+            pytest.fail(f"the child never got to the point to kill it at: {what}")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
-import time
 import zlib
 from pathlib import Path
 
@@ -38,6 +36,7 @@ from orbit_provider.s3.transfer.download_plan import (
 )
 from orbit_provider.s3.transfer.download_state import load_state, temp_paths
 from orbit_provider.s3.wire.checksums import crc32_b64, crc32_combine
+from tests.s3.transfer.conftest import sigkill_when
 
 R = MIN_RANGE_SIZE  # range size with the default 5 MiB chunk_size
 
@@ -319,22 +318,12 @@ def killed_download(seaweed, client: S3Client, key: str, dest: Path, min_done: i
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            state = load_state(state_path)
-            if state is not None and len(state.done) >= min_done:
-                break
-            assert proc.poll() is None, proc.communicate()
-            time.sleep(0.02)
-        else:
-            pytest.fail("the child never recorded finished ranges")
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+
+    def ready() -> bool:
+        state = load_state(state_path)
+        return state is not None and len(state.done) >= min_done
+
+    sigkill_when(proc, ready, f"{min_done} ranges recorded", timeout=60)
     assert not dest.exists(), "a killed download must not leave a partial destination file"
     return json.loads(state_path.read_text())
 

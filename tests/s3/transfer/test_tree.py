@@ -19,6 +19,7 @@ from orbit_provider.s3.transfer.tree import download_tree, upload_tree
 from orbit_provider.s3.transfer.tree_run import TreeStopped
 from orbit_provider.testing.clients import client_for
 from orbit_provider.testing.faultproxy import FaultProxy
+from tests.s3.transfer.conftest import sigkill_when
 
 
 @pytest.fixture
@@ -241,10 +242,8 @@ def test_a_sigkilled_tree_download_resumes_its_large_file_and_skips_placed_ones(
     """A process killed mid-tree (SIGKILL: no cleanup runs) is retried: the small files it had
     placed are skipped, the large file continues from its recorded ranges, nothing is left
     half-written and the tree ends byte-identical."""
-    import signal
     import subprocess
     import sys
-    import time
 
     from orbit_provider.s3.transfer import download as download_module
     from orbit_provider.s3.transfer.download_state import load_state
@@ -258,23 +257,13 @@ def test_a_sigkilled_tree_download_resumes_its_large_file_and_skips_placed_ones(
          seaweed.secret_key, seaweed_client.bucket, "t/", str(dest), str(1 * MIB)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            state = load_state(state_path)
-            placed = [p for p in dest.rglob("*.csv")] if dest.exists() else []
-            if state is not None and len(state.done) >= 1 and len(placed) >= 4:
-                break
-            assert proc.poll() is None, proc.communicate()
-            time.sleep(0.02)
-        else:
-            pytest.fail("the child never placed small files and recorded ranges of big.bin")
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+
+    def ready() -> bool:
+        state = load_state(state_path)
+        placed = list(dest.rglob("*.csv")) if dest.exists() else []
+        return state is not None and len(state.done) >= 1 and len(placed) >= 4
+
+    sigkill_when(proc, ready, "small files placed and a range of big.bin recorded")
     assert not (dest / "big.bin").exists()  # never a partial destination file
     placed = {p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()
               and not p.name.startswith(".")}  # fmt: skip
