@@ -621,16 +621,25 @@ class OrbitBatchMetadataOperator(OrbitBulkOperator):
 
     :param metadata: name -> value (templated values), at most 2 KiB in all.
     :param merge: merge into the existing metadata (default) or replace it.
+    :param content_type: engine='s3_batch_operations' only, and required there with
+        ``merge=False`` and ``storage_class``: a job's in-place copy gives every object this
+        content type (and drops its other content headers).
+    :param storage_class: engine='s3_batch_operations' only: the class every object gets.
     Key selection, dry run and batch options: see OrbitBulkOperator.
     """
 
     template_fields: Sequence[str] = (*OrbitBulkOperator.template_fields, "metadata")
     operation = "update_metadata"
 
-    def __init__(self, *, metadata: dict[str, str], merge: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self, *, metadata: dict[str, str], merge: bool = True, content_type: str | None = None,
+        storage_class: str | None = None, **kwargs: Any,
+    ) -> None:  # fmt: skip
         super().__init__(**kwargs)
         self.metadata = metadata
         self.merge = merge
+        self.content_type = content_type
+        self.storage_class = storage_class
         self.check_operation()
 
     def validate_operation(self, *, rendered: bool) -> None:
@@ -638,17 +647,25 @@ class OrbitBatchMetadataOperator(OrbitBulkOperator):
             raise ConfigError(f"merge: {self.merge!r} must be True or False")
         if rendered or not is_unrendered(self.metadata):
             validate_metadata(self.metadata)
+        if self.engine == "client" and (self.content_type or self.storage_class):
+            raise ConfigError(
+                "content_type / storage_class: only with engine='s3_batch_operations' (the "
+                "client engine keeps each object's own)"
+            )
 
     def batch_operation(self, bucket: str) -> dict[str, Any]:
-        raise ConfigError(
-            "engine='s3_batch_operations' cannot change metadata without replacing every "
-            "object's content type and headers with one value for all (S3PutObjectCopy with "
-            "MetadataDirective REPLACE): use engine='client', which keeps each object's own"
-        )
+        metadata = self.metadata if not is_unrendered(self.metadata) else {}
+        return bops.metadata_operation(
+            bucket, metadata, merge=self.merge, content_type=self.content_type,
+            storage_class=self.storage_class,
+        )  # fmt: skip
 
     def run_batch(self, items: Iterable[Any], config: Any, reporter: Any) -> Any:
         return self.client.batch_update_metadata(items, self.metadata, config, self.merge,
                                                  progress=reporter)  # fmt: skip
 
     def summary_fields(self) -> dict[str, Any]:
-        return {"metadata": dict(self.metadata), "merge": self.merge}
+        fields = {"metadata": dict(self.metadata), "merge": self.merge}
+        if self.engine == "s3_batch_operations":
+            fields.update(content_type=self.content_type, storage_class=self.storage_class)
+        return fields

@@ -17,11 +17,7 @@ from orbit_provider.s3.batch import delete as batch_delete
 from orbit_provider.s3.batch import job_engine
 from orbit_provider.s3.batch import objects as batch_objects
 from orbit_provider.s3.batch import restore as batch_restore
-from orbit_provider.s3.batch.batch_operations import (
-    DELETE_REFUSED,
-    METADATA_REFUSED,
-    JobSettings,
-)
+from orbit_provider.s3.batch.batch_operations import DELETE_REFUSED, JobSettings
 from orbit_provider.s3.batch.models import BatchConfig
 from orbit_provider.s3.config import (
     MAX_CHUNK_SIZE,
@@ -392,9 +388,21 @@ class S3Client(S3Session):
     def batch_update_metadata(
         self, keys: Any, metadata: dict, config: Any = None, merge: bool = True, *,
         progress: Any = None, engine: str = "client", job: JobSettings | None = None,
+        dry_run: bool = False, content_type: str | None = None,
+        storage_class: StorageClass | str | None = None,
     ) -> Any:
-        """Merge or replace user metadata of every key (BatchResult)."""
-        job_engine.refuse_job(engine, job, METADATA_REFUSED)
+        """Merge or replace user metadata of every key (BatchResult). On the job engine:
+        replace only, with the `content_type` and `storage_class` every object gets."""
+        if job_engine.wants_job(engine, job, dry_run):
+            return job_engine.metadata_job(
+                self, keys, metadata, job, merge=merge, content_type=content_type,
+                storage_class=storage_class, dry_run=dry_run, config=config, progress=progress,
+            )  # fmt: skip
+        if content_type is not None or storage_class is not None:
+            raise ConfigError(
+                "content_type / storage_class: only with engine='s3_batch_operations' (the "
+                "client engine keeps each object's own)"
+            )
         return batch_objects.batch_update_metadata(
             self, keys, metadata, config, merge, progress=progress
         )

@@ -245,6 +245,24 @@ def test_dry_run_shows_the_job_and_its_cost_and_writes_nothing(moto_conn):
     assert [o.key for o in moto_conn.iter_objects("")] == ["d/1", "d/2"]
 
 
+def test_a_metadata_job_replaces_metadata_content_type_and_class_when_all_are_named(moto_conn):
+    _seed(moto_conn, ["m/1", "m/2"])
+    op = OrbitBatchMetadataOperator(
+        task_id="meta", prefix="m/", metadata={"team": "lake"}, merge=False,
+        content_type="text/csv", storage_class="STANDARD_IA", dry_run=True, **JOB,
+    )  # fmt: skip
+    summary = op.execute({"ti": FakeTI()})
+    copy = summary["request"]["Operation"]["S3PutObjectCopy"]
+    assert summary["manifest_keys"] == 2 and copy["MetadataDirective"] == "REPLACE"
+    assert copy["NewObjectMetadata"] == {"UserMetadata": {"team": "lake"},
+                                         "ContentType": "text/csv"}  # fmt: skip
+    assert copy["StorageClass"] == "STANDARD_IA"
+    with pytest.raises(OrbitTaskError, match="only with engine"):
+        OrbitBatchMetadataOperator(task_id="m", bucket="some-bucket", prefix="m/",
+                                   metadata={"a": "b"},
+                                   content_type="text/csv")  # fmt: skip
+
+
 def test_on_kill_cancels_the_job_the_task_waits_for(moto_conn, control):
     client, stub = control
     op = _with_control(
@@ -271,6 +289,9 @@ def test_on_kill_cancels_the_job_the_task_waits_for(moto_conn, control):
         (OrbitBatchDeleteOperator, {}, "lifecycle"),
         (OrbitBatchTagOperator, {"tags": {"a": "b"}}, "merge=False"),
         (OrbitBatchMetadataOperator, {"metadata": {"a": "b"}, "merge": False}, "content type"),
+        (OrbitBatchMetadataOperator,
+         {"metadata": {"a": "b"}, "content_type": "text/csv", "storage_class": "STANDARD"},
+         "merge=False"),  # fmt: skip
         (OrbitBatchCopyOperator, {"dest_prefix": "x/"}, "strip_prefix=''"),
         (OrbitStorageClassOperator, {"storage_class": "GLACIER", "role_arn": "nope"}, "IAM role"),
         (OrbitStorageClassOperator, {"storage_class": "GLACIER", "engine": "spark"}, "engine"),

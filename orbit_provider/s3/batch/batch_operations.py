@@ -26,6 +26,7 @@ from orbit_provider.s3.batch import scale
 from orbit_provider.s3.batch.restore import TIERS
 from orbit_provider.s3.config import StorageClass, validate_bucket_name
 from orbit_provider.s3.errors import ConfigError, IntegrityError, InvalidRequest, S3Error, classify
+from orbit_provider.s3.limits import validate_metadata
 from orbit_provider.s3.models import ObjectSummary
 
 MANIFEST_FORMAT = "S3BatchOperations_CSV_20180820"
@@ -41,9 +42,10 @@ DELETE_REFUSED = (
     "which is S3's own scalable delete, or use engine='client'"
 )
 METADATA_REFUSED = (
-    "engine='s3_batch_operations' cannot change metadata without replacing every "
-    "object's content type and headers with one value for all (S3PutObjectCopy with "
-    "MetadataDirective REPLACE): use engine='client', which keeps each object's own"
+    "engine='s3_batch_operations' cannot merge metadata nor keep each object's own content "
+    "type and storage class: its S3PutObjectCopy with MetadataDirective REPLACE gives every "
+    "object the same ones (and drops other content headers). Pass merge=False, content_type "
+    "and storage_class to accept that, or use engine='client', which keeps each object's own"
 )
 _SPOOL = 8 * 1024 * 1024
 _MAX_PRIORITY = 2_147_483_647
@@ -131,10 +133,26 @@ def delete_operation() -> dict[str, Any]:
     raise ConfigError(DELETE_REFUSED)
 
 
-def metadata_operation() -> dict[str, Any]:
-    """Always refused (see METADATA_REFUSED): a metadata change that keeps each object's
-    own content headers is a client-engine operation."""
-    raise ConfigError(METADATA_REFUSED)
+def metadata_operation(
+    bucket: str,
+    metadata: dict[str, str],
+    *,
+    merge: bool,
+    content_type: str | None,
+    storage_class: StorageClass | str | None,
+) -> dict[str, Any]:
+    """An in-place S3PutObjectCopy that replaces every object's user metadata with
+    `metadata`. A job cannot merge, and REPLACE sets one content type and one storage class
+    for all (other content headers are dropped), so it is refused (METADATA_REFUSED) unless
+    the caller replaces (merge=False) and names both."""
+    if merge is not False or not content_type or storage_class is None:
+        raise ConfigError(METADATA_REFUSED)
+    if not isinstance(content_type, str):
+        raise ConfigError(f"content_type: {content_type!r} must be a string")
+    return copy_operation(
+        bucket, metadata=validate_metadata(metadata), content_type=content_type,
+        storage_class=StorageClass.parse(storage_class),
+    )  # fmt: skip
 
 
 # -- the manifest -------------------------------------------------------------------------

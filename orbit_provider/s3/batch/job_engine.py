@@ -348,6 +348,30 @@ def restore_job(
     return _run(client, job, "restore", operation, keys, dry_run)
 
 
+def metadata_job(
+    client: Any,
+    keys: Any,
+    metadata: dict,
+    job: JobSettings,
+    *,
+    merge: bool = True,
+    content_type: str | None = None,
+    storage_class: StorageClass | str | None = None,
+    dry_run: bool = False,
+    config: Any = None,
+    progress: Any = None,
+) -> JobOutcome | JobPlan:
+    """S3Client.batch_update_metadata as an in-place S3PutObjectCopy job: every object's
+    user metadata becomes `metadata`, its content type `content_type` and its storage class
+    `storage_class` (all three required: a job cannot keep each object's own)."""
+    _refuse_client_options(config, progress)
+    operation = bops.metadata_operation(
+        client.bucket, metadata, merge=merge, content_type=content_type,
+        storage_class=storage_class,
+    )  # fmt: skip
+    return _run(client, job, "update_metadata", operation, keys, dry_run)
+
+
 def refuse_job(engine: str, job: JobSettings | None, refused: str) -> None:
     """For work Batch Operations cannot do (deletes, metadata merges): ConfigError(refused)
     on engine='s3_batch_operations'; otherwise the engine arguments are checked."""
