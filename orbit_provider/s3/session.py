@@ -110,6 +110,7 @@ def build_boto_client(
     )
 
 
+_UNSET: Any = object()  # a lazily made attribute not made yet
 
 
 class S3Session:
@@ -144,6 +145,7 @@ class S3Session:
         self._boto_session = boto_session  # a boto3 Session to build the client from, if given
         self._boto_lock = threading.Lock()
         self._control: Any = None
+        self._lister: Any = _UNSET  # LeanLister, or None where botocore must list
         # set once an answer shows the store ignores our CRC32 header (stored_check.py): from
         # then on PUTs and parts also carry Content-MD5, which every S3 store verifies
         self.store_ignores_crc32 = False
@@ -357,17 +359,14 @@ class S3Session:
     def _lean_lister(self) -> Any:
         """The plain-HTTP lister of this session (wire/list_http.py), made on first use, or
         None where requests must go through botocore."""
-        lister = self.__dict__.get("_lister", False)
-        if lister is False:
+        if self._lister is _UNSET:
             from orbit_provider.s3.wire.list_http import LeanLister
             from orbit_provider.s3.wire.plain_http import use_plain_http
 
             with self._boto_lock:
-                lister = self.__dict__.get("_lister", False)
-                if lister is False:
-                    lister = LeanLister(self) if use_plain_http(self) else None
-                    self._lister = lister
-        return lister
+                if self._lister is _UNSET:
+                    self._lister = LeanLister(self) if use_plain_http(self) else None
+        return self._lister
 
     def iter_objects(self, prefix: str = "", page_size: int = 1000) -> Iterator[ObjectSummary]:
         """Every key under `prefix`, page after page, lazily."""
