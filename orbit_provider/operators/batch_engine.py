@@ -20,16 +20,10 @@ from orbit_provider.s3.errors import ConfigError
 from orbit_provider.triggers.batch_operations import OrbitBatchOperationsJobTrigger
 from orbit_provider.triggers.polling import validate_interval
 
-ENGINES = ("client", "s3_batch_operations")
 #: a valid stand-in for a bucket known only at run time (parse-time checks)
 PLACEHOLDER_BUCKET = "bucket-known-at-run-time"
 #: XCom key of the submitted job (id, manifest), pushed before the task defers.
 JOB_XCOM_KEY = "orbit_batch_job"
-
-
-def check_engine(engine: Any) -> None:
-    if engine not in ENGINES:
-        raise ConfigError(f"engine: {engine!r} must be one of {ENGINES}")
 
 
 class BatchOperationsEngine:
@@ -90,7 +84,7 @@ class BatchOperationsEngine:
         self._job_account: str | None = None
 
     def validate_engine(self, *, rendered: bool) -> None:
-        check_engine(self.engine)
+        job_engine.check_engine(self.engine)
         if self.engine != "s3_batch_operations":
             return
         validate_interval(self.poke_interval, self.job_timeout)

@@ -201,10 +201,15 @@ def _cancel(s3control: Any, account_id: str, job_id: str, reason: str) -> None:
 # -- the S3Client batch methods on engine="s3_batch_operations" ---------------------------------
 
 
-def wants_job(engine: str, job: JobSettings | None, dry_run: bool) -> bool:
-    """Whether a batch call runs as a job; ConfigError for arguments that do not go together."""
+def check_engine(engine: Any) -> None:
+    """ConfigError unless `engine` is one of ENGINES."""
     if engine not in ENGINES:
         raise ConfigError(f"engine: {engine!r} must be one of {ENGINES}")
+
+
+def wants_job(engine: str, job: JobSettings | None, dry_run: bool) -> bool:
+    """Whether a batch call runs as a job; ConfigError for arguments that do not go together."""
+    check_engine(engine)
     if not isinstance(dry_run, bool):
         raise ConfigError(f"dry_run: {dry_run!r} must be True or False")
     if engine == "client":
