@@ -23,7 +23,6 @@ import hashlib
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pendulum
@@ -44,6 +43,7 @@ from orbit_provider.s3.recovery import (
 from orbit_provider.testing.clients import client_for
 from orbit_provider.testing.faultproxy import FAULTS, FaultProxy
 from tests.airflow_env import connection_env
+from tests.seeding import put_over_http
 
 TIMEOUT = 2  # seconds: the client's read timeout; the proxy stalls longer than that
 # A 16 MiB part through the Python proxy on a busy 2-core machine can take longer than 2 s
@@ -169,8 +169,8 @@ def test_a_2000_key_batch_copy_accounts_for_every_key_once_at_20_percent_faults(
     seaweed, seaweed_bucket, seaweed_client, proxy
 ):
     keys = [f"src/{i // 100:02d}/k{i:04d}.txt" for i in range(2000)]
-    with ThreadPoolExecutor(16) as pool:  # straight to the server: no faults while seeding
-        list(pool.map(lambda k: seaweed_client.upload_bytes(f"body of {k}".encode(), k), keys))
+    # straight to the server (no faults while seeding), over the lean PUT path
+    put_over_http(seaweed_client, keys, lambda k: f"body of {k}".encode())
     proxy.set_rate(0.2)
     client = proxied(seaweed, proxy, seaweed_bucket, timeout_seconds=4)
     config = BatchConfig(max_concurrent=32, max_retries=BATCH_RETRIES, retry_delay=0.05)
