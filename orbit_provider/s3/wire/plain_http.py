@@ -133,11 +133,16 @@ class ConnectionPool:
         self._idle.put(conn)
 
     def close(self) -> None:
-        while True:
-            try:
-                self._idle.get_nowait().close()
-            except queue.Empty:
-                return
+        close_idle(self._idle)
+
+
+def close_idle(idle: queue.SimpleQueue) -> None:
+    """Close every connection waiting in `idle`."""
+    while True:
+        try:
+            idle.get_nowait().close()
+        except queue.Empty:
+            return
 
 
 def network_error(exc: BaseException, what: str, bucket: str, key: str) -> Exception:

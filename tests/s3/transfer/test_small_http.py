@@ -8,10 +8,12 @@ import os
 
 import pytest
 
-from orbit_provider.s3.config import Credentials
+from orbit_provider.s3.client import S3Client
+from orbit_provider.s3.config import Credentials, S3Config
 from orbit_provider.s3.errors import AccessDenied, NotFound
 from orbit_provider.s3.transfer.small_http import can_put, make_lean
 from orbit_provider.s3.wire import checksums
+from orbit_provider.testing.canned_http import CannedServer
 from orbit_provider.testing.clients import client_for
 
 
@@ -55,6 +57,26 @@ def test_errors_are_classified_like_botocore_ones(seaweed, seaweed_client):
         make_lean(bad).put("lean/x", b"x", {})
     error = classify(info.value)
     assert isinstance(error, AccessDenied) and error.code == "SignatureDoesNotMatch"
+
+
+def test_a_kept_alive_connection_the_store_closed_is_replaced_at_once():
+    """The store closes idle connections (without saying so): the next GET goes out again
+    on a new connection instead of failing into the retry policy's backoff."""
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nETag: \"e\"\r\n\r\nhello"
+    server = CannedServer([answer, answer], close_after=True)
+    client = S3Client(S3Config(bucket="canned", endpoint=f"http://127.0.0.1:{server.port}",
+                               region="us-east-1", force_path_style=True,
+                               credentials=Credentials("AKID", "secret")))  # fmt: skip
+    lean = make_lean(client)
+    try:
+        for _ in range(2):
+            pieces = []
+            got = lean.get("k", memoryview(bytearray(64)), lambda h: None, pieces.append)
+            assert got == 5 and bytes(pieces[0]) == b"hello"
+        assert server.connections == 2 and len(server.requests) == 2
+    finally:
+        lean.close()
+        server.close()
 
 
 def test_botocore_is_kept_where_the_lean_path_cannot_go(moto_client):

@@ -128,8 +128,8 @@ def tls_store(seaweed, tmp_path, monkeypatch) -> Iterator[_Tls]:
 
 
 def _round_trip(client, tmp_path: Path) -> None:
-    """A small PUT/GET through botocore, and a 12 MiB file up in parts and down in ranges over
-    plain HTTP on presigned URLs."""
+    """A small PUT/GET through botocore, a 12 MiB file up in parts and down in ranges over
+    plain HTTP on presigned URLs, and a folder of small files over the lean sockets."""
     assert use_plain_http(client)
     client.upload_bytes(b"small", "small.txt")
     assert client.download_bytes("small.txt") == b"small"
@@ -139,6 +139,14 @@ def _round_trip(client, tmp_path: Path) -> None:
     client.upload_file(source, "big.bin")
     client.download_file("big.bin", tmp_path / "back.bin")
     assert (tmp_path / "back.bin").read_bytes() == data
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    files = {f"f{i}.txt": os.urandom(1000 + i) for i in range(3)}
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+    assert client.upload_tree(folder, "tree/").files_sent == 3
+    assert client.download_tree("tree/", tmp_path / "folder-back").files_sent == 3
+    assert {p.name: p.read_bytes() for p in (tmp_path / "folder-back").iterdir()} == files
 
 
 @pytest.mark.parametrize("verify", ["off", "ca-bundle"])
