@@ -19,6 +19,7 @@ from orbit_provider.s3.recovery import BreakerState, CircuitBreaker, RetryPolicy
 from orbit_provider.s3.wire.ratelimit import TokenBucket
 from tests.conftest import MOTO_BUCKET
 from tests.s3.batch.faults import FakeClock, Faults, ScaledClock
+from tests.seeding import put_over_http
 
 FAST = {"retry_delay": 0.0}
 
@@ -337,7 +338,6 @@ def test_a_store_throttling_above_a_rate_gets_that_rate_and_every_key(seaweed, s
     ends at most near the store's. The store's rate is set, once the first 500 keys are done
     unthrottled, to 2/3 of the pace they went at: the batch is held back however busy the
     machine is."""
-    from concurrent.futures import ThreadPoolExecutor
     from time import monotonic
 
     from orbit_provider.testing.clients import client_for
@@ -345,9 +345,7 @@ def test_a_store_throttling_above_a_rate_gets_that_rate_and_every_key(seaweed, s
     from tests.testing.test_faultproxy import _Via
 
     keys = [f"t/{i:05d}" for i in range(5000)]
-    raw = client_for(seaweed, seaweed_bucket).s3
-    with ThreadPoolExecutor(16) as pool:
-        list(pool.map(lambda k: raw.put_object(Bucket=seaweed_bucket, Key=k, Body=b""), keys))
+    put_over_http(client_for(seaweed, seaweed_bucket), keys, b"")
 
     with FaultProxy(seaweed.endpoint, rate=0.0) as proxy:
         client = client_for(_Via(seaweed, proxy.endpoint), seaweed_bucket)
