@@ -9,7 +9,6 @@ import socket
 import threading
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
 
@@ -31,6 +30,7 @@ from orbit_provider.s3.recovery import RetryPolicy
 from orbit_provider.s3.wire import checksums
 from orbit_provider.testing.clients import config_for, create_bucket
 from orbit_provider.testing.ports import free_port
+from tests.seeding import put_over_http
 
 MOTO_BUCKET = "test-bucket"
 
@@ -433,9 +433,7 @@ def test_seaweed_missing_key_is_not_found(seaweed_client):
 
 def test_seaweed_pagination_over_1000_keys(make_seaweed_client):
     client = make_seaweed_client(parallel_operations=16)
-    keys = [f"many/{i:05d}" for i in range(1050)]
-    with ThreadPoolExecutor(16) as pool:
-        list(pool.map(lambda k: client.upload_bytes(b"x", k), keys))
+    keys = put_over_http(client, [f"many/{i:05d}" for i in range(1050)])
     client.upload_bytes(b"y", "zzz-outside")
 
     first = client.list_objects("many/")

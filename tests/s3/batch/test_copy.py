@@ -13,6 +13,7 @@ from orbit_provider.s3.wire.copy_http import HttpCopier
 from orbit_provider.testing.clients import client_for, create_bucket
 from tests.conftest import MOTO_BUCKET
 from tests.s3.batch.faults import Faults
+from tests.seeding import put_in_moto
 
 FAST = {"retry_delay": 0.0}
 
@@ -138,9 +139,7 @@ def test_empty_destination_costs_one_list_and_no_destination_head(moto_client, s
 
 
 def test_destination_listed_over_several_pages(moto_client, monkeypatch):
-    keys = [f"src/k{i:04d}" for i in range(1030)]
-    for key in keys:
-        moto_client.s3.put_object(Bucket=moto_client.bucket, Key=key, Body=key.encode())
+    keys = put_in_moto(moto_client.bucket, [f"src/k{i:04d}" for i in range(1030)], str.encode)
     assert moto_client.batch_copy(keys[:1010], "dst/", strip_prefix="src/").ok
     moto_client.upload_bytes(b"new", "src/k0007")
     faults = Faults(moto_client.s3)

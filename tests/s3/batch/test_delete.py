@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 
 from orbit_provider.s3 import BatchConfig
 from orbit_provider.s3.errors import ConfigError
 from tests.s3.batch.faults import Faults
+from tests.seeding import put_in_moto, put_over_http
 
 FAST = {"retry_delay": 0.0}
-
-
-def _put_many(client, keys, workers=8):
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(lambda k: client.s3.put_object(Bucket=client.bucket, Key=k, Body=b"x"), keys))
 
 
 def _remaining(client, prefix=""):
@@ -23,8 +17,7 @@ def _remaining(client, prefix=""):
 
 
 def test_2500_keys_in_several_requests_with_per_key_failures(moto_client):
-    keys = [f"data/{i:05d}" for i in range(2500)]
-    _put_many(moto_client, keys)
+    keys = put_in_moto(moto_client.bucket, [f"data/{i:05d}" for i in range(2500)])
     faults = Faults(moto_client.s3)
     denied = {k for k in keys if k.endswith("7")}  # 250 keys the store refuses
     faults.fail_in_delete(lambda k: k in denied, "AccessDenied")
@@ -38,8 +31,7 @@ def test_2500_keys_in_several_requests_with_per_key_failures(moto_client):
 
 
 def test_retryable_per_key_error_is_resent_alone(moto_client):
-    keys = [f"k{i}" for i in range(10)]
-    _put_many(moto_client, keys)
+    keys = put_in_moto(moto_client.bucket, [f"k{i}" for i in range(10)])
     faults = Faults(moto_client.s3)
     faults.fail_in_delete(lambda k: k == "k3", "InternalError", times=2)
     faults.fail_in_delete(lambda k: k == "k4", "SlowDown")  # never recovers
@@ -114,8 +106,7 @@ def test_generator_of_keys_is_consumed_in_bounded_chunks(moto_client):
 
 
 def test_seaweedfs_1001_keys_in_two_requests(seaweed_client):
-    keys = [f"s/{i:04d}" for i in range(1001)]
-    _put_many(seaweed_client, keys)
+    keys = put_over_http(seaweed_client, [f"s/{i:04d}" for i in range(1001)])
     faults = Faults(seaweed_client.s3)
     result = seaweed_client.batch_delete(keys, BatchConfig(max_concurrent=2))
     assert result.ok and result.successful == 1001

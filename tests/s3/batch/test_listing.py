@@ -13,6 +13,7 @@ from orbit_provider.s3.batch.listing import (
 )
 from orbit_provider.s3.errors import ConfigError
 from orbit_provider.s3.models import ObjectSummary
+from tests.seeding import put_in_moto
 
 T0 = pendulum.datetime(2026, 1, 1, 12)
 
@@ -98,9 +99,7 @@ def test_range_plan_refuses_unsorted_keys_and_bad_counts():
 
 
 def test_each_range_lists_only_its_own_keys(moto_client):
-    names = [f"r/{i:04d}" for i in range(1, 2201)]
-    for name in names:
-        moto_client.s3.put_object(Bucket="test-bucket", Key=name, Body=b"")
+    names = put_in_moto(moto_client.bucket, [f"r/{i:04d}" for i in range(1, 2201)], b"")
     moto_client.s3.put_object(Bucket="test-bucket", Key="other/x", Body=b"")
     ranges, total = plan_ranges(moto_client.iter_objects("r/"), 3, prefix="r/")
     assert total == 2200 and len(ranges) == 3
