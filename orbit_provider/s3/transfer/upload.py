@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import mmap
 import os
 import threading
 import time
@@ -637,7 +638,16 @@ def composite_mismatch(composite: str, head: dict) -> str | None:
 
 
 def new_part_buffer(size: int) -> memoryview:
-    """One worker's reusable part buffer (a seam for tests that watch memory)."""
+    """One worker's reusable part buffer (a seam for tests that watch memory). Its pages are
+    mapped in one call where the OS allows (MAP_POPULATE): a bytearray's memset faults 8 MiB
+    in page by page, 5 ms of CPU here, the cost of reading ten parts into a warm buffer."""
+    populate = getattr(mmap, "MAP_POPULATE", 0)
+    if populate and size:
+        flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | populate
+        try:
+            return memoryview(mmap.mmap(-1, size, flags=flags))
+        except OSError:
+            pass  # refused (memory limits): the ordinary way
     return memoryview(bytearray(size))
 
 
