@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable, Iterator
+from itertools import islice
 
 import boto3
 import pytest
@@ -120,6 +121,59 @@ def moto_server_bucket(moto_server: MotoServer) -> str:
 @pytest.fixture
 def moto_server_client(moto_server: MotoServer, moto_server_bucket: str) -> S3Client:
     return client_for(moto_server, moto_server_bucket)
+
+
+#: Tests that take tens of seconds in the parallel suite (seconds under `make test` here,
+#: 2026-11-30). xdist's worksteal hands each worker a contiguous chunk of the collection and
+#: steals from the chunks' ends, so a long test late in the order (the demo was 97% down it)
+#: starts in the last minute and the run waits for it: these start the chunks instead, spread
+#: over them longest first. A name no longer collected is ignored.
+LONG_TESTS = {
+    "tests/test_demo.py::test_the_demo_moves_real_data_and_accounts_for_every_key": 51,
+    "tests/s3/batch/test_engine.py::"
+    "test_a_store_throttling_above_a_rate_gets_that_rate_and_every_key": 43,
+    "tests/reliability/test_faults.py::"
+    "test_a_2000_key_batch_copy_accounts_for_every_key_once_at_20_percent_faults": 35,
+    "tests/reliability/test_kill_resume.py::"
+    "test_a_killed_download_task_resumes_in_a_new_process": 31,
+    "tests/reliability/test_faults.py::"
+    "test_a_256_mib_upload_and_its_download_complete_exactly_at_20_percent_faults": 28,
+    "tests/operators/test_dag_runs.py::test_a_killed_upload_task_resumes_in_the_next_try": 27,
+    "tests/dags/test_examples.py::test_version_rollback": 18,
+    "tests/dags/test_more_examples.py::test_sync_and_watch": 18,
+    "tests/dags/test_examples.py::test_lake_ingestion_and_the_asset_scheduled_reader": 18,
+    "tests/s3/batch/test_engine.py::"
+    "test_20_percent_faults_at_32_way_concurrency_never_fail_a_key": 17,
+    "tests/reliability/test_faults.py::"
+    "test_a_dag_upload_task_fails_fast_with_circuit_open_at_full_faults": 16,
+    "tests/reliability/test_faults.py::"
+    "test_at_full_faults_the_breaker_stops_a_download_fast_and_it_resumes": 15,
+}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items: list[pytest.Item]) -> None:
+    """Under xdist, LONG_TESTS first in the chunks worksteal will hand out (every worker
+    collects, and orders, the same way)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 0)
+    if workers < 2:
+        return
+    heads: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    load = [0.0] * workers
+    for item in sorted((i for i in items if i.nodeid in LONG_TESTS),
+                       key=lambda i: -LONG_TESTS[i.nodeid]):  # fmt: skip
+        least = load.index(min(load))
+        heads[least].append(item)
+        load[least] += LONG_TESTS[item.nodeid]
+    rest = iter([i for i in items if i.nodeid not in LONG_TESTS])
+    ordered: list[pytest.Item] = []
+    left = len(items)
+    for worker in range(workers):
+        size = left // (workers - worker)  # the split of WorkStealingScheduling.check_schedule
+        ordered += heads[worker] + list(islice(rest, max(0, size - len(heads[worker]))))
+        left -= size
+    ordered += rest
+    items[:] = ordered
 
 
 def pytest_configure(config) -> None:
