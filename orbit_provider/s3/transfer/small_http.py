@@ -114,14 +114,16 @@ class LeanObjects:
             signed.append(("Content-Length", str(len(body))))
         head = request_head(method, target, signed)
         for fresh in (False, True):
-            conn = self._pool.get(self._scheme, self._host, self._port, fresh)
+            conn = None
             try:
+                conn = self._pool.get(self._scheme, self._host, self._port, fresh)
                 conn.send(head, body)
                 answer = conn.answer()
                 break
             except OSError as exc:
-                conn.close()
-                stale = conn.requests > 1 and isinstance(exc, _STALE)
+                if conn is not None:
+                    conn.close()
+                stale = conn is not None and conn.requests > 1 and isinstance(exc, _STALE)
                 if stale and not fresh:
                     continue  # a kept-alive connection the store had closed: once more, anew
                 raise network_error(exc, "sending to" if body is not None else "reading",

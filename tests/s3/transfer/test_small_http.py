@@ -10,7 +10,7 @@ import pytest
 
 from orbit_provider.s3.client import S3Client
 from orbit_provider.s3.config import Credentials, S3Config
-from orbit_provider.s3.errors import AccessDenied, NotFound
+from orbit_provider.s3.errors import AccessDenied, Network, NotFound
 from orbit_provider.s3.transfer.small_http import can_put, make_lean
 from orbit_provider.s3.wire import checksums
 from orbit_provider.testing.canned_http import CannedServer
@@ -77,6 +77,19 @@ def test_a_kept_alive_connection_the_store_closed_is_replaced_at_once():
     finally:
         lean.close()
         server.close()
+
+
+def test_a_store_that_cannot_be_reached_is_a_network_error():
+    from orbit_provider.testing.ports import free_port
+
+    client = S3Client(S3Config(bucket="canned", endpoint=f"http://127.0.0.1:{free_port()}",
+                               region="us-east-1", force_path_style=True,
+                               credentials=Credentials("AKID", "secret")))  # fmt: skip
+    lean = make_lean(client)
+    with pytest.raises(Network, match="refused"):
+        lean.get("k", memoryview(bytearray(64)), lambda h: None, lambda c: None)
+    with pytest.raises(Network, match="refused"):
+        lean.put("k", b"data", {})
 
 
 def test_botocore_is_kept_where_the_lean_path_cannot_go(moto_client):
