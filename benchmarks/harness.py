@@ -102,7 +102,22 @@ class Bench:
             raise
         airflow_home = workdir / "airflow-home"
         airflow_home.mkdir()
-        return cls(workdir, server, bucket, airflow_home)
+        bench = cls(workdir, server, bucket, airflow_home)
+        bench.warm_up()
+        return bench
+
+    def warm_up(self) -> None:
+        """Write (and delete) a few objects 16 at a time before anything is measured: a new
+        bucket's first writes make SeaweedFS allocate its volumes (about 0.2 s each here),
+        which would otherwise be charged to whichever client happens to write first."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        s3 = self.boto3_client()
+        keys = [f"warm-up/{i}" for i in range(64)]
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(lambda k: s3.put_object(Bucket=self.bucket, Key=k, Body=b"w" * 65536),
+                          keys))  # fmt: skip
+        s3.delete_objects(Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in keys]})
 
     def stop(self) -> None:
         self.server.stop()

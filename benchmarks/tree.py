@@ -172,10 +172,19 @@ def measure(bench: Any, client: str, direction: str, source: Path, prefix: str, 
             ) -> dict:  # fmt: skip
     import psutil
 
+    from benchmarks.harness import _children_cpu
+
     server_proc = psutil.Process(bench.server.process.pid)
     server_cpu0 = sum(server_proc.cpu_times()[:2])
+    cpu0, child0, t0 = psutil.cpu_times(), _children_cpu(), time.monotonic()
     result = _measure(bench, client, direction, source, prefix, dest)
+    t1, cpu1, child1 = time.monotonic(), psutil.cpu_times(), _children_cpu()
     result["server_cpu"] = sum(server_proc.cpu_times()[:2]) - server_cpu0
+    # what the rest of the machine used meanwhile, in cores: > 0.2 means a disturbed run
+    busy = (sum(cpu1) - cpu1.idle - getattr(cpu1, "iowait", 0)) - (
+        sum(cpu0) - cpu0.idle - getattr(cpu0, "iowait", 0))  # fmt: skip
+    other = busy - (child1 - child0) - result["server_cpu"]
+    result["other_load_cores"] = max(0.0, other / max(t1 - t0, 1e-9))
     return result
 
 
@@ -289,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append([
                     name, client, f"{r['files_s']:.0f}", f"{r['mb_s']:.1f}",
                     f"{r['cpu_ms_per_file']:.2f}", f"{r['server_cpu_ms_per_file']:.2f}",
-                    f"{r['peak_rss_mib']:.0f}",
+                    f"{r['peak_rss_mib']:.0f}", f"{r.get('other_load_cores', 0):.2f}",
                 ])  # fmt: skip
             orbit, rc, b3 = (by_client.get(c) for c in ("orbit", "rclone", "boto3"))
             if orbit and rc:
@@ -310,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
                 by_client["orbit"]["vs_boto3"] = ratio(orbit["files_s"], b3["files_s"])
         print()
         print_table(["workload", "client", "files/s", "MB/s", "CPU ms/file",
-                     "server CPU ms/file", "peak RSS MiB"],
+                     "server CPU ms/file", "peak RSS MiB", "other load (cores)"],
                     rows)  # fmt: skip
         print()
         for name, by_client in runs.items():
