@@ -573,6 +573,19 @@ def test_part_buffer_stays_within_the_budget_when_parts_must_grow():
     assert part_buffer_size(16 * MIB, CHUNK, 4) == 16 * MIB  # an ordinary part: whole
 
 
+def test_part_buffers_are_mapped_or_ordinary_memory_when_mapping_is_refused(monkeypatch):
+    mapped = upload_module.new_part_buffer(MIB + 123)
+    assert len(mapped) == MIB + 123 and not mapped.readonly
+    mapped[-3:] = b"end"  # writable to its last byte
+
+    def refuse(*args, **kwargs):
+        raise OSError(12, "Cannot allocate memory")
+
+    monkeypatch.setattr(upload_module.mmap, "mmap", refuse)
+    ordinary = upload_module.new_part_buffer(MIB + 123)
+    assert len(ordinary) == MIB + 123 and isinstance(ordinary.obj, bytearray)
+
+
 @pytest.fixture
 def small_part_buffers(monkeypatch) -> list[int]:
     """Part buffers of 1 MiB + 123 bytes whatever the part size; records each allocation."""
