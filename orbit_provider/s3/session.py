@@ -25,6 +25,7 @@ from orbit_provider.s3.models import DeleteResult, ListPage, ObjectMetadata, Obj
 from orbit_provider.s3.recovery import CircuitBreaker, RetryPolicy, with_retry
 from orbit_provider.s3.wire import checksums, log_redaction
 from orbit_provider.s3.wire.adaptive import AdaptiveThrottle, shared_throttle
+from orbit_provider.s3.wire.botocore_data import share_data
 from orbit_provider.s3.wire.stored_check import check_stored
 
 T = TypeVar("T")
@@ -47,7 +48,7 @@ def build_control_client(config: S3Config, session: Any = None) -> Any:
     """A boto3 s3control client (S3 Batch Operations jobs) with `config`'s credentials and
     region, botocore's own standard retries (job calls are few and idempotent by token)."""
     log_redaction.install()
-    return (session or boto_session(config)).client(
+    return share_data(session or boto_session(config)).client(
         "s3control",
         region_name=config.region,
         config=BotoConfig(
@@ -71,7 +72,7 @@ def build_boto_client(
         log_redaction.remember(
             creds.access_key_id, creds.secret_access_key, creds.session_token
         )
-    session = session or boto_session(config)
+    session = share_data(session or boto_session(config))
     extra = dict(config.botocore_config or {})  # the user's settings orbit does not own
     s3_extra = extra.pop("s3", None) or {}
     if extra.get("signature_version") == "unsigned":  # anonymous, as the amazon provider
