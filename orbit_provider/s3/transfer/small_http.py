@@ -16,6 +16,7 @@ returns None and the caller takes the botocore path. Failures look like botocore
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
 _PROBE_KEY = "orbit-probe"
 #: how a kept-alive connection the store closed while idle fails on its next request
-_STALE = (ClosedBeforeAnswer, ConnectionResetError, BrokenPipeError)
+_STALE = (ClosedBeforeAnswer, ConnectionResetError, BrokenPipeError, ssl.SSLEOFError)
 _ANSWER_FIELDS = {
     "content-length": "ContentLength",
     "etag": "ETag",
