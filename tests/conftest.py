@@ -6,7 +6,6 @@ import os
 import signal
 from collections.abc import Callable, Iterator
 from itertools import islice
-from typing import Any
 
 import boto3
 import pytest
@@ -14,6 +13,7 @@ from moto import mock_aws
 
 from orbit_provider.s3 import S3Client, S3Config
 from orbit_provider.s3.recovery import reset_shared_breakers
+from orbit_provider.s3.wire.botocore_data import share_data
 from orbit_provider.testing.clients import client_for, create_bucket
 from orbit_provider.testing.moto_server import MotoServer
 from orbit_provider.testing.seaweedfs import SeaweedServer
@@ -50,9 +50,12 @@ def _fresh_breakers() -> Iterator[None]:
 
 @pytest.fixture
 def moto_s3() -> Iterator[None]:
-    """moto in-process with bucket MOTO_BUCKET created."""
+    """moto in-process with bucket MOTO_BUCKET created (through a session on the process's
+    one botocore loader: mock_aws drops boto3's default session, and a fresh one parses the
+    S3 model again, about 100 ms of CPU per test)."""
     with mock_aws():
-        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=MOTO_BUCKET)
+        session = share_data(boto3.session.Session(region_name="us-east-1"))
+        session.client("s3").create_bucket(Bucket=MOTO_BUCKET)
         yield
 
 
@@ -178,39 +181,7 @@ def pytest_collection_modifyitems(config, items: list[pytest.Item]) -> None:
     items[:] = ordered
 
 
-def _share_botocore_data() -> None:
-    """botocore data files parsed once per test process, not once per S3Client.
-
-    Every S3Client makes its own boto3 Session, whose fresh botocore Loader parses the S3
-    service model, endpoints and rulesets again: about 115 ms of CPU per client here (85 ms of
-    it JSON), and the suite builds clients by the thousand on 2 shared cores. botocore already
-    shares these parsed files between the clients of one session (read-only); this shares them
-    between sessions too, and the list of available services. Nothing a test checks changes.
-    """
-    import botocore.loaders as loaders
-
-    parsed: dict[str, Any] = {}
-    services: dict[tuple[tuple[str, ...], str], list[str]] = {}
-    load_file = loaders.JSONFileLoader.load_file
-    list_services = loaders.Loader.list_available_services
-
-    def cached_load_file(self, file_path: str) -> Any:
-        if file_path not in parsed:
-            parsed[file_path] = load_file(self, file_path)
-        return parsed[file_path]
-
-    def cached_list_services(self, type_name: str) -> list[str]:
-        key = (tuple(self.search_paths), type_name)
-        if key not in services:
-            services[key] = list_services(self, type_name)
-        return list(services[key])
-
-    loaders.JSONFileLoader.load_file = cached_load_file
-    loaders.Loader.list_available_services = cached_list_services
-
-
 def pytest_configure(config) -> None:
-    _share_botocore_data()
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     # Before anything imports airflow: a throwaway AIRFLOW_HOME (see tests/airflow_env.py).
     from tests.airflow_env import configure_airflow_home, forget_airflow_home
