@@ -344,8 +344,8 @@ def test_a_store_throttling_above_a_rate_gets_that_rate_and_every_key(seaweed, s
     """5,000 keys tagged through a proxy that answers SlowDown above a request rate: every key
     is tagged, throttled answers come and stay a small share, and the batch's adaptive rate
     ends at most near the store's. The store's rate is set, once the first 500 keys are done
-    unthrottled, to 2/3 of the pace they went at: the batch is held back however busy the
-    machine is."""
+    unthrottled, to 2/3 of the pace they went at, and lowered the same way every 500 keys
+    until it pushes back: the batch is held back however busy the machine gets."""
     from time import monotonic
 
     from orbit_provider.testing.clients import client_for
@@ -359,11 +359,14 @@ def test_a_store_throttling_above_a_rate_gets_that_rate_and_every_key(seaweed, s
         client = client_for(_Via(seaweed, proxy.endpoint), seaweed_bucket)
 
         def source():
-            started = monotonic()
+            since, forwarded = monotonic(), 0
             for i, key in enumerate(keys):
-                if i == 532:  # about 500 done (the engine reads 2 x 16 keys ahead)
-                    pace = proxy.counts["forwarded"] / (monotonic() - started)
-                    proxy.max_rate = pace * 2 / 3
+                # about every 500 done (the engine reads 2 x 16 keys ahead), while the store
+                # has not pushed back yet: 2/3 of the pace since the last look
+                if i % 500 == 32 and i > 32 and not proxy.counts["over_rate"]:
+                    now, done = monotonic(), proxy.counts["forwarded"]
+                    proxy.max_rate = (done - forwarded) / (now - since) * 2 / 3
+                    since, forwarded = now, done
                 yield key
 
         result = client.batch_tag_objects(
@@ -374,10 +377,11 @@ def test_a_store_throttling_above_a_rate_gets_that_rate_and_every_key(seaweed, s
 
     assert (result.successful, result.failed) == (5000, 0)
     limited = proxy.admitted  # the batch's requests once limited, in order
-    first, last = limited[:1000].count(False), limited[-1000:].count(False)
+    pushed, last = limited.count(False), limited[-1000:].count(False)
     # the store pushed back, and once adapted the batch keeps to its rate: additive increase
     # still probes above it now and then, so a few answers stay throttled, never a large share
-    assert first > 0 and last <= 200, (first, last)
+    assert pushed > 0 and last <= 200, (pushed, last)
+    assert limited.index(False) < len(limited) - 2000  # throttled with 2,000 keys to adapt on
     assert client.throttle.throttled == proxy.counts["over_rate"] == limited.count(False)
     # the batch's rate came down to the store's (botocore's cubic limiter may settle well
     # below it after a burst of cuts: how far is load-dependent, so only the bound above holds)
