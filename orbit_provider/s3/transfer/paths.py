@@ -26,22 +26,25 @@ def safe_join(dest_dir: str | os.PathLike[str], relative_key: str) -> Path:
 class SafeJoiner:
     """safe_join for many keys under one folder: the folder and each parent folder are
     resolved once (a tree of thousands of files in a few folders costs a few lstat calls
-    per folder, not one per path component of every file). Assumes the folders do not
-    change while it is used (planning, before anything is written)."""
+    per folder, not one per path component of every file), with string operations rather
+    than pathlib's (a tenth of the CPU per key). Assumes the folders do not change while it
+    is used (planning, before anything is written)."""
 
     def __init__(self, dest_dir: str | os.PathLike[str]) -> None:
         self.dest_dir = dest_dir
         self.base = Path(dest_dir).resolve()
-        self._parents: dict[Path, Path] = {}
+        self._base = str(self.base)
+        self._inside = self._base if self._base.endswith(os.sep) else self._base + os.sep
+        self._parents: dict[str, str] = {}
 
-    def _resolved(self, candidate: Path) -> Path:
-        parent = candidate.parent
+    def _resolved(self, candidate: str) -> str:
+        parent, name = os.path.split(candidate)
         resolved_parent = self._parents.get(parent)
         if resolved_parent is None:
-            resolved_parent = self._parents[parent] = parent.resolve()
+            resolved_parent = self._parents[parent] = os.path.realpath(parent)
         if os.path.islink(candidate):  # the file itself is a link: where it points counts
-            return candidate.resolve()
-        return resolved_parent / candidate.name
+            return os.path.realpath(candidate)
+        return os.path.join(resolved_parent, name)
 
     def join(self, relative_key: str) -> Path:
         """`dest_dir / relative_key`, checked as safe_join says."""
@@ -63,21 +66,20 @@ class SafeJoiner:
                 f"relative_key: {relative_key!r} would escape the destination folder "
                 f"{str(self.dest_dir)!r}"
             )
-        base = self.base
-        candidate = base.joinpath(*normal.split("/"))
+        candidate = os.path.join(self._base, *normal.split("/"))
         # resolving follows every symlink that already exists on the way (the missing tail
         # is kept as is): a link inside dest_dir that points elsewhere is caught here.
         resolved = self._resolved(candidate)
-        if resolved != base and base not in resolved.parents:
-            raise ConfigError(
-                f"relative_key: {relative_key!r} resolves to {str(resolved)!r}, outside the "
-                f"destination folder {str(base)!r} (a symlink on the way?)"
-            )
-        if resolved == base:
+        if resolved == self._base:
             raise ConfigError(
                 f"relative_key: {relative_key!r} names the destination folder itself"
             )
-        return candidate
+        if not resolved.startswith(self._inside):
+            raise ConfigError(
+                f"relative_key: {relative_key!r} resolves to {resolved!r}, outside the "
+                f"destination folder {self._base!r} (a symlink on the way?)"
+            )
+        return Path(candidate)
 
 
 def make_parent(path: str | os.PathLike[str]) -> Path:

@@ -11,6 +11,7 @@ so classification, retries, the breaker and the throttle are the same (S3Session
 from __future__ import annotations
 
 import datetime
+import functools
 import http.client
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -24,8 +25,11 @@ from orbit_provider.s3.wire.ratelimit import take_request_token
 URL_LIFETIME = 900  # seconds: a page's URL is used at once
 
 
+@functools.lru_cache(maxsize=4096)
 def _when(text: str | None) -> Any:
-    """LastModified as the pendulum DateTime botocore's path gives (fromisoformat is fast)."""
+    """LastModified as the pendulum DateTime botocore's path gives (fromisoformat is fast).
+    Cached: keys written together share their timestamps, and building a pendulum DateTime
+    (20 µs) was most of a page's parsing; the DateTimes are immutable, so sharing is safe."""
     if not text:
         return None
     try:
