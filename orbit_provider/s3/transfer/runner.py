@@ -2,7 +2,10 @@
 multipart copy and, next, the files of a tree transfer all fan out through it.
 
 - Bounded: at most `workers` items are in flight; items are pulled from the iterable only
-  as slots free up, so a lazy source is never read far ahead.
+  as slots free up, so a lazy source is never read far ahead. An untuned run queues up to
+  `workers` more, so a worker that finishes takes its next item at once instead of waiting
+  for the submitting thread to get the GIL back (for a tree of small files that wait idled
+  the workers noticeably).
 - First error wins: the first failure stops items not yet started, work already running can
   look at `cancelled()` and give up early (raising `Cancelled`, which is never reported as
   the error), and that first failure is raised once the running items have finished.
@@ -69,8 +72,10 @@ class ParallelRunner(Generic[T, R]):
         self._stop = threading.Event()
 
     def _wanted(self) -> int:
-        """Items to keep in flight now."""
-        return self.workers if self.tuner is None else min(self.workers, self.tuner.target)
+        """Items to keep submitted now: in flight, plus (untuned) as many queued behind them."""
+        if self.tuner is None:
+            return 2 * self.workers  # the pool's `workers` threads bound what runs at once
+        return min(self.workers, self.tuner.target)
 
     def cancelled(self) -> bool:
         """True once an item has failed (or the caller was interrupted): stop early."""
