@@ -18,9 +18,9 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 # Four workers that steal each other's queued tests (most tests wait on a server, so four keep
-# two cores busier than two: 5.7 against 7.6 min here); every worker starts its own servers and
-# Airflow DB. Then the system suite on its own (about 1.5 min): one real Airflow deployment
-# for all its tests, which uses both cores itself.
+# two cores busier than two; about 3.5 min here, the longest tests first); every worker starts
+# its own servers and Airflow DB. Then the system suite on its own (about 1.5 min): one real
+# Airflow deployment for all its tests, which uses both cores itself.
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q -n 4 --dist worksteal --ignore=tests/system
