@@ -175,6 +175,9 @@ def measure(bench: Any, client: str, direction: str, source: Path, prefix: str, 
 
     from benchmarks.harness import _children_cpu
 
+    # nothing left dirty from building the source tree or from earlier runs: a client that
+    # makes its files durable (orbit's syncfs) would otherwise also write those out
+    os.sync()
     server_proc = psutil.Process(bench.server.process.pid)
     server_cpu0 = sum(server_proc.cpu_times()[:2])
     cpu0, child0, t0 = psutil.cpu_times(), _children_cpu(), time.monotonic()

@@ -2,10 +2,10 @@
 multipart copy and, next, the files of a tree transfer all fan out through it.
 
 - Bounded: at most `workers` items are in flight; items are pulled from the iterable only
-  as slots free up, so a lazy source is never read far ahead. An untuned run queues up to
-  `workers` more, so a worker that finishes takes its next item at once instead of waiting
-  for the submitting thread to get the GIL back (for a tree of small files that wait idled
-  the workers noticeably).
+  as workers free up, so a lazy source is never read far ahead. An untuned run has its
+  workers pull the next item themselves: no submitting thread to wait for (it had to get
+  the GIL back after every item) and no futures to wait on (for a tree of small files that
+  bookkeeping was a noticeable share of the CPU and idled the workers).
 - First error wins: the first failure stops items not yet started, work already running can
   look at `cancelled()` and give up early (raising `Cancelled`, which is never reported as
   the error), and that first failure is raised once the running items have finished.
@@ -72,10 +72,8 @@ class ParallelRunner(Generic[T, R]):
         self._stop = threading.Event()
 
     def _wanted(self) -> int:
-        """Items to keep submitted now: in flight, plus (untuned) as many queued behind them."""
-        if self.tuner is None:
-            return 2 * self.workers  # the pool's `workers` threads bound what runs at once
-        return min(self.workers, self.tuner.target)
+        """Items to keep in flight now."""
+        return self.workers if self.tuner is None else min(self.workers, self.tuner.target)
 
     def cancelled(self) -> bool:
         """True once an item has failed (or the caller was interrupted): stop early."""
@@ -97,6 +95,8 @@ class ParallelRunner(Generic[T, R]):
 
     def run(self, items: Iterable[T], work: Callable[[T], R]) -> list[R]:
         """Run `work` over `items`; the results in item order, or the first error raised."""
+        if self.tuner is None:
+            return self._run_pulling(items, work)
         results: dict[int, R] = {}
         error: BaseException | None = None
         source = iter(enumerate(items))
@@ -152,6 +152,58 @@ class ParallelRunner(Generic[T, R]):
         if error is not None:
             raise error
         return [results[i] for i in sorted(results)]
+
+    def _run_pulling(self, items: Iterable[T], work: Callable[[T], R]) -> list[R]:
+        """`run` with a fixed number of workers, each taking the next item itself."""
+        source = iter(enumerate(items))
+        lock = threading.Lock()
+        results: dict[int, R] = {}
+        errors: list[BaseException] = []
+
+        def worker() -> None:
+            while not self._stop.is_set():
+                try:
+                    with lock:
+                        index, item = next(source)
+                except StopIteration:
+                    return
+                except BaseException as exc:  # the source itself failed
+                    self._fail(lock, errors, exc)
+                    return
+                try:
+                    self.check()
+                    results[index] = work(item)
+                except BaseException as exc:
+                    self._fail(lock, errors, exc)
+                    return
+
+        threads = [
+            threading.Thread(target=worker, name=f"{self.name}_{i}", daemon=True)
+            for i in range(self.workers)
+        ]
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        except BaseException:
+            self._stop.set()  # interrupted while waiting: running items see cancelled()
+            for thread in threads:
+                if thread.ident is not None:
+                    thread.join()
+            raise
+        if errors:
+            raise errors[0]
+        if self._stop.is_set():
+            raise Cancelled("cancelled")  # stopped from outside the runner
+        return [results[i] for i in sorted(results)]
+
+    def _fail(self, lock: threading.Lock, errors: list[BaseException], exc: BaseException
+              ) -> None:  # fmt: skip
+        self._stop.set()  # at once, so no worker starts another item
+        if not isinstance(exc, Cancelled):
+            with lock:
+                errors.append(exc)  # the first one is raised
 
     def stop(self) -> None:
         """Stop the run from outside: items not started are skipped, running ones see it."""
