@@ -71,10 +71,6 @@ class ParallelRunner(Generic[T, R]):
         self._local = threading.local()
         self._stop = threading.Event()
 
-    def _wanted(self) -> int:
-        """Items to keep in flight now."""
-        return self.workers if self.tuner is None else min(self.workers, self.tuner.target)
-
     def cancelled(self) -> bool:
         """True once an item has failed (or the caller was interrupted): stop early."""
         return self._stop.is_set()
@@ -95,7 +91,8 @@ class ParallelRunner(Generic[T, R]):
 
     def run(self, items: Iterable[T], work: Callable[[T], R]) -> list[R]:
         """Run `work` over `items`; the results in item order, or the first error raised."""
-        if self.tuner is None:
+        tuner = self.tuner
+        if tuner is None:
             return self._run_pulling(items, work)
         results: dict[int, R] = {}
         error: BaseException | None = None
@@ -114,7 +111,8 @@ class ParallelRunner(Generic[T, R]):
         with ThreadPoolExecutor(self.workers, thread_name_prefix=self.name) as pool:
             try:
                 while True:
-                    while len(pending) < self._wanted() and not self._stop.is_set():
+                    while (len(pending) < min(self.workers, tuner.target)
+                           and not self._stop.is_set()):  # fmt: skip
                         nxt = next(source, None)
                         if nxt is None:
                             break
@@ -129,23 +127,22 @@ class ParallelRunner(Generic[T, R]):
                             results[index] = future.result()
                         elif error is None and not isinstance(exc, Cancelled):
                             error = exc
-                    if self.tuner is not None:
-                        if self.throttle is not None and self.throttle.cuts > cuts:
-                            cuts = self.throttle.cuts  # the store keeps pushing back
-                            self.tuner.throttled()
-                        self.tuner.done(len(done))
+                    if self.throttle is not None and self.throttle.cuts > cuts:
+                        cuts = self.throttle.cuts  # the store keeps pushing back
+                        tuner.throttled()
+                    tuner.done(len(done))
             except BaseException:
                 self._stop.set()  # interrupted while waiting: running items see cancelled()
                 for future in pending:
                     future.cancel()
                 raise
-        if self.tuner is not None and self.tuner.history:
+        if tuner.history:
             log.debug(
                 "%s: ended with %d workers of %d; items/s by workers: %s",
                 self.name,
-                self.tuner.target,
+                tuner.target,
                 self.workers,
-                ", ".join(f"{w}: {rate:.1f}" for w, rate in self.tuner.history),
+                ", ".join(f"{w}: {rate:.1f}" for w, rate in tuner.history),
             )
         if error is None and self._stop.is_set():
             error = Cancelled("cancelled")  # stopped from outside the runner
