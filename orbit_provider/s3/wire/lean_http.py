@@ -8,7 +8,7 @@ and has awscrt (AWS's common runtime, already a dependency for CRC64NVME) sign i
 client's own botocore credentials: about 0.1 ms a GET.
 
 Scope: requests whose body is bytes in memory (or none) and answers framed by
-Content-Length, chunked encoding or the connection's close. No proxies, no Expect/100.
+Content-Length, chunked encoding or the connection's close. No proxies, no Expect/100, no HEAD.
 Errors are OSErrors (`ProtocolError` for an answer that is not HTTP), so callers handle them
 like socket failures.
 """
@@ -134,7 +134,7 @@ class Connection:
             if body is not None:
                 self.sock.sendall(body)
 
-    def answer(self, head_request: bool = False) -> Answer:
+    def answer(self) -> Answer:
         """Read the status line and headers (skipping 1xx answers) and set up the body."""
         while True:
             end = self._buf.find(b"\r\n\r\n", self._start, self._end)
@@ -164,18 +164,18 @@ class Connection:
                 headers[name.strip().lower()] = value.strip()
             if 100 <= status < 200:
                 continue  # 100 Continue and friends: the real answer follows
-            self._frame(status, headers, head_request, http10)
+            self._frame(status, headers, http10)
             return Answer(status, headers)
 
     def _frame(
-        self, status: int, headers: dict[str, str], head_request: bool, http10: bool
+        self, status: int, headers: dict[str, str], http10: bool
     ) -> None:
         connection = headers.get("connection", "").lower()
         if connection == "close" or (http10 and connection != "keep-alive"):
             self.reusable = False
         self._chunked = self._until_close = False
         self._left = 0
-        if head_request or status in _NO_BODY:
+        if status in _NO_BODY:
             self._done = True
         elif "chunked" in headers.get("transfer-encoding", "").lower():
             self._chunked, self._done = True, False
