@@ -32,8 +32,7 @@ class SafeJoiner:
 
     def __init__(self, dest_dir: str | os.PathLike[str]) -> None:
         self.dest_dir = dest_dir
-        self.base = Path(dest_dir).resolve()
-        self._base = str(self.base)
+        self._base = os.path.realpath(dest_dir)
         self._inside = self._base if self._base.endswith(os.sep) else self._base + os.sep
         self._parents: dict[str, str] = {}
 
