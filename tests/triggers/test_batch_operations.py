@@ -11,29 +11,15 @@ from airflow.serialization.serialized_objects import BaseSerialization
 from botocore.stub import Stubber
 
 from orbit_provider.triggers.batch_operations import OrbitBatchOperationsJobTrigger
+from tests.s3.batch.job_answers import describe_job_answer
 from tests.triggers.helpers import import_string, run_trigger
 
 ACCOUNT = "123456789012"
 
 
 def _job(status: str, succeeded: int = 0, failed: int = 0) -> dict:
-    return {
-        "Job": {
-            "JobId": "job-42",
-            "Status": status,
-            "ProgressSummary": {
-                "TotalNumberOfTasks": 10,
-                "NumberOfTasksSucceeded": succeeded,
-                "NumberOfTasksFailed": failed,
-            },
-            "Report": {
-                "Bucket": "arn:aws:s3:::reports",
-                "Prefix": "r",
-                "Enabled": True,
-                "Format": "Report_CSV_20180820",
-            },
-        }
-    }
+    return describe_job_answer(status, job_id="job-42", report_bucket="reports",
+                               report_prefix="r", succeeded=succeeded, failed=failed)  # fmt: skip
 
 
 class StubbedTrigger(OrbitBatchOperationsJobTrigger):

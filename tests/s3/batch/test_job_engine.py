@@ -16,6 +16,7 @@ from orbit_provider.s3.batch import batch_operations as bops
 from orbit_provider.s3.batch import job_engine
 from orbit_provider.s3.batch.models import BatchConfig, BatchResult
 from orbit_provider.s3.errors import ConfigError, S3Error
+from tests.s3.batch.job_answers import describe_job_answer
 
 BUCKET = "test-bucket"  # made by the moto_client fixture
 ACCOUNT = "123456789012"
@@ -71,24 +72,9 @@ class FakeClock:
 
 def _describe(status: str, job_id: str = "job-1", succeeded: int = 0, failed: int = 0,
               reasons: tuple[tuple[str, str], ...] = ()) -> dict:  # fmt: skip
-    job = {
-        "JobId": job_id,
-        "Status": status,
-        "ProgressSummary": {
-            "TotalNumberOfTasks": 10,
-            "NumberOfTasksSucceeded": succeeded,
-            "NumberOfTasksFailed": failed,
-        },
-        "Report": {
-            "Bucket": f"arn:aws:s3:::{BUCKET}",
-            "Prefix": "reports",
-            "Format": bops.REPORT_FORMAT,
-            "Enabled": True,
-        },
-    }
-    if reasons:
-        job["FailureReasons"] = [{"FailureCode": c, "FailureReason": r} for c, r in reasons]
-    return {"Job": job}
+    return describe_job_answer(status, job_id=job_id, report_bucket=BUCKET,
+                               report_prefix="reports", succeeded=succeeded, failed=failed,
+                               reasons=reasons)  # fmt: skip
 
 
 def _put_report(boto, job_id: str, rows: str) -> None:
